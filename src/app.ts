@@ -1,0 +1,113 @@
+/** buildApp(deps) → a Fastify instance with every route, the auth hook and the one error renderer. No side effects at import. */
+import { randomBytes } from "node:crypto";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import { ErrCode, GatewayError, internalError, invalidRequest, renderError } from "./errors.js";
+import type { PipelineDeps } from "./pipeline/generate.js";
+import { registerDrawingRoutes } from "./routes/drawing.js";
+import { registerImageRoutes } from "./routes/images.js";
+import { registerMetaRoutes } from "./routes/meta.js";
+import type { KeyStore } from "./stores/keys.js";
+
+export interface AppDeps extends PipelineDeps {
+  keys: KeyStore;
+  fileTtlMs: number;
+  bodyLimitBytes: number;
+  logger?: FastifyServerOptions["logger"];
+  now?: () => number;
+}
+
+/** Paths that need no API key. */
+const PUBLIC_ROUTES = new Set(["/health", "/openapi.json", "/files/:day/:name"]);
+
+/** Every route and its methods, to answer a wrong method with 405 rather than 404. */
+const KNOWN_PATHS: Record<string, string> = {
+  "/doubao/images/generations": "POST",
+  "/v1/images/generations": "POST",
+  "/doubao/drawing": "POST",
+  "/doubao/drawing/portrait": "POST",
+  "/v1/models": "GET",
+  "/health": "GET",
+  "/openapi.json": "GET",
+};
+
+/** Request ids in Volcengine's style: UTC time then 16 random hex digits. */
+function newRequestId(): string {
+  return `${new Date().toISOString().replace(/\D/g, "").slice(0, 14)}${randomBytes(8).toString("hex").toUpperCase()}`;
+}
+
+const unauthorized = (errCode: number, message: string, messageCn: string) =>
+  new GatewayError({ status: 401, code: "AuthenticationError", message, messageCn, type: "authentication_error", errCode });
+
+/** Fastify's own errors (bad JSON, size, media type) as the contract's envelope. */
+function fromFastifyError(error: FastifyError, bodyLimit: number): GatewayError {
+  switch (error.code) {
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return invalidRequest(400, "InvalidParameter", `The request body is not valid JSON (${error.message.replace(/^.*?: /, "")}).`, "请求体不是合法的 JSON。");
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return invalidRequest(400, "MissingParameter", "The request body is empty; send a JSON object with Content-Type: application/json.", "请求体为空，请以 application/json 发送 JSON 对象。");
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return invalidRequest(413, "RequestTooLarge", `The request body is larger than ${bodyLimit} bytes.`, `请求体超过 ${bodyLimit} 字节的上限。`);
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return invalidRequest(415, "UnsupportedMediaType", "Send the body as JSON with Content-Type: application/json.", "请以 Content-Type: application/json 发送 JSON 请求体。");
+    default:
+      if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) {
+        return invalidRequest(400, "InvalidParameter", `The request body is not valid JSON (${error.message}).`, "请求体不是合法的 JSON。");
+      }
+      if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+        return invalidRequest(error.statusCode, "InvalidRequest", error.message, "请求无效。");
+      }
+      return internalError();
+  }
+}
+
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: deps.bodyLimitBytes,
+    genReqId: newRequestId,
+    requestIdHeader: false,
+  });
+
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+    const route = request.routeOptions.url;
+    if (route === undefined || PUBLIC_ROUTES.has(route)) return;
+    const header = request.headers.authorization;
+    if (!header) {
+      throw unauthorized(ErrCode.noKey, "Missing API key: send the header Authorization: Bearer <key>.", "缺少 API Key：请发送请求头 Authorization: Bearer <key>。");
+    }
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const record = match?.[1] ? deps.keys.verify(match[1]) : undefined;
+    if (!record) {
+      throw unauthorized(ErrCode.keyInvalid, "The API key is invalid or has been revoked.", "API Key 无效或已被撤销。");
+    }
+  });
+
+  app.setErrorHandler((error: FastifyError | GatewayError, request, reply) => {
+    const gatewayError = error instanceof GatewayError ? error : fromFastifyError(error, deps.bodyLimitBytes);
+    if (gatewayError.status >= 500 && !(error instanceof GatewayError)) request.log.error({ err: error }, "unhandled error");
+    else if (gatewayError.status >= 500) request.log.warn({ code: gatewayError.code, status: gatewayError.status }, gatewayError.message);
+    const volcengine = (request.url.split("?")[0] ?? "").startsWith("/doubao/drawing");
+    if (gatewayError.retryAfter !== undefined) reply.header("retry-after", String(Math.ceil(gatewayError.retryAfter)));
+    for (const [name, value] of Object.entries(gatewayError.headers)) reply.header(name, value);
+    return reply.code(gatewayError.status).send(renderError(gatewayError, request.id, volcengine));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split("?")[0] ?? "";
+    const allowed = KNOWN_PATHS[path];
+    const error = allowed
+      ? invalidRequest(405, "MethodNotAllowed", `${request.method} is not allowed on ${path}; use ${allowed}.`, `${path} 不支持 ${request.method}，请使用 ${allowed}。`, { allow: allowed })
+      : invalidRequest(404, "NotFound", `No route ${request.method} ${path.slice(0, 200)}.`, `不存在的接口 ${request.method} ${path.slice(0, 200)}。`);
+    reply.header("x-request-id", request.id);
+    const volcengine = path.startsWith("/doubao/drawing");
+    for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
+    return reply.code(error.status).send(renderError(error, request.id, volcengine));
+  });
+
+  registerImageRoutes(app, deps);
+  registerDrawingRoutes(app, deps);
+  registerMetaRoutes(app, { router: deps.router, storage: deps.storage, fileTtlMs: deps.fileTtlMs, publicBaseUrl: deps.publicBaseUrl, ...(deps.now ? { now: deps.now } : {}) });
+  return app;
+}

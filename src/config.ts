@@ -1,0 +1,96 @@
+/** The environment, parsed once into a frozen, typed Config. Every variable is documented in the README. */
+import { resolve } from "node:path";
+
+export interface Config {
+  /** `HOST`, default 127.0.0.1. */
+  host: string;
+  /** `PORT`, default 8302. */
+  port: number;
+  /** `PUBLIC_BASE_URL`: the origin clients reach; default http://HOST:PORT (localhost for 0.0.0.0). */
+  publicBaseUrl: string;
+  /** `DATA_DIR`, default ./data: SQLite database and stored results. */
+  dataDir: string;
+  /** `FILE_TTL_HOURS`, default 24. */
+  fileTtlHours: number;
+  /** `RESULT_HOSTING`: `gateway` (default) stores results; `upstream` passes the upstream's URLs through. */
+  resultHosting: "gateway" | "upstream";
+  ark: { apiKey: string; baseUrl: string } | undefined;
+  visual: { accessKeyId: string; secretAccessKey: string; baseUrl: string } | undefined;
+  /** Start the in-process emulator and point the adapters at it. */
+  emulate: boolean;
+  /** `GATEWAY_BOOTSTRAP_KEY`: the first key's value instead of a random one. */
+  bootstrapKey: string | undefined;
+  /** `GATEWAY_FETCH_ALLOW`: hosts and CIDR ranges the input fetcher may reach although private. */
+  fetchAllow: string[];
+  /** `BODY_LIMIT_MB`, default 15 (a 10 MB image as base64 in JSON fits). */
+  bodyLimitBytes: number;
+  /** `LOG_LEVEL`, default info. */
+  logLevel: string;
+  production: boolean;
+}
+
+export class ConfigError extends Error {}
+
+type Environment = Record<string, string | undefined>;
+
+function integer(environment: Environment, name: string, fallback: number, min: number, max: number): number {
+  const raw = environment[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${name} must be an integer in [${min}, ${max}]; got "${raw}".`);
+  return value;
+}
+
+export function loadConfig(environment: Environment = process.env): Config {
+  const value = (name: string) => (environment[name]?.trim() ? environment[name]?.trim() : undefined);
+  const host = value("HOST") ?? "127.0.0.1";
+  const port = integer(environment, "PORT", 8302, 0, 65535);
+  const production = value("NODE_ENV") === "production";
+  const hosting = value("RESULT_HOSTING") ?? "gateway";
+  if (hosting !== "gateway" && hosting !== "upstream") throw new ConfigError(`RESULT_HOSTING must be "gateway" or "upstream"; got "${hosting}".`);
+
+  const arkKey = value("ARK_API_KEY");
+  const accessKeyId = value("VOLC_ACCESSKEY");
+  const secretAccessKey = value("VOLC_SECRETKEY");
+  if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
+    throw new ConfigError("VOLC_ACCESSKEY and VOLC_SECRETKEY must be set together (the Visual API signs with both).");
+  }
+  const forced = value("GATEWAY_EMULATE");
+  const emulate = forced === "1" || forced === "true" || (!production && !arkKey && !accessKeyId && forced !== "0");
+  if (production && !emulate && !arkKey && !accessKeyId) {
+    throw new ConfigError(
+      "NODE_ENV=production and no upstream credentials are set. Set ARK_API_KEY (Seedream, SeedEdit) and/or " +
+        "VOLC_ACCESSKEY + VOLC_SECRETKEY (general drawing, portrait); or GATEWAY_EMULATE=1 to serve the built-in emulator.",
+    );
+  }
+  const urlValue = (name: string, fallback: string) => {
+    const raw = value(name) ?? fallback;
+    try {
+      const parsed = new URL(raw);
+      if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error();
+      return raw.replace(/\/+$/, "");
+    } catch {
+      throw new ConfigError(`${name} must be an http(s) URL; got "${raw}".`);
+    }
+  };
+  const visibleHost = host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;
+  return Object.freeze({
+    host,
+    port,
+    publicBaseUrl: urlValue("PUBLIC_BASE_URL", `http://${visibleHost}:${port}`),
+    dataDir: resolve(value("DATA_DIR") ?? "./data"),
+    fileTtlHours: integer(environment, "FILE_TTL_HOURS", 24, 1, 24 * 365),
+    resultHosting: hosting,
+    ark: arkKey && !emulate ? { apiKey: arkKey, baseUrl: urlValue("ARK_BASE_URL", "https://ark.cn-beijing.volces.com/api/v3") } : undefined,
+    visual:
+      accessKeyId && secretAccessKey && !emulate
+        ? { accessKeyId, secretAccessKey, baseUrl: urlValue("VOLC_VISUAL_BASE_URL", "https://visual.volcengineapi.com") }
+        : undefined,
+    emulate,
+    bootstrapKey: value("GATEWAY_BOOTSTRAP_KEY"),
+    fetchAllow: (value("GATEWAY_FETCH_ALLOW") ?? "").split(",").map((entry) => entry.trim()).filter(Boolean),
+    bodyLimitBytes: integer(environment, "BODY_LIMIT_MB", 15, 1, 100) * 1024 * 1024,
+    logLevel: value("LOG_LEVEL") ?? "info",
+    production,
+  });
+}

@@ -1,0 +1,31 @@
+/** Strict parsing of `data:image/<png|jpeg>;base64,<…>` inputs (lower-case format, as Ark requires). */
+import { invalidParameter } from "../errors.js";
+
+const PREFIX = /^data:([^;,]*)(;base64)?,/;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export interface DataUrl {
+  declaredFormat: "png" | "jpeg";
+  bytes: Buffer;
+}
+
+export function parseDataUrl(value: string, field: string): DataUrl {
+  const fail = (rule: string): never => {
+    throw invalidParameter(field, `Invalid parameter \`${field}\`: ${rule}`);
+  };
+  const match = PREFIX.exec(value.slice(0, 100));
+  if (!match) return fail("a data URL must look like data:image/<png|jpeg>;base64,<base64 bytes> (no comma found after the media type).");
+  const mediaType = match[1] ?? "";
+  if (!match[2]) return fail(`a data URL must be base64-encoded (data:${mediaType};base64,…).`);
+  const format = /^image\/(png|jpeg|jpg)$/i.exec(mediaType)?.[1];
+  if (!format) return fail(`the data URL's media type is "${mediaType}"; it must be image/png or image/jpeg.`);
+  if (format !== format.toLowerCase()) return fail(`the data URL's format must be lower case (image/${format.toLowerCase()}), as the upstream requires; got image/${format}.`);
+  const payload = value.slice(match[0].length).replace(/\s+/g, "");
+  if (payload.length === 0 || payload.length % 4 === 1 || !BASE64.test(payload)) return fail("the data URL's payload is not valid base64.");
+  return { declaredFormat: format === "png" ? "png" : "jpeg", bytes: Buffer.from(payload, "base64") };
+}
+
+/** Ark's form of an image: a data URL with the lower-case format. */
+export function toDataUrl(bytes: Buffer, format: "png" | "jpeg"): string {
+  return `data:image/${format};base64,${bytes.toString("base64")}`;
+}

@@ -1,0 +1,84 @@
+/**
+ * Reads what an input image really is: the format from its bytes, the size from its header (before any
+ * decoding), the displayed size after EXIF orientation. Then the contract's rules (CONTRACT.md §2.2).
+ */
+import sharp, { type Metadata } from "sharp";
+import { invalidParameter } from "../errors.js";
+
+export type SniffedFormat = "png" | "jpeg" | "gif" | "webp" | "bmp" | "tiff" | "svg" | "html" | "unknown";
+
+export const MAX_INPUT_BYTES = 10 * 1024 * 1024;
+export const MAX_SIDE = 6000;
+export const MIN_SIDE_EXCLUSIVE = 14;
+
+export function sniffFormat(bytes: Uint8Array): SniffedFormat {
+  const startsWith = (...signature: number[]) => signature.every((byte, index) => bytes[index] === byte);
+  if (startsWith(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return "png";
+  if (startsWith(0xff, 0xd8, 0xff)) return "jpeg";
+  if (startsWith(0x47, 0x49, 0x46, 0x38)) return "gif";
+  if (startsWith(0x52, 0x49, 0x46, 0x46) && bytes[8] === 0x57 && bytes[9] === 0x45 && bytes[10] === 0x42 && bytes[11] === 0x50) return "webp";
+  if (startsWith(0x42, 0x4d)) return "bmp";
+  if (startsWith(0x49, 0x49, 0x2a, 0x00) || startsWith(0x4d, 0x4d, 0x00, 0x2a)) return "tiff";
+  const head = Buffer.from(bytes.subarray(0, 512)).toString("latin1").trimStart().toLowerCase();
+  if (head.startsWith("<svg") || (head.startsWith("<?xml") && head.includes("<svg"))) return "svg";
+  if (head.startsWith("<!doctype html") || head.startsWith("<html")) return "html";
+  return "unknown";
+}
+
+export interface InspectedImage {
+  bytes: Buffer;
+  format: "png" | "jpeg";
+  mediaType: "image/png" | "image/jpeg";
+  /** Displayed width and height, EXIF orientation applied. */
+  width: number;
+  height: number;
+}
+
+export interface InspectRules {
+  /** The request field the image came from, named in every error. */
+  field: string;
+  /** Enforce width/height strictly between 1/3 and 3 (SeedEdit), not for portraits. */
+  checkRatio: boolean;
+}
+
+const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
+
+export async function inspectImage(input: Buffer, rules: InspectRules): Promise<InspectedImage> {
+  const { field } = rules;
+  if (input.length === 0) throw invalidParameter(field, `Invalid parameter \`${field}\`: the image is empty (0 bytes).`);
+  if (input.length > MAX_INPUT_BYTES) {
+    throw invalidParameter(field, `Invalid parameter \`${field}\`: the image is ${megabytes(input.length)} (${input.length} bytes); the limit is 10 MB (${MAX_INPUT_BYTES} bytes).`);
+  }
+  const format = sniffFormat(input);
+  if (format !== "png" && format !== "jpeg") {
+    throw invalidParameter(field, `Invalid parameter \`${field}\`: the image must be PNG or JPEG; its bytes are ${format === "unknown" ? "not a known image format" : format.toUpperCase()}.`);
+  }
+  let metadata: Metadata;
+  try {
+    metadata = await sharp(input, { limitInputPixels: false }).metadata();
+  } catch {
+    throw invalidParameter(field, `Invalid parameter \`${field}\`: the ${format.toUpperCase()} image is corrupt or truncated and cannot be read.`);
+  }
+  const storedWidth = metadata.width ?? 0;
+  const storedHeight = metadata.height ?? 0;
+  if (storedWidth === 0 || storedHeight === 0) {
+    throw invalidParameter(field, `Invalid parameter \`${field}\`: the ${format.toUpperCase()} image has no readable dimensions.`);
+  }
+  const rotated = (metadata.orientation ?? 1) >= 5;
+  const width = rotated ? storedHeight : storedWidth;
+  const height = rotated ? storedWidth : storedHeight;
+  const shape = `${width}x${height} px`;
+  if (width <= MIN_SIDE_EXCLUSIVE || height <= MIN_SIDE_EXCLUSIVE) {
+    throw invalidParameter(field, `Invalid parameter \`${field}\`: the image is ${shape}; each side must be over ${MIN_SIDE_EXCLUSIVE} px.`);
+  }
+  if (width > MAX_SIDE || height > MAX_SIDE) {
+    throw invalidParameter(field, `Invalid parameter \`${field}\`: the image is ${shape}; each side must be at most ${MAX_SIDE} px.`);
+  }
+  if (rules.checkRatio && (width * 3 <= height || height * 3 <= width)) {
+    throw invalidParameter(
+      field,
+      `Invalid parameter \`${field}\`: the image is ${shape} (width/height ${(width / height).toFixed(3)}); width/height must be strictly between 1/3 and 3.`,
+    );
+  }
+  return { bytes: input, format, mediaType: format === "png" ? "image/png" : "image/jpeg", width, height };
+}

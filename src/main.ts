@@ -1,0 +1,45 @@
+/** Process entry for `npm start`: read config, build the gateway, listen, handle signals. */
+import { ConfigError, loadConfig, type Config } from "./config.js";
+import { createGateway } from "./runtime.js";
+
+export async function serve(config: Config): Promise<void> {
+  const gateway = await createGateway(config, {
+    logger: { level: config.logLevel, redact: ["req.headers.authorization", "req.headers.cookie"] },
+  });
+  await gateway.app.listen({ host: config.host, port: config.port });
+  const lines = [`doubao-gateway listening on http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${config.port} (public URL ${config.publicBaseUrl})`];
+  if (gateway.emulator) {
+    lines.push(
+      "EMULATOR MODE: no upstream credentials are set, so the built-in Volcengine emulator answers every request",
+      "  with generated placeholder images (x-gateway-provider: emulator). Nothing is sent to Volcengine and nothing is billed.",
+      "  Set ARK_API_KEY and/or VOLC_ACCESSKEY + VOLC_SECRETKEY to use the real upstreams.",
+    );
+  } else {
+    lines.push(`Upstreams: ${[config.ark ? "Ark" : "", config.visual ? "Visual" : ""].filter(Boolean).join(", ")}`);
+  }
+  if (gateway.bootstrapSecret) {
+    lines.push(
+      "",
+      "Created the first API key (shown only this once; store it now):",
+      `  ${gateway.bootstrapSecret}`,
+      `Try: curl -s ${config.publicBaseUrl}/v1/models -H "Authorization: Bearer ${gateway.bootstrapSecret}"`,
+    );
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
+  const stop = (signal: string) => {
+    gateway.app.log.info({ signal }, "shutting down");
+    void gateway.close().then(() => process.exit(0));
+  };
+  process.once("SIGINT", () => stop("SIGINT"));
+  process.once("SIGTERM", () => stop("SIGTERM"));
+}
+
+const isEntry = import.meta.url === `file://${process.argv[1]}`;
+if (isEntry) {
+  try {
+    await serve(loadConfig());
+  } catch (error) {
+    process.stderr.write(`doubao-gateway: ${error instanceof ConfigError ? error.message : (error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  }
+}

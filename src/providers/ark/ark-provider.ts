@@ -1,0 +1,60 @@
+/** Volcengine Ark Images (UPSTREAMS.md §1): Seedream 3.0 and SeedEdit 3.0 over `POST /images/generations`, Bearer key. */
+import { toDataUrl } from "../../images/data-url.js";
+import { postJson, type FetchFunction } from "../http.js";
+import type { CallOptions, Provider, ProviderCall, ProviderImage, ProviderResult } from "../types.js";
+import { arkError, upstreamMalformed } from "../upstream-error.js";
+
+export interface ArkProviderOptions {
+  /** `ARK_API_KEY`. */
+  apiKey: string;
+  /** `ARK_BASE_URL`, default `https://ark.cn-beijing.volces.com/api/v3`. */
+  baseUrl: string;
+  /** Reported in `x-gateway-provider`; default `ark`. */
+  label?: string;
+  fetch?: FetchFunction;
+}
+
+interface ArkSuccess {
+  data?: Array<{ url?: unknown; b64_json?: unknown }>;
+}
+
+export function createArkProvider(options: ArkProviderOptions): Provider {
+  const baseUrl = options.baseUrl.replace(/\/+$/, "");
+  const fetchFunction = options.fetch ?? globalThis.fetch;
+  return {
+    id: "ark",
+    label: options.label ?? "ark",
+    families: ["ark"],
+    origin: new URL(baseUrl).origin,
+    async generate(call: ProviderCall, callOptions: CallOptions): Promise<ProviderResult> {
+      if (call.operation !== "ark.images") throw new Error(`ark provider cannot serve ${call.operation}`);
+      const body = JSON.stringify({
+        model: call.model,
+        prompt: call.prompt,
+        ...(call.image ? { image: toDataUrl(call.image.bytes, call.image.format) } : {}),
+        size: call.size,
+        seed: call.seed,
+        guidance_scale: call.guidanceScale,
+        watermark: call.watermark,
+        response_format: callOptions.delivery === "inline" ? "b64_json" : "url",
+      });
+      const response = await postJson(
+        fetchFunction,
+        "Ark",
+        `${baseUrl}/images/generations`,
+        { authorization: `Bearer ${options.apiKey}`, "content-type": "application/json" },
+        body,
+        callOptions.signal,
+      );
+      if (response.status !== 200) throw arkError(response.status, response.json, response.retryAfter);
+      const items = (response.json as ArkSuccess | undefined)?.data;
+      if (!Array.isArray(items) || items.length === 0) throw upstreamMalformed("Ark", "no data[] in a 200 answer");
+      const images: ProviderImage[] = items.map((item) => {
+        if (typeof item.b64_json === "string") return { bytes: Buffer.from(item.b64_json, "base64"), mediaType: "image/jpeg" };
+        if (typeof item.url === "string") return { url: item.url, mediaType: "image/jpeg" };
+        throw upstreamMalformed("Ark", "a data[] item has neither url nor b64_json");
+      });
+      return { images, upstreamRequestId: undefined, extras: undefined };
+    },
+  };
+}

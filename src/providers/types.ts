@@ -1,0 +1,100 @@
+/**
+ * The provider contract. A provider only speaks its upstream's protocol: fan-out, input fetching,
+ * storage, usage and timeouts live in the pipeline around it (pipeline/generate.ts).
+ */
+import type { ArkModelId, DrawingModelVersion, ModelFamily } from "../api/models.js";
+import type { LogoInfo } from "../api/schemas.js";
+
+/** A checked input image (images/inspect.ts). */
+export interface InputImage {
+  bytes: Buffer;
+  format: "png" | "jpeg";
+  width: number;
+  height: number;
+}
+
+/** Ark `POST /images/generations` (Seedream 3.0, SeedEdit 3.0). */
+export interface ArkImagesCall {
+  operation: "ark.images";
+  model: ArkModelId;
+  prompt: string;
+  /** `"<W>x<H>"` or `"adaptive"`. */
+  size: string;
+  seed: number;
+  guidanceScale: number;
+  watermark: boolean;
+  image: InputImage | undefined;
+}
+
+/** Visual `CVProcess` general text-to-image. */
+export interface VisualDrawingCall {
+  operation: "visual.drawing";
+  modelVersion: DrawingModelVersion;
+  prompt: string;
+  reqScheduleConf: string;
+  llmSeed: number;
+  seed: number;
+  scale: number;
+  ddimSteps: number;
+  width: number;
+  height: number;
+  usePreLlm: boolean;
+  useSr: boolean;
+  srSeed: number;
+  srStrength: number;
+  srScale: number;
+  srSteps: number;
+  isOnlySr: boolean;
+  logo: LogoInfo;
+}
+
+/** Visual `CVProcess` with `req_key: i2i_portrait_photo`. */
+export interface VisualPortraitCall {
+  operation: "visual.portrait";
+  image: InputImage;
+  prompt: string | undefined;
+  width: number;
+  height: number;
+  gpen: number;
+  skin: number;
+  skinUnifi: number;
+  genMode: "creative" | "reference" | "reference_char";
+  seed: number;
+}
+
+export type ProviderCall = ArkImagesCall | VisualDrawingCall | VisualPortraitCall;
+
+export interface CallOptions {
+  signal: AbortSignal;
+  /** `inline`: image bytes in the answer (no second download); `url`: the upstream's own URLs. */
+  delivery: "inline" | "url";
+}
+
+export type ProviderImage = { bytes: Buffer; mediaType: string } | { url: string; mediaType: string };
+
+/** Visual's extra text results, passed through in the envelope's `data`. */
+export interface VisualExtras {
+  llm_result: string;
+  pe_result: string;
+  predict_tags_result: string;
+  rephraser_result: string;
+  vlm_result: string;
+  request_id: string;
+}
+
+export interface ProviderResult {
+  images: ProviderImage[];
+  upstreamRequestId: string | undefined;
+  extras: VisualExtras | undefined;
+}
+
+export interface Provider {
+  /** Stable id, e.g. `ark`, `visual`. */
+  id: string;
+  /** What `x-gateway-provider` says: the id, or `emulator` when pointed at the emulator. */
+  label: string;
+  families: readonly ModelFamily[];
+  /** The configured upstream origin; result URLs on it may be downloaded even on loopback. */
+  origin: string;
+  generate(call: ProviderCall, options: CallOptions): Promise<ProviderResult>;
+}

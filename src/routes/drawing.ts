@@ -1,0 +1,106 @@
+/** `POST /doubao/drawing` (CONTRACT.md §2.3, §3.2) and `POST /doubao/drawing/portrait` (§2.4, §3.3). */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { PORTRAIT_MODEL } from "../api/models.js";
+import { drawingRequest, portraitQuery, portraitRequest, type ResponseFormat } from "../api/schemas.js";
+import { parseOrThrow } from "../api/validate.js";
+import { runGeneration, type Generation, type PipelineDeps } from "../pipeline/generate.js";
+import { loadInputImage } from "../pipeline/input-image.js";
+import { requestSignal, requireObject } from "./context.js";
+
+/** The Volcengine envelope (§3.3). */
+export interface VolcengineEnvelope {
+  code: 10000;
+  message: "Success";
+  request_id: string;
+  time_elapsed: string;
+  data: {
+    image_urls: string[];
+    binary_data_base64: string[];
+    algorithm_base_resp: { status_code: 0; status_message: "Success" };
+    llm_result: string;
+    pe_result: string;
+    predict_tags_result: string;
+    rephraser_result: string;
+    request_id: string;
+    vlm_result: string;
+  };
+}
+
+function envelope(generation: Generation, format: ResponseFormat, requestId: string, startedAt: number): VolcengineEnvelope {
+  const extras = generation.extras;
+  return {
+    code: 10000,
+    message: "Success",
+    request_id: requestId,
+    time_elapsed: `${((performance.now() - startedAt) / 1000).toFixed(6)}s`,
+    data: {
+      image_urls: format === "url" ? generation.images.map((image) => image.url as string) : [],
+      binary_data_base64: format === "b64_json" ? generation.images.map((image) => image.b64 as string) : [],
+      algorithm_base_resp: { status_code: 0, status_message: "Success" },
+      llm_result: extras?.llm_result ?? "",
+      pe_result: extras?.pe_result ?? "",
+      predict_tags_result: extras?.predict_tags_result ?? "",
+      rephraser_result: extras?.rephraser_result ?? "",
+      request_id: extras?.request_id ?? "",
+      vlm_result: extras?.vlm_result ?? "",
+    },
+  };
+}
+
+export function registerDrawingRoutes(app: FastifyInstance, deps: PipelineDeps): void {
+  app.post("/doubao/drawing", async (request: FastifyRequest, reply: FastifyReply) => {
+    const startedAt = performance.now();
+    const created = new Date();
+    const input = parseOrThrow(drawingRequest, requireObject(request));
+    const format: ResponseFormat = input.return_url ? "url" : "b64_json";
+    const scale = input.use_sr ? 2 : 1;
+    const generation = await runGeneration(
+      deps,
+      input.model_version,
+      {
+        operation: "visual.drawing", modelVersion: input.model_version, prompt: input.prompt, reqScheduleConf: input.req_schedule_conf,
+        llmSeed: input.llm_seed, seed: input.seed, scale: input.scale, ddimSteps: input.ddim_steps, width: input.width, height: input.height,
+        usePreLlm: input.use_pre_llm, useSr: input.use_sr, srSeed: input.sr_seed, srStrength: input.sr_strength, srScale: input.sr_scale,
+        srSteps: input.sr_steps, isOnlySr: input.is_only_sr, logo: input.logo_info,
+      },
+      format,
+      requestSignal(reply),
+      { width: input.width * scale, height: input.height * scale },
+    );
+    reply.header("x-gateway-provider", generation.provider.label);
+    const body = envelope(generation, format, request.id, startedAt);
+    return reply.code(200).send({
+      completed_at: new Date().toISOString(),
+      created_at: created.toISOString(),
+      error: "",
+      id: request.id,
+      model: input.model_version,
+      output: body.data.image_urls[0] ?? "",
+      started_at: created.toISOString(),
+      status: "succeeded",
+      ...body,
+    });
+  });
+
+  app.post("/doubao/drawing/portrait", async (request: FastifyRequest, reply: FastifyReply) => {
+    const startedAt = performance.now();
+    const { response_format: format } = parseOrThrow(portraitQuery, request.query ?? {});
+    const input = parseOrThrow(portraitRequest, requireObject(request));
+    const signal = requestSignal(reply);
+    const image = await loadInputImage(input.image_input, "image_input", false, deps, signal);
+    const prompt = input.prompt?.trim() ? input.prompt : undefined;
+    const generation = await runGeneration(
+      deps,
+      PORTRAIT_MODEL,
+      {
+        operation: "visual.portrait", image, prompt, width: input.width, height: input.height, gpen: input.gpen, skin: input.skin,
+        skinUnifi: input.skin_unifi, genMode: input.gen_mode ?? (prompt ? "creative" : "reference"), seed: input.seed,
+      },
+      format,
+      signal,
+      { width: input.width, height: input.height },
+    );
+    reply.header("x-gateway-provider", generation.provider.label);
+    return reply.code(200).send({ ...envelope(generation, format, request.id, startedAt), status: 10000 });
+  });
+}

@@ -1,0 +1,141 @@
+/** `/openapi.json`, generated from the same zod schemas that validate requests. */
+import { z } from "zod";
+import { drawingRequest, portraitRequest, seededitRequest, seededitRequestV1, seedreamRequest, seedreamRequestV1 } from "../api/schemas.js";
+
+const schema = (zodSchema: z.ZodType) => {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(zodSchema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  return rest;
+};
+
+const errorEnvelope = {
+  type: "object",
+  required: ["error", "request_id"],
+  properties: {
+    error: {
+      type: "object",
+      required: ["code", "message", "message_cn", "param", "type", "err_code"],
+      properties: {
+        code: { type: "string" },
+        message: { type: "string" },
+        message_cn: { type: "string" },
+        param: { type: ["string", "null"] },
+        type: { type: "string", enum: ["invalid_request_error", "authentication_error", "permission_error", "rate_limit_error", "upstream_error", "server_error"] },
+        err_code: { type: "integer" },
+      },
+    },
+    request_id: { type: "string" },
+  },
+};
+
+const arkResponse = {
+  type: "object",
+  required: ["model", "created", "data", "usage"],
+  properties: {
+    model: { type: "string" },
+    created: { type: "integer" },
+    data: { type: "array", items: { type: "object", properties: { url: { type: "string" }, b64_json: { type: "string" } } } },
+    usage: {
+      type: "object",
+      properties: { generated_images: { type: "integer" }, output_tokens: { type: "integer" }, total_tokens: { type: "integer" } },
+    },
+  },
+};
+
+const envelope = {
+  type: "object",
+  required: ["code", "message", "request_id", "time_elapsed", "data"],
+  properties: {
+    code: { type: "integer", const: 10000 },
+    status: {},
+    message: { type: "string" },
+    request_id: { type: "string" },
+    time_elapsed: { type: "string" },
+    data: {
+      type: "object",
+      properties: {
+        image_urls: { type: "array", items: { type: "string" } },
+        binary_data_base64: { type: "array", items: { type: "string" } },
+        algorithm_base_resp: { type: "object" },
+      },
+    },
+  },
+};
+
+const errors = {
+  "400": { description: "Bad input, or an upstream content refusal", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+  "401": { description: "Missing, unknown or revoked API key", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+  "413": { description: "Body over the size limit", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+  "502": { description: "Upstream failure", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+  "503": { description: "No upstream configured for the model", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+  "504": { description: "Upstream timeout", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+};
+
+const json = (value: unknown) => ({ required: true, content: { "application/json": { schema: value } } });
+const ok = (value: unknown) => ({ "200": { description: "Success", content: { "application/json": { schema: value } } }, ...errors });
+
+export function buildOpenApi(serverUrl: string): Record<string, unknown> {
+  return {
+    openapi: "3.1.0",
+    info: { title: "doubao-gateway", version: "0.1.0", description: "302.AI-compatible Doubao image API (Seedream, SeedEdit, general drawing, portrait)." },
+    servers: [{ url: serverUrl }],
+    security: [{ bearer: [] }],
+    components: {
+      securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+      schemas: {
+        Error: errorEnvelope,
+        SeedreamRequest: schema(seedreamRequest),
+        SeededitRequest: schema(seededitRequest),
+        SeedreamRequestV1: schema(seedreamRequestV1),
+        SeededitRequestV1: schema(seededitRequestV1),
+        DrawingRequest: schema(drawingRequest),
+        PortraitRequest: schema(portraitRequest),
+        ArkResponse: arkResponse,
+        VolcengineEnvelope: envelope,
+      },
+    },
+    paths: {
+      "/doubao/images/generations": {
+        post: {
+          summary: "Seedream 3.0 text-to-image / SeedEdit 3.0 (302.AI path)",
+          requestBody: json({ oneOf: [{ $ref: "#/components/schemas/SeedreamRequest" }, { $ref: "#/components/schemas/SeededitRequest" }] }),
+          responses: ok({ $ref: "#/components/schemas/ArkResponse" }),
+        },
+      },
+      "/v1/images/generations": {
+        post: {
+          summary: "Seedream 3.0 / SeedEdit 3.0 (OpenAI-style path, with n)",
+          requestBody: json({ oneOf: [{ $ref: "#/components/schemas/SeedreamRequestV1" }, { $ref: "#/components/schemas/SeededitRequestV1" }] }),
+          responses: ok({ $ref: "#/components/schemas/ArkResponse" }),
+        },
+      },
+      "/doubao/drawing": {
+        post: {
+          summary: "General drawing v2.1_L / v2.0_L / v2.0",
+          requestBody: json({ $ref: "#/components/schemas/DrawingRequest" }),
+          responses: ok({ $ref: "#/components/schemas/VolcengineEnvelope" }),
+        },
+      },
+      "/doubao/drawing/portrait": {
+        post: {
+          summary: "Portrait photo (i2i_portrait_photo)",
+          parameters: [{ name: "response_format", in: "query", schema: { type: "string", enum: ["url", "b64_json"], default: "url" } }],
+          requestBody: json({ $ref: "#/components/schemas/PortraitRequest" }),
+          responses: ok({ $ref: "#/components/schemas/VolcengineEnvelope" }),
+        },
+      },
+      "/v1/models": { get: { summary: "Models that can be served now", responses: { "200": { description: "OpenAI model list" } } } },
+      "/files/{day}/{name}": {
+        get: {
+          summary: "A stored result (no key needed; expires)",
+          security: [],
+          parameters: [
+            { name: "day", in: "path", required: true, schema: { type: "string" } },
+            { name: "name", in: "path", required: true, schema: { type: "string" } },
+          ],
+          responses: { "200": { description: "The image", content: { "image/jpeg": {} } }, "404": { description: "Unknown or expired" } },
+        },
+      },
+      "/health": { get: { summary: "Liveness", security: [], responses: { "200": { description: "ok" } } } },
+    },
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * Builds the whole gateway from a Config: stores, storage, providers (pointed at the in-process emulator
+ * in embedded mode — the same adapters as production), the app, and the result sweeper.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import type { FastifyInstance, FastifyServerOptions } from "fastify";
+import { buildApp } from "./app.js";
+import type { Config } from "./config.js";
+import { createEmulator, type Emulator } from "./emulator/server.js";
+import { AllowList } from "./images/address-policy.js";
+import type { FetchPolicy } from "./images/fetch-input.js";
+import { createArkProvider } from "./providers/ark/ark-provider.js";
+import { createRouter } from "./providers/registry.js";
+import type { Provider } from "./providers/types.js";
+import { createVisualProvider } from "./providers/visual/visual-provider.js";
+import { createFsStorage } from "./storage/fs.js";
+import { createKeyStore, type KeyStore } from "./stores/keys.js";
+
+export interface Gateway {
+  app: FastifyInstance;
+  keys: KeyStore;
+  emulator: Emulator | undefined;
+  /** The first key, when this start created it (shown once). */
+  bootstrapSecret: string | undefined;
+  sweep(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  logger?: FastifyServerOptions["logger"];
+  /** Overrides for tests: resolver and dialer of the input fetcher. */
+  fetchPolicy?: Partial<FetchPolicy>;
+  now?: () => number;
+}
+
+export function openDatabase(dataDir: string): Database.Database {
+  mkdirSync(dataDir, { recursive: true });
+  const database = new Database(join(dataDir, "gateway.db"));
+  database.pragma("journal_mode = WAL");
+  database.pragma("busy_timeout = 5000");
+  return database;
+}
+
+export async function createGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
+  const database = openDatabase(config.dataDir);
+  const keys = createKeyStore(database);
+  let bootstrapSecret: string | undefined;
+  if (config.bootstrapKey && !keys.findBySecret(config.bootstrapKey)) {
+    keys.create("bootstrap", config.bootstrapKey);
+  } else if (!config.bootstrapKey && keys.count() === 0) {
+    bootstrapSecret = keys.create("default").secret;
+  }
+
+  const providers: Provider[] = [];
+  let emulator: Emulator | undefined;
+  if (config.emulate) {
+    const credentials = {
+      arkApiKey: randomBytes(24).toString("hex"),
+      accessKeyId: `AKEMU${randomBytes(12).toString("hex")}`,
+      secretAccessKey: randomBytes(30).toString("base64"),
+    };
+    emulator = createEmulator(credentials);
+    const base = await emulator.listen(0, "127.0.0.1");
+    providers.push(createArkProvider({ apiKey: credentials.arkApiKey, baseUrl: `${base}/api/v3`, label: "emulator" }));
+    providers.push(createVisualProvider({ accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, baseUrl: base, label: "emulator" }));
+  } else {
+    if (config.ark) providers.push(createArkProvider(config.ark));
+    if (config.visual) providers.push(createVisualProvider(config.visual));
+  }
+
+  const storage = createFsStorage(join(config.dataDir, "files"));
+  const fileTtlMs = config.fileTtlHours * 3600 * 1000;
+  const fetchPolicy: FetchPolicy = { allow: new AllowList(config.fetchAllow), ...options.fetchPolicy };
+  const app = buildApp({
+    router: createRouter(providers),
+    storage,
+    resultHosting: config.resultHosting,
+    publicBaseUrl: config.publicBaseUrl,
+    fetchPolicy,
+    keys,
+    fileTtlMs,
+    bodyLimitBytes: config.bodyLimitBytes,
+    ...(options.logger !== undefined ? { logger: options.logger } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  const now = options.now ?? Date.now;
+  const sweep = () => storage.sweep(new Date(now() - fileTtlMs));
+  const timer = setInterval(() => void sweep().catch(() => undefined), Math.min(fileTtlMs, 10 * 60 * 1000));
+  timer.unref();
+
+  return {
+    app,
+    keys,
+    emulator,
+    bootstrapSecret,
+    sweep,
+    async close() {
+      clearInterval(timer);
+      await app.close();
+      await emulator?.close();
+      database.close();
+    },
+  };
+}

@@ -1,0 +1,62 @@
+/** Results on the local disk under `DATA_DIR/files`, written temp-then-rename so a crash never leaves half a file. */
+import { randomBytes } from "node:crypto";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { BLOB_KEY, type BlobStorage } from "./types.js";
+
+const day = (date: Date) => date.toISOString().slice(0, 10).replace(/-/g, "");
+
+export function createFsStorage(directory: string, now: () => Date = () => new Date()): BlobStorage {
+  const pathOf = (key: string) => {
+    if (!BLOB_KEY.test(key)) throw new Error(`invalid blob key ${JSON.stringify(key)}`);
+    return join(directory, key);
+  };
+  return {
+    async put(bytes, extension) {
+      const key = `${day(now())}/${randomBytes(16).toString("base64url")}.${extension}`;
+      const path = pathOf(key);
+      await mkdir(join(path, ".."), { recursive: true });
+      const temporary = `${path}.${process.pid}.tmp`;
+      await writeFile(temporary, bytes);
+      await rename(temporary, path);
+      return key;
+    },
+    async get(key) {
+      if (!BLOB_KEY.test(key)) return undefined;
+      try {
+        const path = pathOf(key);
+        const [bytes, info] = await Promise.all([readFile(path), stat(path)]);
+        return { bytes, storedAt: info.mtime };
+      } catch {
+        return undefined;
+      }
+    },
+    async delete(key) {
+      if (BLOB_KEY.test(key)) await rm(pathOf(key), { force: true });
+    },
+    async sweep(cutoff) {
+      let removed = 0;
+      let days: string[];
+      try {
+        days = (await readdir(directory)).filter((name) => /^\d{8}$/.test(name));
+      } catch {
+        return 0;
+      }
+      for (const folder of days) {
+        const names = await readdir(join(directory, folder)).catch(() => [] as string[]);
+        for (const name of names) {
+          const path = join(directory, folder, name);
+          const info = await stat(path).catch(() => undefined);
+          if (info && info.mtime < cutoff) {
+            await rm(path, { force: true });
+            removed += 1;
+          }
+        }
+        if (names.length > 0 && (await readdir(join(directory, folder)).catch(() => ["?"])).length === 0) {
+          await rm(join(directory, folder), { recursive: true, force: true });
+        }
+      }
+      return removed;
+    },
+  };
+}

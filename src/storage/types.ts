@@ -1,0 +1,17 @@
+/** Where result images live. Keys are made by the gateway (`yyyymmdd/<random>.jpeg`), never by a client. */
+export interface StoredBlob {
+  bytes: Buffer;
+  storedAt: Date;
+}
+
+export interface BlobStorage {
+  /** Stores bytes under a new unguessable key and returns it. */
+  put(bytes: Buffer, extension: "jpeg" | "png"): Promise<string>;
+  get(key: string): Promise<StoredBlob | undefined>;
+  delete(key: string): Promise<void>;
+  /** Deletes everything stored before `cutoff`; returns how many blobs went. */
+  sweep(cutoff: Date): Promise<number>;
+}
+
+/** The only key shape storage accepts: a day folder and 22 base64url characters. */
+export const BLOB_KEY = /^(\d{8})\/([A-Za-z0-9_-]{22})\.(jpeg|png)$/;

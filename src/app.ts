@@ -69,6 +69,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     requestIdHeader: false,
   });
 
+  // JSON only: a text/plain body would otherwise arrive as a string and get a less helpful answer.
+  app.removeContentTypeParser("text/plain");
+
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
     const route = request.routeOptions.url;

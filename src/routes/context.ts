@@ -17,10 +17,10 @@ export function requestSignal(reply: FastifyReply): AbortSignal {
 /** The body must be a JSON object; anything else is a 400 before field validation. */
 export function requireObject(request: FastifyRequest): Record<string, unknown> {
   const body = request.body;
-  if (body === undefined || body === null) {
+  if (body === undefined) {
     throw invalidRequest(400, "MissingParameter", "The request body is empty; send a JSON object with Content-Type: application/json.", "请求体为空，请以 application/json 发送 JSON 对象。");
   }
-  if (typeof body !== "object" || Array.isArray(body)) {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw invalidRequest(400, "InvalidParameter", "The request body must be a JSON object.", "请求体必须是 JSON 对象。");
   }
   return body as Record<string, unknown>;

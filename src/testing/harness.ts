@@ -9,11 +9,15 @@ import { createGateway, type Gateway, type GatewayOptions } from "../runtime.js"
 export const TEST_KEY = "dg_test_key_0123456789abcdefghijklmnop";
 export const BASE = "http://gateway.test";
 
+/** Parsed response JSON, read freely by test assertions. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- assertions check the shape themselves
+export type Json = any;
+
 export interface Harness {
   gateway: Gateway;
   dataDir: string;
-  post(url: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; json: any; headers: Record<string, unknown> }>;
-  get(url: string, headers?: Record<string, string>): Promise<{ status: number; body: Buffer; json: () => any; headers: Record<string, unknown> }>;
+  post(url: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; json: Json; headers: Record<string, unknown> }>;
+  get(url: string, headers?: Record<string, string>): Promise<{ status: number; body: Buffer; json: () => Json; headers: Record<string, unknown> }>;
   close(): Promise<void>;
 }
 

@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ConfigError, loadConfig } from "./config.js";
+
+test("no credentials outside production: the embedded emulator", () => {
+  const config = loadConfig({});
+  assert.equal(config.emulate, true);
+  assert.equal(config.ark, undefined);
+  assert.equal(config.host, "127.0.0.1");
+  assert.equal(config.port, 8302);
+  assert.equal(config.publicBaseUrl, "http://127.0.0.1:8302");
+  assert.equal(config.fileTtlHours, 24);
+  assert.equal(config.resultHosting, "gateway");
+});
+
+test("production without credentials fails and lists what to set", () => {
+  assert.throws(() => loadConfig({ NODE_ENV: "production" }), (error: Error) => {
+    assert.ok(error instanceof ConfigError);
+    for (const name of ["ARK_API_KEY", "VOLC_ACCESSKEY", "VOLC_SECRETKEY", "GATEWAY_EMULATE=1"]) assert.ok(error.message.includes(name), name);
+    return true;
+  });
+  assert.equal(loadConfig({ NODE_ENV: "production", GATEWAY_EMULATE: "1" }).emulate, true);
+});
+
+test("credentials select the real upstreams, with their default endpoints", () => {
+  const config = loadConfig({ NODE_ENV: "production", ARK_API_KEY: "k", VOLC_ACCESSKEY: "a", VOLC_SECRETKEY: "s" });
+  assert.equal(config.emulate, false);
+  assert.deepEqual(config.ark, { apiKey: "k", baseUrl: "https://ark.cn-beijing.volces.com/api/v3" });
+  assert.deepEqual(config.visual, { accessKeyId: "a", secretAccessKey: "s", baseUrl: "https://visual.volcengineapi.com" });
+});
+
+test("bad values are refused with the variable named", () => {
+  assert.throws(() => loadConfig({ PORT: "http" }), /PORT must be an integer in \[0, 65535\]; got "http"/);
+  assert.throws(() => loadConfig({ RESULT_HOSTING: "s3" }), /RESULT_HOSTING must be "gateway" or "upstream"/);
+  assert.throws(() => loadConfig({ VOLC_ACCESSKEY: "a" }), /VOLC_ACCESSKEY and VOLC_SECRETKEY must be set together/);
+  assert.throws(() => loadConfig({ ARK_API_KEY: "k", ARK_BASE_URL: "ftp://x" }), /ARK_BASE_URL must be an http\(s\) URL/);
+  assert.throws(() => loadConfig({ FILE_TTL_HOURS: "0" }), /FILE_TTL_HOURS must be an integer/);
+  assert.equal(loadConfig({ HOST: "0.0.0.0" }).publicBaseUrl, "http://localhost:8302");
+});

@@ -6,8 +6,8 @@ export async function serve(config: Config): Promise<void> {
   const gateway = await createGateway(config, {
     logger: { level: config.logLevel, redact: ["req.headers.authorization", "req.headers.cookie"] },
   });
-  await gateway.app.listen({ host: config.host, port: config.port });
-  const lines = [`doubao-gateway listening on http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${config.port} (public URL ${config.publicBaseUrl})`];
+  const address = await gateway.app.listen({ host: config.host, port: config.port });
+  const lines = [`doubao-gateway listening on ${address} (public URL ${config.publicBaseUrl})`];
   if (gateway.emulator) {
     lines.push(
       "EMULATOR MODE: no upstream credentials are set, so the built-in Volcengine emulator answers every request",

@@ -80,5 +80,12 @@ export async function inspectImage(input: Buffer, rules: InspectRules): Promise<
       `Invalid parameter \`${field}\`: the image is ${shape} (width/height ${(width / height).toFixed(3)}); width/height must be strictly between 1/3 and 3.`,
     );
   }
+  // Decode once, shrunk (JPEG shrinks on load; PNG streams in strips), so a truncated or corrupt body is
+  // caught here as a 400 rather than by the upstream. The side limit above bounds the work.
+  try {
+    await sharp(input, { failOn: "truncated", limitInputPixels: MAX_SIDE * MAX_SIDE }).resize(32, 32, { fit: "inside" }).raw().toBuffer();
+  } catch {
+    throw invalidParameter(field, `Invalid parameter \`${field}\`: the ${format.toUpperCase()} image is corrupt or truncated and cannot be decoded.`);
+  }
   return { bytes: input, format, mediaType: format === "png" ? "image/png" : "image/jpeg", width, height };
 }

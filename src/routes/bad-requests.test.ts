@@ -15,6 +15,8 @@ const images = {
   side14: dataUrl(await testImage(14, 40)),
   side15: dataUrl(await testImage(15, 15)),
   tall: dataUrl(await testImage(100, 400)),
+  truncatedJpeg: dataUrl((await testImage(200, 200)).subarray(0, 400)),
+  truncatedPng: dataUrl((await testImage(200, 200, "png")).subarray(0, 300), "png"),
   pngAsJpeg: `data:image/jpeg;base64,${(await testImage(64, 64, "png")).toString("base64")}`,
 };
 after(() => h.close());
@@ -111,6 +113,8 @@ const cases = (): Case[] => [
   ark("image ratio exactly 3", { ...EDIT(), image: images.ratio3 }, "image", "Invalid parameter `image`: the image is 300x100 px (width/height 3.000); width/height must be strictly between 1/3 and 3."),
   ark("image ratio exactly 1/3", { ...EDIT(), image: images.ratioThird }, "image", "Invalid parameter `image`: the image is 100x300 px (width/height 0.333); width/height must be strictly between 1/3 and 3."),
   ark("image side of 14 px", { ...EDIT(), image: images.side14 }, "image", "Invalid parameter `image`: the image is 14x40 px; each side must be over 14 px."),
+  ark("truncated JPEG", { ...EDIT(), image: images.truncatedJpeg }, "image", "Invalid parameter `image`: the JPEG image is corrupt or truncated and cannot be decoded."),
+  ark("truncated PNG", { ...EDIT(), image: images.truncatedPng }, "image", "Invalid parameter `image`: the PNG image is corrupt or truncated and cannot be decoded."),
   ok("image sides of 15 px", "/doubao/images/generations", { ...EDIT(), image: images.side15 }),
   ark("image on a loopback address", { ...EDIT(), image: "http://127.0.0.1:9/a.png" }, "image", "Invalid parameter `image`: the image URL's host 127.0.0.1 points to a non-public address (127.0.0.1); the gateway only fetches public addresses."),
   ark("image on the metadata address", { ...EDIT(), image: "http://169.254.169.254/latest/meta-data/" }, "image", "Invalid parameter `image`: the image URL's host 169.254.169.254 points to a non-public address (169.254.169.254); the gateway only fetches public addresses."),

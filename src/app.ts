@@ -1,6 +1,6 @@
 /** buildApp(deps) → a Fastify instance with every route, the auth hook and the one error renderer. No side effects at import. */
 import { randomBytes } from "node:crypto";
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import { ErrCode, GatewayError, internalError, invalidRequest, renderError } from "./errors.js";
 import type { PipelineDeps } from "./pipeline/generate.js";
 import { registerDrawingRoutes } from "./routes/drawing.js";
@@ -61,6 +61,15 @@ function fromFastifyError(error: FastifyError, bodyLimit: number): GatewayError 
   }
 }
 
+/** Sends the one envelope; `/doubao/drawing*` gets the Volcengine fields as well. */
+function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError): FastifyReply {
+  const volcengine = (request.url.split("?")[0] ?? "").startsWith("/doubao/drawing");
+  reply.header("x-request-id", request.id);
+  if (error.retryAfter !== undefined) reply.header("retry-after", String(Math.ceil(error.retryAfter)));
+  for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
+  return reply.code(error.status).send(renderError(error, request.id, volcengine));
+}
+
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     logger: deps.logger ?? false,
@@ -91,10 +100,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const gatewayError = error instanceof GatewayError ? error : fromFastifyError(error, deps.bodyLimitBytes);
     if (gatewayError.status >= 500 && !(error instanceof GatewayError)) request.log.error({ err: error }, "unhandled error");
     else if (gatewayError.status >= 500) request.log.warn({ code: gatewayError.code, status: gatewayError.status }, gatewayError.message);
-    const volcengine = (request.url.split("?")[0] ?? "").startsWith("/doubao/drawing");
-    if (gatewayError.retryAfter !== undefined) reply.header("retry-after", String(Math.ceil(gatewayError.retryAfter)));
-    for (const [name, value] of Object.entries(gatewayError.headers)) reply.header(name, value);
-    return reply.code(gatewayError.status).send(renderError(gatewayError, request.id, volcengine));
+    return sendError(request, reply, gatewayError);
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -103,10 +109,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const error = allowed
       ? invalidRequest(405, "MethodNotAllowed", `${request.method} is not allowed on ${path}; use ${allowed}.`, `${path} 不支持 ${request.method}，请使用 ${allowed}。`, { allow: allowed })
       : invalidRequest(404, "NotFound", `No route ${request.method} ${path.slice(0, 200)}.`, `不存在的接口 ${request.method} ${path.slice(0, 200)}。`);
-    reply.header("x-request-id", request.id);
-    const volcengine = path.startsWith("/doubao/drawing");
-    for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
-    return reply.code(error.status).send(renderError(error, request.id, volcengine));
+    return sendError(request, reply, error);
   });
 
   registerImageRoutes(app, deps);

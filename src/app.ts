@@ -4,6 +4,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { ErrCode, GatewayError, internalError, invalidRequest, renderError } from "./errors.js";
 import type { PipelineDeps } from "./pipeline/generate.js";
 import { registerDrawingRoutes } from "./routes/drawing.js";
+import { registerEditRoutes } from "./routes/edits.js";
 import { registerImageRoutes } from "./routes/images.js";
 import { registerMetaRoutes } from "./routes/meta.js";
 import type { KeyStore } from "./stores/keys.js";
@@ -23,6 +24,7 @@ const PUBLIC_ROUTES = new Set(["/health", "/openapi.json", "/files/:day/:name"])
 const KNOWN_PATHS: Record<string, string> = {
   "/doubao/images/generations": "POST",
   "/v1/images/generations": "POST",
+  "/v1/images/edits": "POST",
   "/doubao/drawing": "POST",
   "/doubao/drawing/portrait": "POST",
   "/v1/models": "GET",
@@ -113,6 +115,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   registerImageRoutes(app, deps);
+  // Multipart parsing lives in its own scope, so JSON routes never accept form bodies.
+  void app.register(async (scope) => registerEditRoutes(scope, deps));
   registerDrawingRoutes(app, deps);
   registerMetaRoutes(app, { router: deps.router, storage: deps.storage, fileTtlMs: deps.fileTtlMs, publicBaseUrl: deps.publicBaseUrl, ...(deps.now ? { now: deps.now } : {}) });
   return app;

@@ -181,3 +181,23 @@ export const portraitQuery = z.object({ response_format: responseFormat.default(
 export const arkModelField = z.object({
   model: z.string({ error: "must be a string naming a served model" }).min(1, { error: "must be a string naming a served model" }),
 });
+
+/** A multipart field (always a string) read as a number when it spells one. */
+const fromForm = <Schema extends z.ZodType>(schema: Schema) =>
+  z.preprocess((value) => (typeof value === "string" && value.trim() !== "" && Number.isFinite(Number(value)) ? Number(value) : value), schema);
+const formBoolean = () =>
+  z.preprocess((value) => (value === "true" ? true : value === "false" ? false : value), z.boolean({ error: 'must be "true" or "false"' }));
+
+/** `/v1/images/edits` as the openai SDK's `images.edit` sends it (multipart; `image` is the file part). */
+export const editsForm = z.object({
+  model: z.literal(SEEDEDIT_3_I2I, { error: `must be ${SEEDEDIT_3_I2I} (the editing model)` }).default(SEEDEDIT_3_I2I),
+  prompt: prompt(),
+  response_format: responseFormat.default("url"),
+  n: fromForm(integerIn(1, 4)).default(1),
+  size: z
+    .literal("adaptive", { error: `must be "adaptive": ${SEEDEDIT_3_I2I} picks the output size from the input image's ratio` })
+    .default("adaptive"),
+  seed: fromForm(integerIn(-1, SEED_MAX)).default(-1),
+  guidance_scale: fromForm(numberIn(1, 10)).default(5.5),
+  watermark: formBoolean().default(true),
+});

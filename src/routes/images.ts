@@ -10,7 +10,7 @@ import { invalidParameter } from "../errors.js";
 import { adaptiveSize } from "../images/adaptive-size.js";
 import { outputTokens, runGeneration, type DeliveredImage, type Generation, type PipelineDeps } from "../pipeline/generate.js";
 import { loadInputImage } from "../pipeline/input-image.js";
-import type { ArkImagesCall } from "../providers/types.js";
+import type { ArkImagesCall, InputImage } from "../providers/types.js";
 import { requestSignal, requireObject, unixSeconds } from "./context.js";
 
 export interface ArkResponse {
@@ -19,6 +19,44 @@ export interface ArkResponse {
   data: Array<{ url: string } | { b64_json: string }>;
   usage: { generated_images: number; output_tokens: number; total_tokens: number };
   error?: { code: string; message: string };
+}
+
+/** The fields every Ark-family call needs, whichever route parsed them. */
+export type ArkInput = Pick<SeedreamRequest | SeededitRequest, "model" | "prompt" | "size" | "seed" | "guidance_scale" | "watermark" | "response_format" | "n">;
+
+/** Makes the n upstream calls (seeds seed, seed+1, …) and answers in the Ark shape; partial failures are reported, total failure throws the first. */
+export async function sendArkImages(reply: FastifyReply, deps: PipelineDeps, input: ArkInput, image: InputImage | undefined, signal: AbortSignal) {
+  const expected = image ? adaptiveSize(image.width, image.height) : (parseSeedreamSize(input.size) as { width: number; height: number });
+  const calls = Array.from({ length: input.n }, (_, index): ArkImagesCall => ({
+    operation: "ark.images",
+    model: input.model,
+    prompt: input.prompt,
+    size: input.size,
+    seed: input.seed === -1 ? -1 : (input.seed + index) % 2147483648,
+    guidanceScale: input.guidance_scale,
+    watermark: input.watermark,
+    image,
+  }));
+  const settled = await Promise.allSettled(calls.map((call) => runGeneration(deps, input.model, call, input.response_format, signal, expected)));
+  const succeeded = settled.filter((entry): entry is PromiseFulfilledResult<Generation> => entry.status === "fulfilled").map((entry) => entry.value);
+  const failures = settled.filter((entry): entry is PromiseRejectedResult => entry.status === "rejected").map((entry) => entry.reason as Error);
+  if (succeeded.length === 0) throw failures[0];
+  const images: DeliveredImage[] = succeeded.flatMap((generation) => generation.images);
+  reply.header("x-gateway-provider", (succeeded[0] as Generation).provider.label);
+  const tokens = outputTokens(images);
+  const response: ArkResponse = {
+    model: input.model,
+    created: unixSeconds(),
+    data: images.map((item) => (item.b64 !== undefined ? { b64_json: item.b64 } : { url: item.url as string })),
+    usage: { generated_images: images.length, output_tokens: tokens, total_tokens: tokens },
+  };
+  if (failures.length > 0) {
+    response.error = {
+      code: "PartialFailure",
+      message: `${failures.length} of ${calls.length} images failed; the first failure: ${(failures[0] as Error).message}`,
+    };
+  }
+  return reply.code(200).send(response);
 }
 
 export function registerImageRoutes(app: FastifyInstance, deps: PipelineDeps): void {
@@ -34,37 +72,7 @@ export function registerImageRoutes(app: FastifyInstance, deps: PipelineDeps): v
         ? { n: 1, ...parseOrThrow(v1 ? seededitRequestV1 : seededitRequest, body) }
         : { n: 1, ...parseOrThrow(v1 ? seedreamRequestV1 : seedreamRequest, body) };
     const image = input.model === SEEDEDIT_3_I2I ? await loadInputImage(input.image, "image", true, deps, signal) : undefined;
-    const expected = image ? adaptiveSize(image.width, image.height) : (parseSeedreamSize(input.size) as { width: number; height: number });
-    const calls = Array.from({ length: input.n }, (_, index): ArkImagesCall => ({
-      operation: "ark.images",
-      model: input.model,
-      prompt: input.prompt,
-      size: input.size,
-      seed: input.seed === -1 ? -1 : (input.seed + index) % 2147483648,
-      guidanceScale: input.guidance_scale,
-      watermark: input.watermark,
-      image,
-    }));
-    const settled = await Promise.allSettled(calls.map((call) => runGeneration(deps, input.model, call, input.response_format, signal, expected)));
-    const succeeded = settled.filter((entry): entry is PromiseFulfilledResult<Generation> => entry.status === "fulfilled").map((entry) => entry.value);
-    const failures = settled.filter((entry): entry is PromiseRejectedResult => entry.status === "rejected").map((entry) => entry.reason as Error);
-    if (succeeded.length === 0) throw failures[0];
-    const images: DeliveredImage[] = succeeded.flatMap((generation) => generation.images);
-    reply.header("x-gateway-provider", (succeeded[0] as Generation).provider.label);
-    const tokens = outputTokens(images);
-    const response: ArkResponse = {
-      model: input.model,
-      created: unixSeconds(),
-      data: images.map((item) => (item.b64 !== undefined ? { b64_json: item.b64 } : { url: item.url as string })),
-      usage: { generated_images: images.length, output_tokens: tokens, total_tokens: tokens },
-    };
-    if (failures.length > 0) {
-      response.error = {
-        code: "PartialFailure",
-        message: `${failures.length} of ${calls.length} images failed; the first failure: ${(failures[0] as Error).message}`,
-      };
-    }
-    return reply.code(200).send(response);
+    return sendArkImages(reply, deps, input, image, signal);
   };
   app.post("/doubao/images/generations", handler(false));
   app.post("/v1/images/generations", handler(true));

@@ -25,7 +25,7 @@ export async function registerEditRoutes(app: FastifyInstance, deps: PipelineDep
         if (part.type === "file") {
           if (part.fieldname !== "image" && part.fieldname !== "image[]") {
             await part.toBuffer();
-            throw invalidParameter(part.fieldname, `Invalid parameter \`${part.fieldname}\`: only one file, \`image\`, is accepted (${"SeedEdit takes no mask"}).`);
+            throw invalidParameter(part.fieldname, `Invalid parameter \`${part.fieldname}\`: only one file, \`image\`, is accepted (SeedEdit takes no mask).`);
           }
           if (bytes) throw invalidParameter("image", "Invalid parameter `image`: send exactly one image; SeedEdit edits one image.");
           bytes = await part.toBuffer();

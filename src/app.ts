@@ -1,8 +1,8 @@
 /** buildApp(deps) → a Fastify instance with every route, the auth hook and the one error renderer. No side effects at import. */
-import { randomBytes } from "node:crypto";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import { ErrCode, GatewayError, internalError, invalidRequest, renderError } from "./errors.js";
 import type { PipelineDeps } from "./pipeline/generate.js";
+import { newRequestId } from "./request-id.js";
 import { registerDrawingRoutes } from "./routes/drawing.js";
 import { registerEditRoutes } from "./routes/edits.js";
 import { registerImageRoutes } from "./routes/images.js";
@@ -31,11 +31,6 @@ const KNOWN_PATHS: Record<string, string> = {
   "/health": "GET",
   "/openapi.json": "GET",
 };
-
-/** Request ids in Volcengine's style: UTC time then 16 random hex digits. */
-function newRequestId(): string {
-  return `${new Date().toISOString().replace(/\D/g, "").slice(0, 14)}${randomBytes(8).toString("hex").toUpperCase()}`;
-}
 
 const unauthorized = (errCode: number, message: string, messageCn: string) =>
   new GatewayError({ status: 401, code: "AuthenticationError", message, messageCn, type: "authentication_error", errCode });

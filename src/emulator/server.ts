@@ -11,7 +11,8 @@ import { AllowList } from "../images/address-policy.js";
 import { fetchInput } from "../images/fetch-input.js";
 import { sniffFormat } from "../images/inspect.js";
 import { drawMark, MARK_TEXT, type MarkPosition } from "../images/watermark.js";
-import { formatXDate, parseAuthorization, sha256Hex, sign } from "../providers/visual/sign.js";
+import { parseAuthorization, sha256Hex, sign } from "../providers/visual/sign.js";
+import { newRequestId } from "../request-id.js";
 import { renderFromImage, renderPicture } from "./render.js";
 import sharp from "sharp";
 
@@ -60,7 +61,6 @@ class VisualFailure extends Error {
   }
 }
 
-const requestId = () => `${formatXDate(new Date()).replace(/[TZ]/g, "")}${randomBytes(9).toString("hex").toUpperCase()}`;
 const isInteger = (value: unknown): value is number => typeof value === "number" && Number.isInteger(value);
 const isNumber = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value);
 
@@ -116,7 +116,7 @@ export function createEmulator(options: EmulatorOptions): Emulator {
   // ---- Ark --------------------------------------------------------------------------------------
   app.post("/api/v3/images/generations", async (request, reply) => {
     stats.requests += 1;
-    const id = requestId();
+    const id = newRequestId();
     try {
       const expected = Buffer.from(`Bearer ${options.arkApiKey}`);
       const given = Buffer.from(String(request.headers.authorization ?? ""));
@@ -188,7 +188,7 @@ export function createEmulator(options: EmulatorOptions): Emulator {
   // ---- Visual -----------------------------------------------------------------------------------
   app.post("/", async (request, reply) => {
     stats.requests += 1;
-    const id = requestId();
+    const id = newRequestId();
     const started = process.hrtime.bigint();
     const query = request.query as Record<string, string>;
     const metadata = (codeN: number, code: string, message: string) => ({

@@ -44,5 +44,5 @@ export async function loadInputImage(value: string, field: string, checkRatio: b
   if (declared && declared !== image.format) {
     throw invalidParameter(field, `Invalid parameter \`${field}\`: the data URL says image/${declared} but its bytes are ${image.format.toUpperCase()}.`);
   }
-  return { bytes: image.bytes, format: image.format, width: image.width, height: image.height };
+  return image;
 }

@@ -40,8 +40,7 @@ export async function registerEditRoutes(app: FastifyInstance, deps: PipelineDep
     }
     if (!bytes) throw invalidParameter("image", "Missing required parameter `image`: attach the image file as the multipart field `image`.", undefined, "MissingParameter");
     const input = parseOrThrow(editsForm, fields);
-    const checked = await inspectImage(bytes, { field: "image", checkRatio: true });
-    const image = { bytes: checked.bytes, format: checked.format, width: checked.width, height: checked.height };
+    const image = await inspectImage(bytes, { field: "image", checkRatio: true });
     return sendArkImages(reply, deps, input, image, requestSignal(reply));
   });
 }

@@ -1,8 +1,10 @@
 /**
  * The Volcengine emulator: a standalone HTTP server speaking Ark Images (`POST /api/v3/images/generations`,
  * Bearer key) and Visual (`POST /?Action=CVProcess&Version=2022-08-31`, HMAC-SHA256 checked against the
- * configured AK/SK). It validates the way the real services do and answers with their bodies, so an adapter
- * bug shows up as an error. Its images are real JPEGs, deterministic for (prompt, seed, size).
+ * configured AK/SK) and, when given a 302.AI key, the 302.AI relay (`/doubao/images/generations`,
+ * `/v1/images/generations`, `/doubao/drawing`, `/doubao/drawing/portrait`, Bearer key). It validates the
+ * way the real services do and answers with their bodies, so an adapter bug shows up as an error. Its
+ * images are real JPEGs, deterministic for (prompt, seed, size). It fails on request (emulator/faults.ts).
  */
 import { randomBytes, randomInt, timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
@@ -10,9 +12,13 @@ import { adaptiveSize } from "../images/adaptive-size.js";
 import { AllowList } from "../images/address-policy.js";
 import { fetchInput } from "../images/fetch-input.js";
 import { sniffFormat } from "../images/inspect.js";
-import { drawMark, MARK_TEXT, type MarkPosition } from "../images/watermark.js";
+import { ARK_MARK, drawMark, MARK_TEXT, type MarkPosition } from "../images/watermark.js";
 import { parseAuthorization, sha256Hex, sign } from "../providers/visual/sign.js";
 import { newRequestId } from "../request-id.js";
+import {
+  ARK_ERRORS, FaultBook, FaultSpecError, parseFaultSpec, RELAY_302_ERRORS, VISUAL_BUSINESS_ERRORS, VISUAL_GATEWAY_ERRORS,
+  type EmulatedApi, type Fault,
+} from "./faults.js";
 import { renderFromImage, renderPicture } from "./render.js";
 import sharp from "sharp";
 
@@ -21,6 +27,8 @@ export interface EmulatorOptions {
   arkApiKey: string;
   accessKeyId: string;
   secretAccessKey: string;
+  /** The Bearer key 302.AI relay requests must carry; without it the relay routes are not served. */
+  api302Key?: string;
   /** Allowed clock skew for `X-Date`, default 900 s (Volcengine's). */
   maxSkewSeconds?: number;
   now?: () => Date;
@@ -31,6 +39,12 @@ export interface EmulatorStats {
   /** Images the emulator generated and returned, all endpoints. */
   imagesGenerated: number;
   requests: number;
+  /** Requests per emulated API. */
+  byApi: Record<EmulatedApi, number>;
+  /** Requests whose client went away before the answer was sent. */
+  aborted: number;
+  /** Faults produced, by marker or by queue. */
+  faultsInjected: number;
 }
 
 export interface Emulator {
@@ -61,22 +75,42 @@ class VisualFailure extends Error {
   }
 }
 
+/** A JSON object body, or undefined for anything else. */
+function parseJson(raw: Buffer | undefined): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(raw?.toString("utf8") ?? "");
+    return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const isInteger = (value: unknown): value is number => typeof value === "number" && Number.isInteger(value);
 const isNumber = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value);
 
 export function createEmulator(options: EmulatorOptions): Emulator {
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: 32 * 1024 * 1024 });
-  const stats: EmulatorStats = { imagesGenerated: 0, requests: 0 };
+  const stats: EmulatorStats = { imagesGenerated: 0, requests: 0, byApi: { ark: 0, visual: 0, "302": 0 }, aborted: 0, faultsInjected: 0 };
+  const faults = new FaultBook();
+  /** Requests the emulator itself dropped: not counted as aborted by their client. */
+  const dropped = new WeakSet<object>();
   const results = new Map<string, Buffer>();
   const now = options.now ?? (() => new Date());
   const fetchPolicy = { allow: new AllowList(["localhost", "127.0.0.0/8", "::1"]) };
 
+  app.addHook("onRequest", async (request, reply) => {
+    reply.raw.on("close", () => {
+      if (!reply.raw.writableFinished && !dropped.has(request.raw)) stats.aborted += 1;
+    });
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
 
   const host = (request: FastifyRequest) => `http://${request.headers.host ?? "127.0.0.1"}`;
-  const keep = (bytes: Buffer, suffix: string): string => {
+  /** Stores a result for `/results/:name`; an `expired-url` fault hands out a name that is already gone. */
+  const keep = (bytes: Buffer, suffix: string, expired = false): string => {
     const name = `${randomBytes(16).toString("hex")}${suffix}.jpeg`;
+    if (expired) return name;
     results.set(name, bytes);
     if (results.size > MAX_RESULTS) results.delete(results.keys().next().value as string);
     return name;
@@ -113,23 +147,95 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     return { width, height };
   }
 
+  /** One answer of an emulated API, before it is written. */
+  interface Answer {
+    status: number;
+    body: unknown;
+  }
+
+  const closedBeforeAnswer = (reply: FastifyReply) =>
+    new Promise<void>((resolve) => reply.raw.on("close", () => !reply.raw.writableFinished && resolve()));
+
+  /**
+   * Plays a fault. Returns `undefined` when the request should go on (after a `slow` delay, or with
+   * an expired result URL), or `"sent"` when the fault answered (or dropped) the request itself.
+   */
+  async function playFault(fault: Fault, request: FastifyRequest, reply: FastifyReply, errorBody: (fault: Fault) => Answer): Promise<"sent" | undefined> {
+    const { spec } = fault;
+    if (spec.kind === "slow") {
+      const closed = closedBeforeAnswer(reply);
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        new Promise<"waited">((resolve) => (timer = setTimeout(() => resolve("waited"), spec.ms))),
+        closed.then(() => "closed" as const),
+      ]);
+      clearTimeout(timer);
+      if (outcome === "closed") {
+        reply.hijack();
+        return "sent";
+      }
+      return undefined;
+    }
+    if (spec.kind === "expired-url") return undefined;
+    if (spec.kind === "drop") {
+      dropped.add(request.raw);
+      reply.hijack();
+      request.raw.socket.destroy();
+      return "sent";
+    }
+    if (spec.kind === "malformed") {
+      await reply.code(200).type("application/json").send('{"code":10000,"data":{"image_urls":["http://');
+      return "sent";
+    }
+    if (spec.kind === "http") {
+      const title = `${spec.status} ${spec.status === 502 ? "Bad Gateway" : spec.status === 503 ? "Service Temporarily Unavailable" : spec.status === 504 ? "Gateway Time-out" : "Error"}`;
+      if (fault.retryAfter !== undefined) reply.header("retry-after", String(fault.retryAfter));
+      await reply.code(spec.status).type("text/html").send(`<html><head><title>${title}</title></head><body><center><h1>${title}</h1></center></body></html>`);
+      return "sent";
+    }
+    const answer = errorBody(fault);
+    if (fault.retryAfter !== undefined) reply.header("retry-after", String(fault.retryAfter));
+    await reply.code(answer.status).send(answer.body);
+    return "sent";
+  }
+
+  const arkErrorBody = (status: number, code: string, message: string, id: string, param = "") => ({
+    error: { code, message: `${message} Request id: ${id}`, param, type: arkType(status) },
+  });
+  const visualErrorBody = (code: number, message: string, id: string, elapsed: string) => ({
+    code, data: null, message, request_id: id, status: code, time_elapsed: elapsed,
+  });
+  const visualMetadata = (query: Record<string, string>, id: string, codeN: number, code: string, message: string) => ({
+    ResponseMetadata: {
+      RequestId: id, Action: query.Action ?? "", Version: query.Version ?? "", Service: "cv", Region: "cn-north-1",
+      Error: { CodeN: codeN, Code: code, Message: message },
+    },
+  });
+
+  /** The error answer an Ark, Visual or 302 code fault produces, in the shape of the API it names. */
+  const faultAnswer = (id: string, query: Record<string, string>) => (fault: Fault): Answer => {
+    const { spec } = fault;
+    if (spec.kind === "ark") {
+      const entry = ARK_ERRORS[spec.code] as { status: number; message: string };
+      return { status: entry.status, body: arkErrorBody(entry.status, spec.code, entry.message, id) };
+    }
+    if (spec.kind === "visual") {
+      const business = VISUAL_BUSINESS_ERRORS[spec.code];
+      if (business) return { status: business.status, body: visualErrorBody(spec.code, business.message, id, "0.001000s") };
+      const gateway = VISUAL_GATEWAY_ERRORS[spec.code] as { status: number; code: string };
+      return { status: gateway.status, body: visualMetadata(query, id, spec.code, gateway.code, `${gateway.code} (emulated fault)`) };
+    }
+    if (spec.kind === "302") {
+      const entry = RELAY_302_ERRORS[spec.code] as { status: number; message: string; messageCn: string };
+      return { status: entry.status, body: { error: { err_code: spec.code, message: entry.message, message_cn: entry.messageCn, message_jp: entry.message, type: "api_error" } } };
+    }
+    throw new Error(`fault ${spec.kind} has no error body`);
+  };
+
   // ---- Ark --------------------------------------------------------------------------------------
-  app.post("/api/v3/images/generations", async (request, reply) => {
-    stats.requests += 1;
-    const id = newRequestId();
+  /** Ark `images/generations` on a parsed body: the success body, or the Ark error body with its status. */
+  async function arkGenerate(body: Record<string, unknown>, base: string, id: string, expiredUrl: boolean): Promise<Answer> {
     try {
-      const expected = Buffer.from(`Bearer ${options.arkApiKey}`);
-      const given = Buffer.from(String(request.headers.authorization ?? ""));
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-        throw new ArkFailure(401, "AuthenticationError", "The API key or AK/SK in the request is missing or invalid.");
-      }
-      let body: Record<string, unknown>;
-      try {
-        body = JSON.parse((request.body as Buffer | undefined)?.toString("utf8") ?? "") as Record<string, unknown>;
-        if (!body || typeof body !== "object" || Array.isArray(body)) throw new Error();
-      } catch {
-        throw new ArkFailure(400, "InvalidParameter", "The request body is not valid JSON.");
-      }
       const invalid = (param: string, message: string): never => {
         throw new ArkFailure(400, "InvalidParameter", `The parameter \`${param}\` specified in the request is not valid: ${message}.`, param);
       };
@@ -166,74 +272,44 @@ export function createEmulator(options: EmulatorOptions): Emulator {
         const output = adaptiveSize(input.width, input.height);
         picture = await renderFromImage(source, { prompt, seed: effectiveSeed, ...output });
       }
-      if (watermark) picture = await drawMark(picture, { text: MARK_TEXT.chinese, position: 0, opacity: 0.5 });
+      if (watermark) picture = await drawMark(picture, ARK_MARK);
       const { width = 0, height = 0 } = await sharp(picture).metadata();
       stats.imagesGenerated += 1;
       const tokens = Math.round((width * height) / 256);
-      const item = format === "b64_json" ? { b64_json: picture.toString("base64") } : { url: `${host(request)}/results/${keep(picture, "-ept86400")}` };
-      return reply.code(200).send({
-        model,
-        created: Math.floor(now().getTime() / 1000),
-        data: [item],
-        usage: { generated_images: 1, output_tokens: tokens, total_tokens: tokens },
-      });
+      const item = format === "b64_json" ? { b64_json: picture.toString("base64") } : { url: `${base}/results/${keep(picture, "-ept86400", expiredUrl)}` };
+      return {
+        status: 200,
+        body: { model, created: Math.floor(now().getTime() / 1000), data: [item], usage: { generated_images: 1, output_tokens: tokens, total_tokens: tokens } },
+      };
     } catch (error) {
       if (!(error instanceof ArkFailure)) throw error;
-      return reply.code(error.status).send({
-        error: { code: error.code, message: `${error.message} Request id: ${id}`, param: error.param, type: arkType(error.status) },
-      });
+      return { status: error.status, body: arkErrorBody(error.status, error.code, error.message, id, error.param) };
     }
+  }
+
+  app.post("/api/v3/images/generations", async (request, reply) => {
+    stats.requests += 1;
+    stats.byApi.ark += 1;
+    const id = newRequestId();
+    const expected = Buffer.from(`Bearer ${options.arkApiKey}`);
+    const given = Buffer.from(String(request.headers.authorization ?? ""));
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return reply.code(401).send(arkErrorBody(401, "AuthenticationError", "The API key or AK/SK in the request is missing or invalid.", id));
+    }
+    const body = parseJson(request.body as Buffer | undefined);
+    if (!body) return reply.code(400).send(arkErrorBody(400, "InvalidParameter", "The request body is not valid JSON.", id));
+    const fault = faults.take("ark", body.prompt);
+    if (fault && (await playFault(fault, request, reply, faultAnswer(id, {}))) === "sent") return reply;
+    const answer = await arkGenerate(body, host(request), id, fault?.spec.kind === "expired-url");
+    return reply.code(answer.status).send(answer.body);
   });
 
   // ---- Visual -----------------------------------------------------------------------------------
-  app.post("/", async (request, reply) => {
-    stats.requests += 1;
-    const id = newRequestId();
+  /** Visual `CVProcess` on a parsed body: the code-10000 envelope, or the business error with its status. */
+  async function visualProcess(body: Record<string, unknown>, base: string, id: string, expiredUrl: boolean): Promise<Answer> {
     const started = process.hrtime.bigint();
-    const query = request.query as Record<string, string>;
-    const metadata = (codeN: number, code: string, message: string) => ({
-      ResponseMetadata: {
-        RequestId: id, Action: query.Action ?? "", Version: query.Version ?? "", Service: "cv", Region: "cn-north-1",
-        Error: { CodeN: codeN, Code: code, Message: message },
-      },
-    });
-    if (query.Action !== "CVProcess" || query.Version !== "2022-08-31") {
-      return reply.code(404).send(metadata(100008, "InvalidActionOrVersion", `Could not find operation ${query.Action ?? ""} for version ${query.Version ?? ""}`));
-    }
-    const raw = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
-    const auth = parseAuthorization(request.headers.authorization);
-    if (!auth) return reply.code(400).send(metadata(100024, "InvalidAuthorization", "The Authorization header is missing or malformed."));
-    if (auth.accessKeyId !== options.accessKeyId) return reply.code(401).send(metadata(100009, "InvalidAccessKey", "The AccessKey is invalid."));
-    const xDate = String(request.headers["x-date"] ?? "");
-    const signedAt = /^\d{8}T\d{6}Z$/.test(xDate)
-      ? Date.UTC(+xDate.slice(0, 4), +xDate.slice(4, 6) - 1, +xDate.slice(6, 8), +xDate.slice(9, 11), +xDate.slice(11, 13), +xDate.slice(13, 15))
-      : Number.NaN;
-    if (!Number.isFinite(signedAt) || Math.abs(now().getTime() - signedAt) > (options.maxSkewSeconds ?? 900) * 1000) {
-      return reply.code(400).send(metadata(100006, "InvalidTimestamp", "The X-Date header is missing or too far from the current time."));
-    }
-    const payloadHash = sha256Hex(raw);
-    const declaredHash = request.headers["x-content-sha256"];
-    const signedHeaders: Record<string, string> = {};
-    for (const name of auth.signedHeaders) signedHeaders[name] = String(request.headers[name] ?? "");
-    const mismatch = () => reply.code(401).send(metadata(100010, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided."));
-    if (!auth.signedHeaders.includes("host") || !auth.signedHeaders.includes("x-date")) return mismatch();
-    if (declaredHash !== undefined && declaredHash !== payloadHash) return mismatch();
-    const expected = sign({
-      method: request.method, path: "/", query: { Action: query.Action, Version: query.Version }, headers: signedHeaders, payloadHash,
-      accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey, region: auth.region, service: auth.service,
-    });
-    const sameSignature = expected.signature.length === auth.signature.length && timingSafeEqual(Buffer.from(expected.signature), Buffer.from(auth.signature));
-    if (!sameSignature || auth.region !== "cn-north-1" || auth.service !== "cv" || auth.shortDate !== xDate.slice(0, 8)) return mismatch();
-
     const elapsed = () => `${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(6)}s`;
     try {
-      let body: Record<string, unknown>;
-      try {
-        body = JSON.parse(raw.toString("utf8")) as Record<string, unknown>;
-        if (!body || typeof body !== "object" || Array.isArray(body)) throw new Error();
-      } catch {
-        throw new VisualFailure(400, 50204, "Parse Args Error");
-      }
       const invalid = (field: string): never => {
         throw new VisualFailure(400, 50200, `Request Invalid Args: ${field}`);
       };
@@ -291,7 +367,7 @@ export function createEmulator(options: EmulatorOptions): Emulator {
         const prompt = typeof body.prompt === "string" ? body.prompt : "";
         picture = await renderFromImage(source, { prompt, seed: seedOf(body.seed), width: side("width"), height: side("height") });
       } else {
-        invalid("req_key");
+        return invalid("req_key");
       }
       const logo = body.logo_info as { add_logo?: unknown; position?: unknown; language?: unknown; opacity?: unknown; logo_text_content?: unknown } | undefined;
       if (logo !== undefined && (typeof logo !== "object" || logo === null)) invalid("logo_info");
@@ -299,29 +375,113 @@ export function createEmulator(options: EmulatorOptions): Emulator {
         const position = isInteger(logo.position) && logo.position >= 0 && logo.position <= 3 ? (logo.position as MarkPosition) : 0;
         const text = typeof logo.logo_text_content === "string" && logo.logo_text_content ? logo.logo_text_content : logo.language === 1 ? MARK_TEXT.english : MARK_TEXT.chinese;
         const opacity = isNumber(logo.opacity) ? logo.opacity : 1;
-        picture = await drawMark(picture!, { text, position, opacity });
+        picture = await drawMark(picture, { text, position, opacity });
       }
       stats.imagesGenerated += 1;
       const returnUrl = body.return_url === true;
-      return reply.code(200).send({
-        code: 10000,
-        data: {
-          algorithm_base_resp: { status_code: 0, status_message: "Success" },
-          binary_data_base64: returnUrl ? [] : [picture!.toString("base64")],
-          image_urls: returnUrl ? [`${host(request)}/results/${keep(picture!, "")}`] : null,
-          llm_result: "", pe_result: typeof body.prompt === "string" && body.use_pre_llm !== false ? body.prompt : "",
-          predict_tags_result: "", rephraser_result: "", request_id: randomBytes(16).toString("hex"), vlm_result: "",
+      return {
+        status: 200,
+        body: {
+          code: 10000,
+          data: {
+            algorithm_base_resp: { status_code: 0, status_message: "Success" },
+            binary_data_base64: returnUrl ? [] : [picture.toString("base64")],
+            image_urls: returnUrl ? [`${base}/results/${keep(picture, "", expiredUrl)}`] : null,
+            llm_result: "", pe_result: typeof body.prompt === "string" && body.use_pre_llm !== false ? body.prompt : "",
+            predict_tags_result: "", rephraser_result: "", request_id: randomBytes(16).toString("hex"), vlm_result: "",
+          },
+          message: "Success",
+          request_id: id,
+          status: 10000,
+          time_elapsed: elapsed(),
         },
-        message: "Success",
-        request_id: id,
-        status: 10000,
-        time_elapsed: elapsed(),
-      });
+      };
     } catch (error) {
       if (!(error instanceof VisualFailure)) throw error;
-      return reply.code(error.status).send({ code: error.code, data: null, message: error.message, request_id: id, status: error.code, time_elapsed: elapsed() });
+      return { status: error.status, body: visualErrorBody(error.code, error.message, id, elapsed()) };
     }
+  }
+
+  app.post("/", async (request, reply) => {
+    stats.requests += 1;
+    stats.byApi.visual += 1;
+    const id = newRequestId();
+    const query = request.query as Record<string, string>;
+    const metadata = (codeN: number, code: string, message: string) => visualMetadata(query, id, codeN, code, message);
+    if (query.Action !== "CVProcess" || query.Version !== "2022-08-31") {
+      return reply.code(404).send(metadata(100008, "InvalidActionOrVersion", `Could not find operation ${query.Action ?? ""} for version ${query.Version ?? ""}`));
+    }
+    const raw = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
+    const auth = parseAuthorization(request.headers.authorization);
+    if (!auth) return reply.code(400).send(metadata(100024, "InvalidAuthorization", "The Authorization header is missing or malformed."));
+    if (auth.accessKeyId !== options.accessKeyId) return reply.code(401).send(metadata(100009, "InvalidAccessKey", "The AccessKey is invalid."));
+    const xDate = String(request.headers["x-date"] ?? "");
+    const signedAt = /^\d{8}T\d{6}Z$/.test(xDate)
+      ? Date.UTC(+xDate.slice(0, 4), +xDate.slice(4, 6) - 1, +xDate.slice(6, 8), +xDate.slice(9, 11), +xDate.slice(11, 13), +xDate.slice(13, 15))
+      : Number.NaN;
+    if (!Number.isFinite(signedAt) || Math.abs(now().getTime() - signedAt) > (options.maxSkewSeconds ?? 900) * 1000) {
+      return reply.code(400).send(metadata(100006, "InvalidTimestamp", "The X-Date header is missing or too far from the current time."));
+    }
+    const payloadHash = sha256Hex(raw);
+    const declaredHash = request.headers["x-content-sha256"];
+    const signedHeaders: Record<string, string> = {};
+    for (const name of auth.signedHeaders) signedHeaders[name] = String(request.headers[name] ?? "");
+    const mismatch = () => reply.code(401).send(metadata(100010, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided."));
+    if (!auth.signedHeaders.includes("host") || !auth.signedHeaders.includes("x-date")) return mismatch();
+    if (declaredHash !== undefined && declaredHash !== payloadHash) return mismatch();
+    const expected = sign({
+      method: request.method, path: "/", query: { Action: query.Action, Version: query.Version }, headers: signedHeaders, payloadHash,
+      accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey, region: auth.region, service: auth.service,
+    });
+    const sameSignature = expected.signature.length === auth.signature.length && timingSafeEqual(Buffer.from(expected.signature), Buffer.from(auth.signature));
+    if (!sameSignature || auth.region !== "cn-north-1" || auth.service !== "cv" || auth.shortDate !== xDate.slice(0, 8)) return mismatch();
+
+    const body = parseJson(raw);
+    if (!body) return reply.code(400).send(visualErrorBody(50204, "Parse Args Error", id, "0.000100s"));
+    const fault = faults.take("visual", body.prompt);
+    if (fault && (await playFault(fault, request, reply, faultAnswer(id, query))) === "sent") return reply;
+    const answer = await visualProcess(body, host(request), id, fault?.spec.kind === "expired-url");
+    return reply.code(answer.status).send(answer.body);
   });
+
+  // ---- 302.AI relay -----------------------------------------------------------------------------
+  if (options.api302Key !== undefined) {
+    const relayKey = Buffer.from(`Bearer ${options.api302Key}`);
+    const relayError = (errCode: number) => {
+      const entry = RELAY_302_ERRORS[errCode] as { status: number; message: string; messageCn: string };
+      return { status: entry.status, body: { error: { err_code: errCode, message: entry.message, message_cn: entry.messageCn, message_jp: entry.message, type: "api_error" } } };
+    };
+    /** 302's own checks, then the fault, then the upstream call; 302 passes Ark and Visual answers through. */
+    const relay = (upstream: (body: Record<string, unknown>, request: FastifyRequest, id: string, expiredUrl: boolean) => Promise<Answer>) =>
+      async (request: FastifyRequest, reply: FastifyReply) => {
+        stats.requests += 1;
+        stats.byApi["302"] += 1;
+        const id = newRequestId();
+        const given = Buffer.from(String(request.headers.authorization ?? ""));
+        let answer: Answer | undefined;
+        if (!request.headers.authorization) answer = relayError(-10001);
+        else if (given.length !== relayKey.length || !timingSafeEqual(given, relayKey)) answer = relayError(-10002);
+        const body = parseJson(request.body as Buffer | undefined);
+        if (!answer && !body) answer = relayError(-10003);
+        if (answer) return reply.code(answer.status).send(answer.body);
+        const fault = faults.take("302", body?.prompt);
+        if (fault && (await playFault(fault, request, reply, faultAnswer(id, {}))) === "sent") return reply;
+        answer = await upstream(body as Record<string, unknown>, request, id, fault?.spec.kind === "expired-url");
+        return reply.code(answer.status).send(answer.body);
+      };
+    const images = relay((body, request, id, expired) => arkGenerate(body, host(request), id, expired));
+    app.post("/doubao/images/generations", images);
+    app.post("/v1/images/generations", images);
+    app.post("/doubao/drawing", relay((body, request, id, expired) => {
+      const version = typeof body.model_version === "string" ? body.model_version : "general_v2.1_L";
+      const reqKey = Object.keys(T2I_KEYS).find((key) => T2I_KEYS[key]?.version === version) ?? `unknown:${version}`;
+      return visualProcess({ ...body, req_key: reqKey, model_version: version, return_url: body.return_url ?? true }, host(request), id, expired);
+    }));
+    app.post("/doubao/drawing/portrait", relay((body, request, id, expired) => {
+      const { response_format: format } = request.query as { response_format?: string };
+      return visualProcess({ ...body, req_key: "i2i_portrait_photo", return_url: format !== "b64_json" }, host(request), id, expired);
+    }));
+  }
 
   // ---- Results ----------------------------------------------------------------------------------
   app.get("/results/:name", async (request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply) => {
@@ -330,7 +490,27 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     return reply.type("image/jpeg").send(bytes);
   });
 
-  app.get("/_emulator/stats", async () => stats);
+  app.get("/_emulator/stats", async () => ({ ...stats, faultsInjected: faults.injected }));
+  app.post("/_emulator/faults", async (request, reply) => {
+    const body = parseJson(request.body as Buffer | undefined) as { fault?: unknown; times?: unknown; api?: unknown; retry_after?: unknown } | undefined;
+    const times = body?.times ?? 1;
+    const api = body?.api ?? "any";
+    try {
+      if (typeof body?.fault !== "string") throw new FaultSpecError('body must be {"fault": "<spec>", "times"?: n, "api"?: "ark"|"visual"|"302"|"any", "retry_after"?: s}');
+      if (!isInteger(times) || times < 1) throw new FaultSpecError("times must be a positive integer");
+      if (api !== "any" && api !== "ark" && api !== "visual" && api !== "302") throw new FaultSpecError("api must be ark, visual, 302 or any");
+      if (body.retry_after !== undefined && (!isInteger(body.retry_after) || body.retry_after < 0)) throw new FaultSpecError("retry_after must be a non-negative integer");
+      faults.enqueue(parseFaultSpec(body.fault), times, api, body.retry_after as number | undefined);
+      return reply.code(201).send({ queued: body.fault, times, api });
+    } catch (error) {
+      if (!(error instanceof FaultSpecError)) throw error;
+      return reply.code(400).send({ error: error.message });
+    }
+  });
+  app.delete("/_emulator/faults", async (_request, reply) => {
+    faults.clear();
+    return reply.code(204).send();
+  });
 
   return {
     app,

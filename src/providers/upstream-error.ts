@@ -1,148 +1,208 @@
 /**
  * Upstream failures, mapped to the contract's envelope (CONTRACT.md §3.4). The upstream's code and its
  * own message are kept; credentials, signatures and internal URLs never are.
+ *
+ * Each failure also says what the resilience layer (pipeline/resilience.ts) may do about it — its `kind`:
+ * - `transient`: the upstream says "later" (rate limit, overload, 5xx, connection loss, timeout): retried on
+ *   the same provider with backoff, then the next provider of the model is tried;
+ * - `provider`: this provider cannot serve it (credentials, permission, model not opened, balance, quota):
+ *   no retry, the next provider is tried at once;
+ * - `request`: the request itself was refused (content safety, a parameter): no retry and no fallback —
+ *   another provider would refuse it too, and a content refusal must never be worked around.
  */
 import { ErrCode, GatewayError, type ErrorType } from "../errors.js";
 
-export class UpstreamError extends GatewayError {
-  /** Worth another attempt (rate limits, overload, 5xx, connection loss). */
-  readonly retryable: boolean;
-  readonly upstreamStatus: number | undefined;
+export type FailureKind = "transient" | "provider" | "request";
 
-  constructor(init: ConstructorParameters<typeof GatewayError>[0] & { retryable: boolean; upstreamStatus?: number }) {
+export class UpstreamError extends GatewayError {
+  readonly kind: FailureKind;
+  readonly upstreamStatus: number | undefined;
+  /** `Retry-After` as the upstream sent it, in seconds: a floor for the next attempt's delay. */
+  readonly upstreamRetryAfter: number | undefined;
+
+  constructor(init: ConstructorParameters<typeof GatewayError>[0] & { kind: FailureKind; upstreamStatus?: number; upstreamRetryAfter?: number }) {
     super(init);
     this.name = "UpstreamError";
-    this.retryable = init.retryable;
+    this.kind = init.kind;
     this.upstreamStatus = init.upstreamStatus;
+    this.upstreamRetryAfter = init.upstreamRetryAfter;
+  }
+
+  get retryable(): boolean {
+    return this.kind === "transient";
   }
 }
 
-/** Removes anything URL-like or key-like from an upstream message before a client sees it. */
+/** Removes anything URL-like or key-like from an upstream message before a client or a log sees it. */
 export function scrub(message: string): string {
   return message
     .replace(/https?:\/\/\S+/g, "<url>")
-    .replace(/\b(?:AK[A-Z]{2}[A-Za-z0-9]{20,}|[A-Fa-f0-9]{64})\b/g, "<redacted>")
+    .replace(/\b(?:AK[A-Z]{2}[A-Za-z0-9+/=]{16,}|sk-[A-Za-z0-9_-]{8,}|[A-Fa-f0-9]{40,}|[A-Za-z0-9+/]{40,}={0,2})\b/g, "<redacted>")
     .slice(0, 500);
 }
 
 const CONTENT_REFUSAL_CN = "内容安全审核未通过：上游拒绝了该请求的文本或图片。";
 
-interface Mapped {
-  status: number;
-  type: ErrorType;
-  retryable: boolean;
-  refusal: boolean;
-}
-
-function arkMapping(status: number, code: string): Mapped {
-  if (/Sensitive/i.test(code)) return { status: 400, type: "invalid_request_error", retryable: false, refusal: true };
-  if (status === 429) {
-    const retryable = /ServerOverloaded|RateLimit|RpmRateLimit|IpmRateLimit|TpmRateLimit|InflightBatchsize/i.test(code);
-    return { status: 429, type: "rate_limit_error", retryable, refusal: false };
-  }
-  if (status === 400) return { status: 400, type: "invalid_request_error", retryable: false, refusal: false };
-  if (status === 401 || status === 403 || status === 404) return { status: 502, type: "upstream_error", retryable: false, refusal: false };
-  return { status: 502, type: "upstream_error", retryable: status >= 500, refusal: false };
-}
-
-/** An Ark error body `{"error":{"code","message","param","type"}}` with its HTTP status. */
-export function arkError(status: number, body: unknown, retryAfter?: number): UpstreamError {
-  const error = (body as { error?: { code?: unknown; message?: unknown; param?: unknown } } | undefined)?.error;
-  const code = typeof error?.code === "string" ? error.code : `HTTP${status}`;
-  const upstreamMessage = typeof error?.message === "string" ? scrub(error.message) : `HTTP ${status}`;
-  const mapped = arkMapping(status, code);
-  const param = typeof error?.param === "string" && error.param ? error.param : null;
-  const message = mapped.refusal
-    ? `Content safety refusal: the upstream refused the prompt or image (${code}). ${upstreamMessage}`
-    : mapped.status === 502 && (status === 401 || status === 403)
-      ? `The upstream (Ark) rejected the gateway's credentials or permissions (${code}); the operator must check ARK_API_KEY and the model's activation.`
-      : `Upstream Ark error ${code}: ${upstreamMessage}`;
+function refusal(upstream: string, code: string, upstreamMessage: string, status: number, upstreamCode?: number): UpstreamError {
   return new UpstreamError({
-    status: mapped.status,
-    code,
-    message,
-    messageCn: mapped.refusal ? `${CONTENT_REFUSAL_CN}（${code}）` : `上游 Ark 返回错误 ${code}。`,
-    param,
-    type: mapped.type,
-    errCode: mapped.status === 400 ? ErrCode.badParameter : ErrCode.invalidRequest,
-    retryable: mapped.retryable,
-    upstreamStatus: status,
-    ...(mapped.status === 429 ? { retryAfter: retryAfter ?? 1 } : {}),
+    status: 400, code, type: "invalid_request_error", errCode: ErrCode.badParameter, kind: "request", upstreamStatus: status,
+    ...(upstreamCode !== undefined ? { upstreamCode } : {}),
+    message: `Content safety refusal: the upstream (${upstream}) refused the prompt or image (${upstreamCode ?? code}: ${upstreamMessage}). Change the prompt or image; retrying the same request will not help.`,
+    messageCn: `${CONTENT_REFUSAL_CN}（${upstreamCode ?? code}）请修改提示词或图片后再试。`,
   });
 }
+
+function rateLimited(upstream: string, code: string, upstreamMessage: string, status: number, retryAfter: number | undefined, upstreamCode?: number): UpstreamError {
+  return new UpstreamError({
+    status: 429, code, type: "rate_limit_error", errCode: ErrCode.invalidRequest, kind: "transient", upstreamStatus: status,
+    retryAfter: Math.max(1, Math.ceil(retryAfter ?? 1)),
+    ...(retryAfter !== undefined ? { upstreamRetryAfter: retryAfter } : {}),
+    ...(upstreamCode !== undefined ? { upstreamCode } : {}),
+    message: `The upstream (${upstream}) is rate-limiting or overloaded (${upstreamCode ?? code}: ${upstreamMessage}); retry later.`,
+    messageCn: `上游（${upstream}）限流或过载（${upstreamCode ?? code}），请稍后重试。`,
+  });
+}
+
+function badParameter(upstream: string, code: string, upstreamMessage: string, status: number, param: string | null, upstreamCode?: number): UpstreamError {
+  return new UpstreamError({
+    status: 400, code, type: "invalid_request_error", errCode: ErrCode.badParameter, kind: "request", upstreamStatus: status, param,
+    ...(upstreamCode !== undefined ? { upstreamCode } : {}),
+    message: `The upstream (${upstream}) rejected the request (${upstreamCode ?? code}: ${upstreamMessage}).`,
+    messageCn: `上游（${upstream}）拒绝了请求参数（${upstreamCode ?? code}）。`,
+  });
+}
+
+/** The operator's side is wrong (credentials, account, activation): the client cannot fix it, another provider may serve. */
+function operatorProblem(upstream: string, code: string, upstreamMessage: string, status: number, what: string, upstreamCode?: number): UpstreamError {
+  return new UpstreamError({
+    status: 502, code, type: "upstream_error", errCode: ErrCode.invalidRequest, kind: "provider", upstreamStatus: status,
+    ...(upstreamCode !== undefined ? { upstreamCode } : {}),
+    message: `The upstream (${upstream}) refused the gateway's account (${upstreamCode ?? code}: ${upstreamMessage}); ${what}`,
+    messageCn: `上游（${upstream}）拒绝了网关的账号（${upstreamCode ?? code}），请联系网关管理员。`,
+  });
+}
+
+function upstreamFailed(upstream: string, code: string, upstreamMessage: string, status: number, kind: FailureKind, upstreamCode?: number, clientStatus = 502): UpstreamError {
+  return new UpstreamError({
+    status: clientStatus, code, type: "upstream_error", errCode: ErrCode.invalidRequest, kind, upstreamStatus: status,
+    ...(upstreamCode !== undefined ? { upstreamCode } : {}),
+    message: `The upstream (${upstream}) failed (${upstreamCode ?? code}: ${upstreamMessage}).`,
+    messageCn: `上游（${upstream}）出错（${upstreamCode ?? code}）。`,
+  });
+}
+
+// ---- Ark (UPSTREAMS.md §1.10) ---------------------------------------------------------------------
+
+/** Ark 429 codes that mean "later": rate limits and overload. `QuotaExceeded` and `SetLimitExceeded` do not pass with time. */
+const ARK_TRANSIENT_429 = /^(?:ServerOverloaded|RateLimitExceeded(?:\..+)?|ModelAccount(?:Rpm|Tpm|Ipm)RateLimitExceeded|InflightBatchsizeExceeded|AccountRateLimitExceeded)$/;
+const ARK_CREDENTIALS = "the operator must check ARK_API_KEY and that the model is activated in the Ark console.";
+
+/** An Ark error body `{"error":{"code","message","param","type"}}` with its HTTP status (the 302 relay passes these through). */
+export function arkError(status: number, body: unknown, retryAfter?: number, upstream = "Ark"): UpstreamError {
+  const error = (body as { error?: { code?: unknown; message?: unknown; param?: unknown } } | undefined)?.error;
+  const code = typeof error?.code === "string" && error.code ? error.code.slice(0, 100) : `HTTP${status}`;
+  const upstreamMessage = typeof error?.message === "string" ? scrub(error.message) : `HTTP ${status}`;
+  const param = typeof error?.param === "string" && error.param ? error.param.slice(0, 100) : null;
+  if (/SensitiveContentDetected/.test(code)) return refusal(upstream, code, upstreamMessage, status);
+  if (status === 429) {
+    if (ARK_TRANSIENT_429.test(code)) return rateLimited(upstream, code, upstreamMessage, status, retryAfter);
+    return new UpstreamError({
+      status: 429, code, type: "rate_limit_error", errCode: ErrCode.invalidRequest, kind: "provider", upstreamStatus: status, retryAfter: 60,
+      message: `The upstream (${upstream}) quota of the gateway's account is used up (${code}: ${upstreamMessage}); the operator must raise it.`,
+      messageCn: `网关在上游（${upstream}）的配额已用完（${code}），请联系网关管理员。`,
+    });
+  }
+  if (code === "InvalidEndpoint.ClosedEndpoint") return operatorProblem(upstream, code, upstreamMessage, status, ARK_CREDENTIALS);
+  if (status === 400) return badParameter(upstream, code, upstreamMessage, status, param);
+  if (status === 401 || status === 403 || status === 404) return operatorProblem(upstream, code, upstreamMessage, status, ARK_CREDENTIALS);
+  if (status >= 500) return upstreamFailed(upstream, code, upstreamMessage, status, "transient");
+  return upstreamFailed(upstream, code, upstreamMessage, status, "provider");
+}
+
+// ---- Visual (UPSTREAMS.md §2.6) -------------------------------------------------------------------
 
 const VISUAL_REFUSALS = new Set([50411, 50511, 50412, 50512, 50413, 50518, 50519, 60208]);
+const VISUAL_CREDENTIALS = "the operator must check VOLC_ACCESSKEY and VOLC_SECRETKEY and that the service is activated.";
 
-/** A Visual business failure `{"code": 5xxxx, "message": …}`. */
-export function visualBusinessError(status: number, code: number, upstreamMessage: string, retryAfter?: number): UpstreamError {
+/** A Visual business failure `{"code": 5xxxx, "message": …}` with its HTTP status. */
+export function visualBusinessError(status: number, code: number, upstreamMessage: string, retryAfter?: number, upstream = "Visual"): UpstreamError {
   const message = scrub(upstreamMessage);
-  if (VISUAL_REFUSALS.has(code)) {
-    return new UpstreamError({
-      status: 400, code: "SensitiveContentDetected", upstreamCode: code, type: "invalid_request_error", errCode: ErrCode.badParameter,
-      message: `Content safety refusal: the upstream refused the prompt or image (${code} ${message}).`,
-      messageCn: `${CONTENT_REFUSAL_CN}（${code}）`, retryable: code === 50511, upstreamStatus: status,
-    });
-  }
-  if (code === 50429 || code === 50430) {
-    return new UpstreamError({
-      status: 429, code: "RateLimitExceeded", upstreamCode: code, type: "rate_limit_error", errCode: ErrCode.invalidRequest,
-      message: `The upstream (Visual) is rate-limiting requests (${code} ${message}); retry later.`,
-      messageCn: `上游限流（${code}），请稍后重试。`, retryable: true, retryAfter: retryAfter ?? 1, upstreamStatus: status,
-    });
-  }
-  if (code >= 50200 && code < 50300 || code === 60102) {
-    return new UpstreamError({
-      status: 400, code: "InvalidParameter", upstreamCode: code, type: "invalid_request_error", errCode: ErrCode.badParameter,
-      message: `The upstream (Visual) rejected the request (${code} ${message}).`,
-      messageCn: `上游拒绝了请求参数（${code}）。`, retryable: false, upstreamStatus: status,
-    });
-  }
-  return new UpstreamError({
-    status: 502, code: "UpstreamError", upstreamCode: code, type: "upstream_error", errCode: ErrCode.invalidRequest,
-    message: `The upstream (Visual) failed (${code} ${message}).`, messageCn: `上游服务出错（${code}）。`,
-    retryable: code === 50500 || code === 50501 || status >= 500, upstreamStatus: status,
-  });
+  if (VISUAL_REFUSALS.has(code)) return refusal(upstream, "SensitiveContentDetected", message, status, code);
+  if (code === 50429 || code === 50430) return rateLimited(upstream, "RateLimitExceeded", message, status, retryAfter, code);
+  if ((code >= 50200 && code < 50300) || code === 60102) return badParameter(upstream, "InvalidParameter", message, status, null, code);
+  if (code === 50500 || code === 50501) return upstreamFailed(upstream, "InternalServiceError", message, status, "transient", code);
+  if (code === 50400 || code === 50402) return operatorProblem(upstream, code === 50400 ? "AuthenticationError" : "InvalidAction", message, status, VISUAL_CREDENTIALS, code);
+  return upstreamFailed(upstream, "UpstreamError", message, status, status >= 500 ? "transient" : "provider", code);
 }
+
+/** Visual gateway codes (UPSTREAMS.md §2.6, 公共错误码): which mean "later", and which the client sees as what. */
+const VISUAL_GATEWAY_TRANSIENT: Record<number, number> = { 100014: 502, 100016: 504, 100018: 429, 100019: 502, 100023: 502 };
 
 /** A Visual gateway-level failure `{"ResponseMetadata":{"Error":{"CodeN","Code","Message"}}}`. */
-export function visualGatewayError(status: number, codeN: number, code: string): UpstreamError {
-  const throttled = codeN === 100018;
-  const timeout = codeN === 100016;
-  return new UpstreamError({
-    status: throttled ? 429 : timeout ? 504 : 502,
-    code,
-    upstreamCode: codeN,
-    type: throttled ? "rate_limit_error" : "upstream_error",
-    errCode: ErrCode.invalidRequest,
-    message: throttled
-      ? `The upstream (Visual) is throttling requests (${code}); retry later.`
-      : [100009, 100010, 100013, 100024, 100025, 100026].includes(codeN)
-        ? `The upstream (Visual) rejected the gateway's request signature or credentials (${code}); the operator must check VOLC_ACCESSKEY and VOLC_SECRETKEY.`
-        : `The upstream (Visual) gateway failed (${code}).`,
-    messageCn: throttled ? "上游限流，请稍后重试。" : `上游网关错误（${code}）。`,
-    retryable: throttled || timeout || [100014, 100019, 100023].includes(codeN),
-    upstreamStatus: status,
-    ...(throttled ? { retryAfter: 1 } : {}),
-  });
+export function visualGatewayError(status: number, codeN: number, code: string, upstreamMessage = "", retryAfter?: number): UpstreamError {
+  const message = scrub(upstreamMessage) || code;
+  const clientStatus = VISUAL_GATEWAY_TRANSIENT[codeN];
+  if (clientStatus === 429) return rateLimited("Visual", code, message, status, retryAfter, codeN);
+  if (clientStatus) return upstreamFailed("Visual", code, message, status, "transient", codeN, clientStatus);
+  return operatorProblem("Visual", code, message, status, VISUAL_CREDENTIALS, codeN);
 }
+
+// ---- 302.AI (302AI-NOTES.md §3.3) ---------------------------------------------------------------
+
+const RELAY_ACCOUNT: Record<number, string> = {
+  [-10001]: "the operator must set API302_KEY.",
+  [-10002]: "the operator must check API302_KEY (invalid, disabled or deleted).",
+  [-10004]: "the operator must top up the 302.AI account (insufficient balance).",
+  [-10005]: "the operator must renew API302_KEY (expired).",
+  [-10006]: "the operator must raise the 302.AI key's total quota.",
+  [-10007]: "the operator must raise the 302.AI key's daily quota, or wait for its reset.",
+  [-10009]: "302.AI does not offer this function.",
+  [-10010]: "302.AI does not know this resource.",
+  [-10013]: "the operator must enable this model for the 302.AI key.",
+  [-10018]: "the operator must check the 302.AI key's quota.",
+};
+
+/** A 302.AI error `{"error":{"err_code","message","message_cn","type"}}` with its HTTP status. */
+export function relay302Error(status: number, errCode: number, upstreamMessage: string, retryAfter?: number): UpstreamError {
+  const message = scrub(upstreamMessage) || `err_code ${errCode}`;
+  const code = `Relay${Math.abs(errCode)}`;
+  const account = RELAY_ACCOUNT[errCode];
+  if (account) return operatorProblem("302.AI", code, message, status, account, errCode);
+  if (errCode === -10003 || errCode === -10011) return badParameter("302.AI", "InvalidParameter", message, status, null, errCode);
+  if (errCode === -10012 || status === 429) return rateLimited("302.AI", code, message, status, retryAfter, errCode);
+  // -10008 "no available channel" and anything unknown on a 5xx: later, maybe.
+  return upstreamFailed("302.AI", code, message, status, errCode === -10008 || status >= 500 ? "transient" : "provider", errCode);
+}
+
+// ---- Transport ----------------------------------------------------------------------------------
 
 export function upstreamTimeout(provider: string): UpstreamError {
   return new UpstreamError({
-    status: 504, code: "UpstreamTimeout", type: "upstream_error", errCode: ErrCode.invalidRequest,
-    message: `The upstream (${provider}) did not answer in time.`, messageCn: `上游（${provider}）响应超时。`, retryable: true,
+    status: 504, code: "UpstreamTimeout", type: "upstream_error", errCode: ErrCode.invalidRequest, kind: "transient",
+    message: `The upstream (${provider}) did not answer in time.`, messageCn: `上游（${provider}）响应超时。`,
   });
 }
 
 export function upstreamUnreachable(provider: string, detail: string): UpstreamError {
   return new UpstreamError({
-    status: 502, code: "UpstreamUnavailable", type: "upstream_error", errCode: ErrCode.invalidRequest,
-    message: `The upstream (${provider}) could not be reached (${detail}).`, messageCn: `无法连接上游（${provider}）。`, retryable: true,
+    status: 502, code: "UpstreamUnavailable", type: "upstream_error", errCode: ErrCode.invalidRequest, kind: "transient",
+    message: `The upstream (${provider}) could not be reached (${detail}).`, messageCn: `无法连接上游（${provider}）。`,
   });
 }
 
 export function upstreamMalformed(provider: string, what: string): UpstreamError {
   return new UpstreamError({
-    status: 502, code: "UpstreamBadResponse", type: "upstream_error", errCode: ErrCode.invalidRequest,
-    message: `The upstream (${provider}) sent an answer the gateway cannot read (${what}).`, messageCn: `上游（${provider}）返回了无法解析的响应。`, retryable: true,
+    status: 502, code: "UpstreamBadResponse", type: "upstream_error", errCode: ErrCode.invalidRequest, kind: "transient",
+    message: `The upstream (${provider}) sent an answer the gateway cannot read (${what}).`, messageCn: `上游（${provider}）返回了无法解析的响应。`,
+  });
+}
+
+/** Every provider of a model is resting after repeated failures (pipeline/resilience.ts). */
+export function circuitOpen(model: string, providers: readonly string[], retryAfterSeconds: number): UpstreamError {
+  return new UpstreamError({
+    status: 503, code: "ServiceUnavailable", type: "upstream_error", errCode: ErrCode.noUpstream, kind: "transient", param: "model",
+    retryAfter: Math.max(1, Math.ceil(retryAfterSeconds)),
+    message: `No upstream is available for model ${model} right now: ${providers.join(", ")} failed repeatedly and rest${providers.length === 1 ? "s" : ""} for ${Math.ceil(retryAfterSeconds)} s. Retry later.`,
+    messageCn: `模型 ${model} 的上游暂时不可用（连续失败，暂停 ${Math.ceil(retryAfterSeconds)} 秒），请稍后重试。`,
   });
 }

@@ -1,5 +1,7 @@
 /** The environment, parsed once into a frozen, typed Config. Every variable is documented in the README. */
 import { resolve } from "node:path";
+import { ConfigFileError, loadConfigFile, type FileConfig } from "./config-file.js";
+import { DEFAULT_ROUTING } from "./providers/registry.js";
 
 export interface Config {
   /** `HOST`, default 127.0.0.1. */
@@ -16,6 +18,10 @@ export interface Config {
   resultHosting: "gateway" | "upstream";
   ark: { apiKey: string; baseUrl: string } | undefined;
   visual: { accessKeyId: string; secretAccessKey: string; baseUrl: string } | undefined;
+  /** `API302_KEY`, `API302_BASE_URL` (default https://api.302.ai): the 302.AI relay. */
+  api302: { apiKey: string; baseUrl: string } | undefined;
+  /** `GATEWAY_CONFIG`: the model table and resilience settings (config-file.ts); defaults without it. */
+  file: FileConfig & { path: string | undefined };
   /** Start the in-process emulator and point the adapters at it. */
   emulate: boolean;
   /** `GATEWAY_BOOTSTRAP_KEY`: the first key's value instead of a random one. */
@@ -50,18 +56,31 @@ export function loadConfig(environment: Environment = process.env): Config {
   if (hosting !== "gateway" && hosting !== "upstream") throw new ConfigError(`RESULT_HOSTING must be "gateway" or "upstream"; got "${hosting}".`);
 
   const arkKey = value("ARK_API_KEY");
+  const api302Key = value("API302_KEY");
   const accessKeyId = value("VOLC_ACCESSKEY");
   const secretAccessKey = value("VOLC_SECRETKEY");
   if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
     throw new ConfigError("VOLC_ACCESSKEY and VOLC_SECRETKEY must be set together (the Visual API signs with both).");
   }
   const forced = value("GATEWAY_EMULATE");
-  const emulate = forced === "1" || forced === "true" || (!production && !arkKey && !accessKeyId && forced !== "0");
-  if (production && !emulate && !arkKey && !accessKeyId) {
+  const credentials = Boolean(arkKey || accessKeyId || api302Key);
+  const emulate = forced === "1" || forced === "true" || (!production && !credentials && forced !== "0");
+  if (production && !emulate && !credentials) {
     throw new ConfigError(
       "NODE_ENV=production and no upstream credentials are set. Set ARK_API_KEY (Seedream, SeedEdit) and/or " +
-        "VOLC_ACCESSKEY + VOLC_SECRETKEY (general drawing, portrait); or GATEWAY_EMULATE=1 to serve the built-in emulator.",
+        "VOLC_ACCESSKEY + VOLC_SECRETKEY (general drawing, portrait) and/or API302_KEY (all, through 302.AI); " +
+        "or GATEWAY_EMULATE=1 to serve the built-in emulator.",
     );
+  }
+  const configPath = value("GATEWAY_CONFIG");
+  let file: FileConfig = { routing: DEFAULT_ROUTING, policy: {} };
+  if (configPath) {
+    try {
+      file = loadConfigFile(resolve(configPath));
+    } catch (error) {
+      if (error instanceof ConfigFileError) throw new ConfigError(error.message);
+      throw error;
+    }
   }
   const urlValue = (name: string, fallback: string) => {
     const raw = value(name) ?? fallback;
@@ -86,6 +105,8 @@ export function loadConfig(environment: Environment = process.env): Config {
       accessKeyId && secretAccessKey && !emulate
         ? { accessKeyId, secretAccessKey, baseUrl: urlValue("VOLC_VISUAL_BASE_URL", "https://visual.volcengineapi.com") }
         : undefined,
+    api302: api302Key && !emulate ? { apiKey: api302Key, baseUrl: urlValue("API302_BASE_URL", "https://api.302.ai") } : undefined,
+    file: { ...file, path: configPath ? resolve(configPath) : undefined },
     emulate,
     bootstrapKey: value("GATEWAY_BOOTSTRAP_KEY"),
     fetchAllow: (value("GATEWAY_FETCH_ALLOW") ?? "").split(",").map((entry) => entry.trim()).filter(Boolean),

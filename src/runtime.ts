@@ -13,7 +13,9 @@ import { createEmulator, type Emulator } from "./emulator/server.js";
 import { AllowList } from "./images/address-policy.js";
 import type { FetchPolicy } from "./images/fetch-input.js";
 import { createArkProvider } from "./providers/ark/ark-provider.js";
+import { Resilience, systemClock, type Clock } from "./pipeline/resilience.js";
 import { createRouter } from "./providers/registry.js";
+import { createRelay302Provider } from "./providers/relay302/relay302-provider.js";
 import type { Provider } from "./providers/types.js";
 import { createVisualProvider } from "./providers/visual/visual-provider.js";
 import { createFsStorage } from "./storage/fs.js";
@@ -34,6 +36,10 @@ export interface GatewayOptions {
   /** Overrides for tests: resolver and dialer of the input fetcher. */
   fetchPolicy?: Partial<FetchPolicy>;
   now?: () => number;
+  /** Time of the retry and breaker logic (and of Visual's signatures); tests inject one to check delays without sleeping. */
+  clock?: Clock;
+  /** Jitter source in [0, 1). */
+  random?: () => number;
 }
 
 export function openDatabase(dataDir: string): Database.Database {
@@ -54,28 +60,36 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     bootstrapSecret = keys.create("default").secret;
   }
 
+  const clock = options.clock ?? systemClock;
+  const signingNow = () => new Date(clock.now());
   const providers: Provider[] = [];
   let emulator: Emulator | undefined;
   if (config.emulate) {
+    // The emulator plays all three upstreams, so the default model table (direct first, 302.AI after) is the production one.
     const credentials = {
       arkApiKey: randomBytes(24).toString("hex"),
       accessKeyId: `AKEMU${randomBytes(12).toString("hex")}`,
       secretAccessKey: randomBytes(30).toString("base64"),
+      api302Key: `sk-emu-${randomBytes(16).toString("hex")}`,
     };
     emulator = createEmulator(credentials);
     const base = await emulator.listen(0, "127.0.0.1");
     providers.push(createArkProvider({ apiKey: credentials.arkApiKey, baseUrl: `${base}/api/v3`, label: "emulator" }));
-    providers.push(createVisualProvider({ accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, baseUrl: base, label: "emulator" }));
+    providers.push(createVisualProvider({ accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, baseUrl: base, label: "emulator", now: signingNow }));
+    providers.push(createRelay302Provider({ apiKey: credentials.api302Key, baseUrl: base, label: "emulator-302ai" }));
   } else {
     if (config.ark) providers.push(createArkProvider(config.ark));
-    if (config.visual) providers.push(createVisualProvider(config.visual));
+    if (config.visual) providers.push(createVisualProvider({ ...config.visual, now: signingNow }));
+    if (config.api302) providers.push(createRelay302Provider(config.api302));
   }
+  const resilience = new Resilience({ policy: config.file.policy, clock, ...(options.random ? { random: options.random } : {}) });
 
   const storage = createFsStorage(join(config.dataDir, "files"));
   const fileTtlMs = config.fileTtlHours * 3600 * 1000;
   const fetchPolicy: FetchPolicy = { allow: new AllowList(config.fetchAllow), ...options.fetchPolicy };
   const app = buildApp({
-    router: createRouter(providers),
+    router: createRouter(providers, config.file.routing),
+    resilience,
     storage,
     resultHosting: config.resultHosting,
     publicBaseUrl: config.publicBaseUrl,

@@ -1,7 +1,9 @@
 /**
- * One generation, around a provider: pick the provider, call it with the caller's abort signal, turn what
- * it returns into what the client asked for (bytes inline, or a stored file at a gateway URL), and count
- * the usage from the real images.
+ * One generation: carried through the model's providers by the resilience layer (retries, breaker,
+ * fallback), each attempt calling a provider with the caller's abort signal and turning what it returns
+ * into what the client asked for — bytes inline, or a stored file at a gateway URL — drawing the mark
+ * itself where the provider cannot. A result that cannot be downloaded fails its attempt like any other
+ * transient failure, so a request returns stored images or an error, never a URL to nothing.
  */
 import sharp from "sharp";
 import { request } from "undici";
@@ -9,10 +11,12 @@ import type { PublicModelId } from "../api/models.js";
 import type { ResponseFormat } from "../api/schemas.js";
 import { GatewayError } from "../errors.js";
 import { fetchInput, type FetchPolicy } from "../images/fetch-input.js";
+import { ARK_MARK, drawMark, MARK_TEXT, type MarkOptions } from "../images/watermark.js";
 import type { Router } from "../providers/registry.js";
-import type { Provider, ProviderCall, ProviderImage, VisualExtras } from "../providers/types.js";
+import type { Provider, ProviderCall, VisualExtras } from "../providers/types.js";
 import { upstreamMalformed } from "../providers/upstream-error.js";
 import type { BlobStorage } from "../storage/types.js";
+import type { AttemptLogger, AttemptRecord, Resilience } from "./resilience.js";
 
 export interface PipelineDeps {
   router: Router;
@@ -20,6 +24,7 @@ export interface PipelineDeps {
   resultHosting: "gateway" | "upstream";
   publicBaseUrl: string;
   fetchPolicy: FetchPolicy;
+  resilience: Resilience;
 }
 
 export interface DeliveredImage {
@@ -34,6 +39,24 @@ export interface Generation {
   images: DeliveredImage[];
   upstreamRequestId: string | undefined;
   extras: VisualExtras | undefined;
+  attempts: AttemptRecord[];
+}
+
+/** The mark a call asks for (CONTRACT.md §4), for a provider that cannot draw it. */
+export function markOf(call: ProviderCall): MarkOptions | undefined {
+  if (call.operation === "ark.images") return call.watermark ? ARK_MARK : undefined;
+  if (call.operation === "visual.drawing" && call.logo.add_logo) {
+    const text = call.logo.logo_text_content || (call.logo.language === 1 ? MARK_TEXT.english : MARK_TEXT.chinese);
+    return { text, position: call.logo.position as MarkOptions["position"], opacity: call.logo.opacity };
+  }
+  return undefined;
+}
+
+/** The same call asking the upstream for no mark. */
+function withoutMark(call: ProviderCall): ProviderCall {
+  if (call.operation === "ark.images") return { ...call, watermark: false };
+  if (call.operation === "visual.drawing") return { ...call, logo: { ...call.logo, add_logo: false } };
+  return call;
 }
 
 const MAX_RESULT_BYTES = 64 * 1024 * 1024;
@@ -66,25 +89,42 @@ export async function runGeneration(
   signal: AbortSignal,
   /** The size the upstream will return, for usage when only its URL is passed through. */
   expected: { width: number; height: number },
+  log?: AttemptLogger,
 ): Promise<Generation> {
-  const provider = deps.router.providerFor(model);
-  const passThrough = format === "url" && deps.resultHosting === "upstream";
-  const result = await provider.generate(call, { signal, delivery: passThrough ? "url" : "inline" });
-  const images = await Promise.all(
-    result.images.map(async (image: ProviderImage): Promise<DeliveredImage> => {
-      if ("url" in image && passThrough) return { url: image.url, b64: undefined, ...expected };
-      const bytes = "bytes" in image ? image.bytes : await downloadResult(image.url, provider, deps.fetchPolicy, signal);
-      const metadata = await sharp(bytes).metadata().catch(() => undefined);
-      if (!metadata?.width || !metadata.height || (metadata.format !== "jpeg" && metadata.format !== "png")) {
-        throw upstreamMalformed(provider.label, "its result is not a readable JPEG or PNG");
+  const routes = deps.router.routesFor(model);
+  const outcome = await deps.resilience.run(model, routes, async ({ provider }, attemptSignal) => {
+    const mark = provider.drawsMarks ? undefined : markOf(call);
+    const passThrough = format === "url" && deps.resultHosting === "upstream" && !mark;
+    const result = await provider.generate(mark ? withoutMark(call) : call, { signal: attemptSignal, delivery: passThrough ? "url" : "inline" });
+    if (passThrough) {
+      const urls = result.images.filter((image) => "url" in image);
+      if (urls.length === result.images.length) {
+        return { ...result, images: urls.map((image): DeliveredImage => ({ url: image.url, b64: undefined, ...expected })) };
       }
-      const size = { width: metadata.width, height: metadata.height };
-      if (format === "b64_json") return { url: undefined, b64: bytes.toString("base64"), ...size };
-      const key = await deps.storage.put(bytes, metadata.format);
-      return { url: `${deps.publicBaseUrl}/files/${key}`, b64: undefined, ...size };
-    }),
-  );
-  return { provider, images, upstreamRequestId: result.upstreamRequestId, extras: result.extras };
+    }
+    // Every image is downloaded and checked before any is stored: a failed attempt leaves nothing behind.
+    const checked = await Promise.all(
+      result.images.map(async (image) => {
+        let bytes = "bytes" in image ? image.bytes : await downloadResult(image.url, provider, deps.fetchPolicy, attemptSignal);
+        if (mark) bytes = await drawMark(bytes, mark).catch(() => bytes);
+        const metadata = await sharp(bytes).metadata().catch(() => undefined);
+        if (!metadata?.width || !metadata.height || (metadata.format !== "jpeg" && metadata.format !== "png")) {
+          throw upstreamMalformed(provider.label, "its result is not a readable JPEG or PNG");
+        }
+        return { bytes, format: metadata.format, width: metadata.width, height: metadata.height };
+      }),
+    );
+    const images = await Promise.all(
+      checked.map(async ({ bytes, format: imageFormat, width, height }): Promise<DeliveredImage> => {
+        if (format === "b64_json") return { url: undefined, b64: bytes.toString("base64"), width, height };
+        const key = await deps.storage.put(bytes, imageFormat);
+        return { url: `${deps.publicBaseUrl}/files/${key}`, b64: undefined, width, height };
+      }),
+    );
+    return { ...result, images };
+  }, signal, log);
+  const { images, upstreamRequestId, extras } = outcome.value;
+  return { provider: outcome.route.provider, images, upstreamRequestId, extras, attempts: outcome.attempts };
 }
 
 /** `output_tokens` as Ark counts it: width×height/256 summed over the images. */

@@ -6,12 +6,13 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { loadConfig } from "../config.js";
 import { createEmulator, type Emulator } from "../emulator/server.js";
-import type { Router } from "../providers/registry.js";
+import { createRouter } from "../providers/registry.js";
 import type { Provider } from "../providers/types.js";
 import { createGateway, type Gateway } from "../runtime.js";
 import { createFsStorage } from "../storage/fs.js";
 import { jpegSize, TEST_KEY } from "../testing/harness.js";
 import { runGeneration } from "./generate.js";
+import { Resilience } from "./resilience.js";
 
 let emulator: Emulator;
 let base = "";
@@ -47,7 +48,7 @@ test("a model without a configured upstream is a 503 naming what to set, and is 
   const body = response.json();
   assert.equal(body.error.err_code, -10008);
   assert.equal(body.error.type, "server_error");
-  assert.equal(body.error.message, "No upstream is configured for model general_v2.1_L. Set VOLC_ACCESSKEY and VOLC_SECRETKEY and restart the gateway.");
+  assert.equal(body.error.message, "No upstream is configured for model general_v2.1_L. Set VOLC_ACCESSKEY and VOLC_SECRETKEY, or API302_KEY and restart the gateway.");
   assert.equal(body.code, 50500);
   const models = (await inject("GET", "/v1/models")).json();
   assert.deepEqual(models.data.map((model: { id: string }) => model.id), ["doubao-seedream-3-0-t2i-250415", "doubao-seededit-3-0-i2i-250628"]);
@@ -61,11 +62,13 @@ test("an upstream's result URL is downloaded from its own origin only", async ()
   });
   const url = ((await direct.json()) as { data: Array<{ url: string }> }).data[0]?.url as string;
   const urlProvider = (origin: string): Provider => ({
-    id: "fake", label: "fake", families: ["ark"], origin,
+    id: "ark", label: "fake", families: ["ark"], origin, drawsMarks: true,
     generate: async () => ({ images: [{ url, mediaType: "image/jpeg" }], upstreamRequestId: undefined, extras: undefined }),
+    check: async () => ({ ok: true, reachable: true, credentials: "accepted", detail: "" }),
   });
   const deps = (provider: Provider) => ({
-    router: { providerFor: () => provider, servable: () => [], providers: [provider] } as Router,
+    router: createRouter([provider]),
+    resilience: new Resilience({ policy: { maxAttempts: 1 } }),
     storage: createFsStorage(join(dataDir, "files")),
     resultHosting: "gateway" as const,
     publicBaseUrl: "http://gw.test",

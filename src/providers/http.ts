@@ -1,5 +1,6 @@
 /** The one place providers send HTTP: JSON in, parsed JSON out, network failures typed. */
-import { upstreamMalformed, upstreamTimeout, upstreamUnreachable } from "./upstream-error.js";
+import type { CheckReport } from "./types.js";
+import { upstreamMalformed, upstreamTimeout, upstreamUnreachable, type UpstreamError } from "./upstream-error.js";
 
 export type FetchFunction = typeof globalThis.fetch;
 
@@ -38,4 +39,30 @@ export async function postJson(
   }
   const retryAfterHeader = Number(response.headers.get("retry-after"));
   return { status: response.status, json, retryAfter: Number.isFinite(retryAfterHeader) && retryAfterHeader > 0 ? retryAfterHeader : undefined };
+}
+
+/**
+ * `doubao-gateway check` for one upstream: `send` makes a request the upstream must refuse for a
+ * parameter after it has accepted the credentials; `interpret` turns its answer into the upstream error
+ * (or `undefined` if, against expectations, it succeeded); `rejected` says which errors mean bad credentials.
+ */
+export async function runCheck(
+  send: () => Promise<UpstreamResponse>,
+  interpret: (response: UpstreamResponse) => UpstreamError | undefined,
+  rejected: (error: UpstreamError) => boolean,
+): Promise<CheckReport> {
+  let response: UpstreamResponse;
+  try {
+    response = await send();
+  } catch (error) {
+    return { ok: false, reachable: false, credentials: "unknown", detail: error instanceof Error ? error.message : String(error) };
+  }
+  const error = interpret(response);
+  if (!error) return { ok: true, reachable: true, credentials: "accepted", detail: "credentials accepted (the upstream answered the check request with success, which it should have refused)" };
+  if (rejected(error)) return { ok: false, reachable: true, credentials: "rejected", detail: error.message };
+  if (error.kind === "request") {
+    return { ok: true, reachable: true, credentials: "accepted", detail: `credentials accepted; the deliberately invalid check request was refused as expected (${error.upstreamCode ?? error.code}), no image generated` };
+  }
+  if (error.kind === "provider") return { ok: false, reachable: true, credentials: "accepted", detail: `credentials accepted, but the account cannot generate: ${error.message}` };
+  return { ok: false, reachable: true, credentials: "unknown", detail: `the upstream is reachable but failing right now: ${error.message}` };
 }

@@ -88,13 +88,29 @@ export interface ProviderResult {
   extras: VisualExtras | undefined;
 }
 
+export type ProviderId = "ark" | "visual" | "302ai";
+
+/** What `doubao-gateway check` learns about one upstream without generating a paid image. */
+export interface CheckReport {
+  /** Reachable, credentials accepted, and nothing else wrong with the account. */
+  ok: boolean;
+  reachable: boolean;
+  /** `accepted`: the upstream got past authentication and refused only the deliberately invalid parameter. */
+  credentials: "accepted" | "rejected" | "unknown";
+  /** One line for the operator: what was seen, and what to do when it is wrong. */
+  detail: string;
+}
+
 export interface Provider {
-  /** Stable id, e.g. `ark`, `visual`. */
-  id: string;
+  id: ProviderId;
   /** What `x-gateway-provider` says: the id, or `emulator` when pointed at the emulator. */
   label: string;
   families: readonly ModelFamily[];
   /** The configured upstream origin; result URLs on it may be downloaded even on loopback. */
   origin: string;
+  /** Whether the upstream draws `watermark` / `logo_info` marks itself; if not, the gateway draws them. */
+  drawsMarks: boolean;
   generate(call: ProviderCall, options: CallOptions): Promise<ProviderResult>;
+  /** Reachability and credentials, by a request the upstream must refuse for a parameter after authenticating it. */
+  check(signal: AbortSignal): Promise<CheckReport>;
 }

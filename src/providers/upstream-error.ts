@@ -10,7 +10,7 @@
  * - `request`: the request itself was refused (content safety, a parameter): no retry and no fallback —
  *   another provider would refuse it too, and a content refusal must never be worked around.
  */
-import { ErrCode, GatewayError, type ErrorType } from "../errors.js";
+import { ErrCode, GatewayError } from "../errors.js";
 
 export type FailureKind = "transient" | "provider" | "request";
 
@@ -112,9 +112,10 @@ export function arkError(status: number, body: unknown, retryAfter?: number, ups
       messageCn: `网关在上游（${upstream}）的配额已用完（${code}），请联系网关管理员。`,
     });
   }
-  if (code === "InvalidEndpoint.ClosedEndpoint") return operatorProblem(upstream, code, upstreamMessage, status, ARK_CREDENTIALS);
+  const fix = upstream === "Ark" ? ARK_CREDENTIALS : `the operator must check the gateway's ${upstream} account.`;
+  if (code === "InvalidEndpoint.ClosedEndpoint") return operatorProblem(upstream, code, upstreamMessage, status, fix);
   if (status === 400) return badParameter(upstream, code, upstreamMessage, status, param);
-  if (status === 401 || status === 403 || status === 404) return operatorProblem(upstream, code, upstreamMessage, status, ARK_CREDENTIALS);
+  if (status === 401 || status === 403 || status === 404) return operatorProblem(upstream, code, upstreamMessage, status, fix);
   if (status >= 500) return upstreamFailed(upstream, code, upstreamMessage, status, "transient");
   return upstreamFailed(upstream, code, upstreamMessage, status, "provider");
 }

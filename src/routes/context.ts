@@ -2,16 +2,16 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { invalidRequest } from "../errors.js";
 
-/** Upstream deadline for one request, all attempts included. */
-export const REQUEST_DEADLINE_MS = 180_000;
-
-/** Aborts when the client goes away before the answer is sent, or when the deadline passes. */
+/**
+ * Aborts when the client goes away before the answer is sent: in-flight upstream calls and input
+ * downloads are cancelled. Deadlines are the resilience layer's (pipeline/resilience.ts).
+ */
 export function requestSignal(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
   reply.raw.on("close", () => {
     if (!reply.raw.writableFinished) controller.abort(new Error("client disconnected"));
   });
-  return AbortSignal.any([controller.signal, AbortSignal.timeout(REQUEST_DEADLINE_MS)]);
+  return controller.signal;
 }
 
 /** The body must be a JSON object; anything else is a 400 before field validation. */

@@ -51,7 +51,9 @@ export function registerDrawingRoutes(app: FastifyInstance, deps: PipelineDeps):
   app.post("/doubao/drawing", async (request: FastifyRequest, reply: FastifyReply) => {
     const startedAt = performance.now();
     const created = new Date();
-    const input = parseOrThrow(drawingRequest, requireObject(request));
+    const raw = requireObject(request);
+    if (typeof raw.model_version === "string") raw.model_version = deps.router.canonical(raw.model_version);
+    const input = parseOrThrow(drawingRequest, raw);
     const format: ResponseFormat = input.return_url ? "url" : "b64_json";
     const scale = input.use_sr ? 2 : 1;
     const generation = await runGeneration(
@@ -66,6 +68,7 @@ export function registerDrawingRoutes(app: FastifyInstance, deps: PipelineDeps):
       format,
       requestSignal(reply),
       { width: input.width * scale, height: input.height * scale },
+      request.log,
     );
     reply.header("x-gateway-provider", generation.provider.label);
     const body = envelope(generation, format, request.id, startedAt);
@@ -99,6 +102,7 @@ export function registerDrawingRoutes(app: FastifyInstance, deps: PipelineDeps):
       format,
       signal,
       { width: input.width, height: input.height },
+      request.log,
     );
     reply.header("x-gateway-provider", generation.provider.label);
     return reply.code(200).send({ ...envelope(generation, format, request.id, startedAt), status: 10000 });

@@ -39,8 +39,9 @@ export async function registerEditRoutes(app: FastifyInstance, deps: PipelineDep
       throw error;
     }
     if (!bytes) throw invalidParameter("image", "Missing required parameter `image`: attach the image file as the multipart field `image`.", undefined, "MissingParameter");
+    if (fields.model !== undefined) fields.model = deps.router.canonical(fields.model);
     const input = parseOrThrow(editsForm, fields);
     const image = await inspectImage(bytes, { field: "image", checkRatio: true });
-    return sendArkImages(reply, deps, input, image, requestSignal(reply));
+    return sendArkImages(reply, deps, input, image, requestSignal(reply), request.log);
   });
 }

@@ -10,6 +10,7 @@ import { invalidParameter } from "../errors.js";
 import { adaptiveSize } from "../images/adaptive-size.js";
 import { outputTokens, runGeneration, type DeliveredImage, type Generation, type PipelineDeps } from "../pipeline/generate.js";
 import { loadInputImage } from "../pipeline/input-image.js";
+import type { AttemptLogger } from "../pipeline/resilience.js";
 import type { ArkImagesCall, InputImage } from "../providers/types.js";
 import { requestSignal, requireObject, unixSeconds } from "./context.js";
 
@@ -25,7 +26,7 @@ export interface ArkResponse {
 export type ArkInput = Pick<SeedreamRequest | SeededitRequest, "model" | "prompt" | "size" | "seed" | "guidance_scale" | "watermark" | "response_format" | "n">;
 
 /** Makes the n upstream calls (seeds seed, seed+1, …) and answers in the Ark shape; partial failures are reported, total failure throws the first. */
-export async function sendArkImages(reply: FastifyReply, deps: PipelineDeps, input: ArkInput, image: InputImage | undefined, signal: AbortSignal) {
+export async function sendArkImages(reply: FastifyReply, deps: PipelineDeps, input: ArkInput, image: InputImage | undefined, signal: AbortSignal, log: AttemptLogger) {
   const expected = image ? adaptiveSize(image.width, image.height) : (parseSeedreamSize(input.size) as { width: number; height: number });
   const calls = Array.from({ length: input.n }, (_, index): ArkImagesCall => ({
     operation: "ark.images",
@@ -37,7 +38,7 @@ export async function sendArkImages(reply: FastifyReply, deps: PipelineDeps, inp
     watermark: input.watermark,
     image,
   }));
-  const settled = await Promise.allSettled(calls.map((call) => runGeneration(deps, input.model, call, input.response_format, signal, expected)));
+  const settled = await Promise.allSettled(calls.map((call) => runGeneration(deps, input.model, call, input.response_format, signal, expected, log)));
   const succeeded = settled.filter((entry): entry is PromiseFulfilledResult<Generation> => entry.status === "fulfilled").map((entry) => entry.value);
   const failures = settled.filter((entry): entry is PromiseRejectedResult => entry.status === "rejected").map((entry) => entry.reason as Error);
   if (succeeded.length === 0) throw failures[0];
@@ -62,6 +63,7 @@ export async function sendArkImages(reply: FastifyReply, deps: PipelineDeps, inp
 export function registerImageRoutes(app: FastifyInstance, deps: PipelineDeps): void {
   const handler = (v1: boolean) => async (request: FastifyRequest, reply: FastifyReply) => {
     const body = requireObject(request);
+    if (typeof body.model === "string") body.model = deps.router.canonical(body.model);
     const { model } = parseOrThrow(arkModelField, body);
     if (!isArkModel(model)) {
       throw invalidParameter("model", `Invalid parameter \`model\`: "${model.slice(0, 80)}" is not served on this endpoint; use one of ${ARK_MODELS.join(", ")}.`);
@@ -72,7 +74,7 @@ export function registerImageRoutes(app: FastifyInstance, deps: PipelineDeps): v
         ? { n: 1, ...parseOrThrow(v1 ? seededitRequestV1 : seededitRequest, body) }
         : { n: 1, ...parseOrThrow(v1 ? seedreamRequestV1 : seedreamRequest, body) };
     const image = input.model === SEEDEDIT_3_I2I ? await loadInputImage(input.image, "image", true, deps, signal) : undefined;
-    return sendArkImages(reply, deps, input, image, signal);
+    return sendArkImages(reply, deps, input, image, signal, request.log);
   };
   app.post("/doubao/images/generations", handler(false));
   app.post("/v1/images/generations", handler(true));

@@ -1,6 +1,7 @@
 /** Volcengine Ark Images (UPSTREAMS.md §1): Seedream 3.0 and SeedEdit 3.0 over `POST /images/generations`, Bearer key. */
 import { toDataUrl } from "../../images/data-url.js";
-import { postJson, type FetchFunction } from "../http.js";
+import { SEEDREAM_3_T2I } from "../../api/models.js";
+import { postJson, runCheck, type FetchFunction } from "../http.js";
 import type { CallOptions, Provider, ProviderCall, ProviderImage, ProviderResult } from "../types.js";
 import { arkError, upstreamMalformed } from "../upstream-error.js";
 
@@ -18,14 +19,37 @@ interface ArkSuccess {
   data?: Array<{ url?: unknown; b64_json?: unknown }>;
 }
 
+/** The images of an Ark success body (Ark itself, or the 302.AI relay passing it through). */
+export function arkResult(json: unknown, upstream: string): ProviderResult {
+  const items = (json as ArkSuccess | undefined)?.data;
+  if (!Array.isArray(items) || items.length === 0) throw upstreamMalformed(upstream, "no data[] in a 200 answer");
+  const images: ProviderImage[] = items.map((item) => {
+    if (typeof item.b64_json === "string") return { bytes: Buffer.from(item.b64_json, "base64"), mediaType: "image/jpeg" };
+    if (typeof item.url === "string") return { url: item.url, mediaType: "image/jpeg" };
+    throw upstreamMalformed(upstream, "a data[] item has neither url nor b64_json");
+  });
+  return { images, upstreamRequestId: undefined, extras: undefined };
+}
+
+/** A request Ark refuses for its parameters (size and guidance_scale out of range) once the key is accepted. */
+export const ARK_CHECK_BODY = { model: SEEDREAM_3_T2I, prompt: "doubao-gateway credential check", size: "1x1", guidance_scale: 100, watermark: false };
+
 export function createArkProvider(options: ArkProviderOptions): Provider {
   const baseUrl = options.baseUrl.replace(/\/+$/, "");
   const fetchFunction = options.fetch ?? globalThis.fetch;
+  const headers = { authorization: `Bearer ${options.apiKey}`, "content-type": "application/json" };
   return {
     id: "ark",
     label: options.label ?? "ark",
     families: ["ark"],
     origin: new URL(baseUrl).origin,
+    drawsMarks: true,
+    check: (signal) =>
+      runCheck(
+        () => postJson(fetchFunction, "Ark", `${baseUrl}/images/generations`, headers, JSON.stringify(ARK_CHECK_BODY), signal),
+        (response) => (response.status === 200 ? undefined : arkError(response.status, response.json, response.retryAfter)),
+        (error) => error.upstreamStatus === 401,
+      ),
     async generate(call: ProviderCall, callOptions: CallOptions): Promise<ProviderResult> {
       if (call.operation !== "ark.images") throw new Error(`ark provider cannot serve ${call.operation}`);
       const body = JSON.stringify({
@@ -42,19 +66,12 @@ export function createArkProvider(options: ArkProviderOptions): Provider {
         fetchFunction,
         "Ark",
         `${baseUrl}/images/generations`,
-        { authorization: `Bearer ${options.apiKey}`, "content-type": "application/json" },
+        headers,
         body,
         callOptions.signal,
       );
       if (response.status !== 200) throw arkError(response.status, response.json, response.retryAfter);
-      const items = (response.json as ArkSuccess | undefined)?.data;
-      if (!Array.isArray(items) || items.length === 0) throw upstreamMalformed("Ark", "no data[] in a 200 answer");
-      const images: ProviderImage[] = items.map((item) => {
-        if (typeof item.b64_json === "string") return { bytes: Buffer.from(item.b64_json, "base64"), mediaType: "image/jpeg" };
-        if (typeof item.url === "string") return { url: item.url, mediaType: "image/jpeg" };
-        throw upstreamMalformed("Ark", "a data[] item has neither url nor b64_json");
-      });
-      return { images, upstreamRequestId: undefined, extras: undefined };
+      return arkResult(response.json, "Ark");
     },
   };
 }

@@ -6,8 +6,9 @@
  * copy may be a data URL or on a private network, and no public URL of ours has to be exposed.
  */
 import { DRAWING_REQ_KEYS, PORTRAIT_MODEL } from "../../api/models.js";
-import { postJson, type FetchFunction } from "../http.js";
+import { postJson, runCheck, type FetchFunction, type UpstreamResponse } from "../http.js";
 import type { CallOptions, Provider, ProviderCall, ProviderImage, ProviderResult, VisualExtras } from "../types.js";
+import type { UpstreamError } from "../upstream-error.js";
 import { upstreamMalformed, visualBusinessError, visualGatewayError } from "../upstream-error.js";
 import { formatXDate, sha256Hex, sign } from "./sign.js";
 
@@ -69,7 +70,7 @@ export function visualBody(call: ProviderCall, returnUrl: boolean): Record<strin
 }
 
 interface VisualAnswer {
-  ResponseMetadata?: { Error?: { CodeN?: unknown; Code?: unknown } };
+  ResponseMetadata?: { Error?: { CodeN?: unknown; Code?: unknown; Message?: unknown } };
   code?: unknown;
   message?: unknown;
   data?: {
@@ -88,48 +89,77 @@ interface VisualAnswer {
 const text = (value: unknown) => (typeof value === "string" ? value : "");
 const strings = (value: unknown) => (Array.isArray(value) ? value.filter((item): item is string => typeof item === "string" && item.length > 0) : []);
 
+/** Codes that mean the AK/SK or the signature were refused. */
+const CREDENTIAL_CODES = new Set([100009, 100010, 100024, 100025, 100026, 50400]);
+
+/** The failure in a Visual answer, or `undefined` for a code-10000 answer. */
+export function visualAnswerError(response: UpstreamResponse, upstream = "Visual"): UpstreamError | undefined {
+  const answer = response.json as VisualAnswer | undefined;
+  const gatewayError = answer?.ResponseMetadata?.Error;
+  if (gatewayError) {
+    return visualGatewayError(response.status, Number(gatewayError.CodeN) || 0, text(gatewayError.Code) || "UnknownError", text(gatewayError.Message), response.retryAfter);
+  }
+  if (!answer || typeof answer.code !== "number") return upstreamMalformed(upstream, `HTTP ${response.status} without a numeric code`);
+  if (answer.code !== 10000) return visualBusinessError(response.status, answer.code, text(answer.message), response.retryAfter, upstream);
+  return undefined;
+}
+
+/** The images and text results of a code-10000 answer (Visual itself, or the 302.AI relay passing it through). */
+export function visualAnswerResult(response: UpstreamResponse, upstream = "Visual"): ProviderResult {
+  const answer = response.json as VisualAnswer;
+  const data = answer.data ?? {};
+  const images: ProviderImage[] = [
+    ...strings(data.binary_data_base64).map((b64) => ({ bytes: Buffer.from(b64, "base64"), mediaType: "image/jpeg" })),
+    ...strings(data.image_urls).map((url) => ({ url, mediaType: "image/jpeg" })),
+  ];
+  if (images.length === 0) throw upstreamMalformed(upstream, "code 10000 without any image");
+  const extras: VisualExtras = {
+    llm_result: text(data.llm_result), pe_result: text(data.pe_result), predict_tags_result: text(data.predict_tags_result),
+    rephraser_result: text(data.rephraser_result), vlm_result: text(data.vlm_result), request_id: text(data.request_id),
+  };
+  return { images, upstreamRequestId: text(answer.request_id) || undefined, extras };
+}
+
 export function createVisualProvider(options: VisualProviderOptions): Provider {
   const base = new URL(options.baseUrl);
   const endpoint = new URL(`/?${new URLSearchParams(CV_QUERY).toString()}`, base).toString();
   const fetchFunction = options.fetch ?? globalThis.fetch;
   const now = options.now ?? (() => new Date());
+  /** Signs afresh (X-Date and signature) for every request, retries included. */
+  const send = (body: string, signal: AbortSignal) => {
+    const payloadHash = sha256Hex(body);
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      host: base.host,
+      "x-date": formatXDate(now()),
+      "x-content-sha256": payloadHash,
+    };
+    const { authorization } = sign({
+      method: "POST", path: "/", query: CV_QUERY, headers, payloadHash,
+      accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey,
+      region: options.region ?? "cn-north-1", service: options.service ?? "cv",
+    });
+    const { host: _host, ...sent } = headers;
+    return postJson(fetchFunction, "Visual", endpoint, { ...sent, authorization }, body, signal);
+  };
   return {
     id: "visual",
     label: options.label ?? "visual",
     families: ["visual"],
     origin: base.origin,
+    drawsMarks: true,
     async generate(call: ProviderCall, callOptions: CallOptions): Promise<ProviderResult> {
-      const body = JSON.stringify(visualBody(call, callOptions.delivery === "url"));
-      const payloadHash = sha256Hex(body);
-      const headers: Record<string, string> = {
-        "content-type": "application/json",
-        host: base.host,
-        "x-date": formatXDate(now()),
-        "x-content-sha256": payloadHash,
-      };
-      const { authorization } = sign({
-        method: "POST", path: "/", query: CV_QUERY, headers, payloadHash,
-        accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey,
-        region: options.region ?? "cn-north-1", service: options.service ?? "cv",
-      });
-      const { host: _host, ...sent } = headers;
-      const response = await postJson(fetchFunction, "Visual", endpoint, { ...sent, authorization }, body, callOptions.signal);
-      const answer = response.json as VisualAnswer | undefined;
-      const gatewayError = answer?.ResponseMetadata?.Error;
-      if (gatewayError) throw visualGatewayError(response.status, Number(gatewayError.CodeN) || 0, text(gatewayError.Code) || "UnknownError");
-      if (!answer || typeof answer.code !== "number") throw upstreamMalformed("Visual", `HTTP ${response.status} without a numeric code`);
-      if (answer.code !== 10000) throw visualBusinessError(response.status, answer.code, text(answer.message), response.retryAfter);
-      const data = answer.data ?? {};
-      const images: ProviderImage[] = [
-        ...strings(data.binary_data_base64).map((b64) => ({ bytes: Buffer.from(b64, "base64"), mediaType: "image/jpeg" })),
-        ...strings(data.image_urls).map((url) => ({ url, mediaType: "image/jpeg" })),
-      ];
-      if (images.length === 0) throw upstreamMalformed("Visual", "code 10000 without any image");
-      const extras: VisualExtras = {
-        llm_result: text(data.llm_result), pe_result: text(data.pe_result), predict_tags_result: text(data.predict_tags_result),
-        rephraser_result: text(data.rephraser_result), vlm_result: text(data.vlm_result), request_id: text(data.request_id),
-      };
-      return { images, upstreamRequestId: text(answer.request_id) || undefined, extras };
+      const response = await send(JSON.stringify(visualBody(call, callOptions.delivery === "url")), callOptions.signal);
+      const error = visualAnswerError(response);
+      if (error) throw error;
+      return visualAnswerResult(response);
     },
+    // No prompt: Visual refuses it with 50201 only after the signature and the AK are accepted.
+    check: (signal) =>
+      runCheck(
+        () => send(JSON.stringify({ req_key: DRAWING_REQ_KEYS["general_v2.1_L"], width: 1, height: 1 }), signal),
+        (response) => visualAnswerError(response),
+        (error) => CREDENTIAL_CODES.has(error.upstreamCode ?? 0),
+      ),
   };
 }

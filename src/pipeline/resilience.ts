@@ -1,0 +1,222 @@
+/**
+ * Retries, backoff, per-provider circuit breakers and fallback: how one upstream call of a request is
+ * carried through the ordered providers of its model.
+ *
+ * - Each attempt has its own timeout (the route's), and all attempts of a request share one deadline.
+ * - Only `transient` failures are retried on the same provider (providers/upstream-error.ts), after
+ *   `base × 2^(n-1)` capped at `max`, jittered to 50–100 %, and never sooner than the upstream's
+ *   `Retry-After`. A `Retry-After` longer than `max` is not waited for: the next provider is tried.
+ * - `provider` failures (credentials, balance, …) go to the next provider at once; `request` failures
+ *   (content refusal, a parameter) end the request — no retry, no fallback.
+ * - A breaker per provider opens after `failureThreshold` consecutive failures, lets one probe through
+ *   after `cooldownMs`, and closes again on the probe's success.
+ * Time comes from an injectable clock, so tests check delays without sleeping.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { GatewayError } from "../errors.js";
+import type { Provider } from "../providers/types.js";
+import { circuitOpen, upstreamTimeout, UpstreamError } from "../providers/upstream-error.js";
+
+export interface Clock {
+  now(): number;
+  /** Resolves after `ms`, rejects when `signal` aborts first. */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) => sleep(ms, undefined, { signal }),
+};
+
+export interface ResiliencePolicy {
+  /** Attempts per provider, the first included. */
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** All attempts and fallbacks of one upstream call. */
+  deadlineMs: number;
+  failureThreshold: number;
+  cooldownMs: number;
+}
+
+export const DEFAULT_POLICY: ResiliencePolicy = Object.freeze({
+  maxAttempts: 3,
+  baseDelayMs: 500,
+  maxDelayMs: 8_000,
+  deadlineMs: 180_000,
+  failureThreshold: 5,
+  cooldownMs: 30_000,
+});
+
+/** One provider in a model's ordered list. */
+export interface Route {
+  provider: Provider;
+  /** Per-attempt timeout. */
+  timeoutMs: number;
+}
+
+export type BreakerState = "closed" | "open" | "half-open";
+
+export class CircuitBreaker {
+  private failures = 0;
+  private openedAt = 0;
+  private probing = false;
+  state: BreakerState = "closed";
+
+  constructor(private readonly policy: Pick<ResiliencePolicy, "failureThreshold" | "cooldownMs">) {}
+
+  /** Whether an attempt may go out now; in half-open, only one probe at a time. */
+  tryAcquire(now: number): boolean {
+    if (this.state === "closed") return true;
+    if (this.state === "open" && now - this.openedAt >= this.policy.cooldownMs) this.state = "half-open";
+    if (this.state === "half-open" && !this.probing) {
+      this.probing = true;
+      return true;
+    }
+    return false;
+  }
+
+  /** Milliseconds until a probe may go out. */
+  restingFor(now: number): number {
+    return this.state === "open" ? Math.max(0, this.openedAt + this.policy.cooldownMs - now) : 0;
+  }
+
+  succeeded(): void {
+    this.failures = 0;
+    this.probing = false;
+    this.state = "closed";
+  }
+
+  failed(now: number): void {
+    this.failures += 1;
+    if (this.state === "half-open" || this.failures >= this.policy.failureThreshold) {
+      this.state = "open";
+      this.openedAt = now;
+    }
+    this.probing = false;
+  }
+
+  /** An attempt that ended without telling anything about the upstream (the client went away). */
+  released(): void {
+    this.probing = false;
+  }
+}
+
+/** A pino-compatible logger, or nothing. */
+export interface AttemptLogger {
+  warn(object: Record<string, unknown>, message: string): void;
+}
+
+export interface AttemptRecord {
+  provider: string;
+  attempt: number;
+  /** `ok`, the failure's kind, or `skipped` (breaker open). */
+  outcome: "ok" | "transient" | "provider" | "request" | "skipped";
+  code?: string;
+  /** The delay before the next attempt on the same provider. */
+  delayMs?: number;
+}
+
+export interface Outcome<T> {
+  value: T;
+  route: Route;
+  attempts: AttemptRecord[];
+}
+
+export interface ResilienceOptions {
+  policy?: Partial<ResiliencePolicy>;
+  clock?: Clock;
+  /** [0, 1); injectable for tests of the jitter's bounds. */
+  random?: () => number;
+}
+
+export class Resilience {
+  readonly policy: ResiliencePolicy;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly breakers = new Map<string, CircuitBreaker>();
+
+  constructor(options: ResilienceOptions = {}) {
+    this.policy = Object.freeze({ ...DEFAULT_POLICY, ...options.policy });
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+  }
+
+  breaker(providerId: string): CircuitBreaker {
+    let breaker = this.breakers.get(providerId);
+    if (!breaker) {
+      breaker = new CircuitBreaker(this.policy);
+      this.breakers.set(providerId, breaker);
+    }
+    return breaker;
+  }
+
+  /** The delay before attempt `attempt + 1`: exponential, capped, jittered to 50–100 %. */
+  backoff(attempt: number): number {
+    const full = Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2 ** (attempt - 1));
+    return Math.round(full * (0.5 + 0.5 * this.random()));
+  }
+
+  /**
+   * Runs `attempt` on the model's routes in order until one succeeds. Throws the failure that ends the
+   * request: a `request` failure at once, else the last failure, or a 503 when every breaker was open.
+   */
+  async run<T>(model: string, routes: readonly Route[], attempt: (route: Route, signal: AbortSignal) => Promise<T>, signal: AbortSignal, log?: AttemptLogger): Promise<Outcome<T>> {
+    const deadline = this.clock.now() + this.policy.deadlineMs;
+    const attempts: AttemptRecord[] = [];
+    let last: GatewayError | undefined;
+    for (const route of routes) {
+      const id = route.provider.id;
+      const breaker = this.breaker(id);
+      for (let number = 1; ; number += 1) {
+        const remaining = deadline - this.clock.now();
+        if (remaining <= 0) throw last ?? upstreamTimeout(route.provider.label);
+        if (!breaker.tryAcquire(this.clock.now())) {
+          attempts.push({ provider: id, attempt: number, outcome: "skipped" });
+          break;
+        }
+        try {
+          const value = await attempt(route, AbortSignal.any([signal, AbortSignal.timeout(Math.min(route.timeoutMs, remaining))]));
+          breaker.succeeded();
+          attempts.push({ provider: id, attempt: number, outcome: "ok" });
+          return { value, route, attempts };
+        } catch (thrown) {
+          if (signal.aborted) {
+            breaker.released();
+            throw thrown;
+          }
+          const error = thrown instanceof GatewayError ? thrown : upstreamTimeoutOr(thrown, route.provider.label);
+          const kind = error instanceof UpstreamError ? error.kind : "request";
+          if (kind === "request") {
+            breaker.succeeded();
+            attempts.push({ provider: id, attempt: number, outcome: kind, code: error.code });
+            throw error;
+          }
+          breaker.failed(this.clock.now());
+          last = error;
+          const retryAfterMs = error instanceof UpstreamError && error.upstreamRetryAfter !== undefined ? error.upstreamRetryAfter * 1000 : 0;
+          const delayMs = Math.max(this.backoff(number), retryAfterMs);
+          const retry =
+            kind === "transient" && number < this.policy.maxAttempts && retryAfterMs <= this.policy.maxDelayMs &&
+            this.clock.now() + delayMs < deadline && breaker.state === "closed";
+          attempts.push({ provider: id, attempt: number, outcome: kind, code: error.code, ...(retry ? { delayMs } : {}) });
+          log?.warn(
+            { provider: id, model, attempt: number, status: error.status, code: error.code, kind, ...(retry ? { retryInMs: delayMs } : { next: "fallback" }) },
+            `upstream attempt failed: ${error.message}`,
+          );
+          if (!retry) break;
+          await this.clock.sleep(delayMs, signal);
+        }
+      }
+    }
+    if (last) throw last;
+    const resting = routes.map((route) => this.breaker(route.provider.id).restingFor(this.clock.now()));
+    throw circuitOpen(model, routes.map((route) => route.provider.id), Math.max(1, Math.min(...resting) / 1000));
+  }
+}
+
+/** A non-gateway error out of an attempt: a timeout if it was one, else a programming error (rethrown). */
+function upstreamTimeoutOr(thrown: unknown, provider: string): GatewayError {
+  if ((thrown as Error | undefined)?.name === "TimeoutError" || (thrown as Error | undefined)?.name === "AbortError") return upstreamTimeout(provider);
+  throw thrown;
+}

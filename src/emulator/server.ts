@@ -89,7 +89,8 @@ const isInteger = (value: unknown): value is number => typeof value === "number"
 const isNumber = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value);
 
 export function createEmulator(options: EmulatorOptions): Emulator {
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 32 * 1024 * 1024 });
+  // A test double: closing it cuts every connection, idle or not (a slow fault may still hold one).
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 32 * 1024 * 1024, forceCloseConnections: true });
   const stats: EmulatorStats = { imagesGenerated: 0, requests: 0, byApi: { ark: 0, visual: 0, "302": 0 }, aborted: 0, faultsInjected: 0 };
   const faults = new FaultBook();
   /** Requests the emulator itself dropped: not counted as aborted by their client. */

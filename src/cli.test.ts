@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { createEmulator } from "./emulator/server.js";
 import { openDatabase } from "./runtime.js";
 import { createKeyStore } from "./stores/keys.js";
 
@@ -71,4 +72,58 @@ test("usage errors say what to type; --help helps", () => {
   const port = cli(["emulator", "--port", "x"]);
   assert.equal(port.status, 1);
   assert.match(port.stderr, /--port must be an integer in \[0, 65535\]; got "x"/);
+});
+
+/** The CLI as a child process that does not block this one (the emulator answering it runs here). */
+function cliAsync(args: string[], extra: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "-e", `import("./src/cli.ts").then(async (m) => { process.exitCode = await m.main(${JSON.stringify(args)}); })`], {
+      env: { ...environment, API302_KEY: "", ...extra },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("exit", (status) => resolve({ status, stdout, stderr }));
+    child.on("error", reject);
+  });
+}
+
+test("check: each upstream reachable and credentials accepted, without generating an image", async () => {
+  const emulator = createEmulator({ arkApiKey: "ark-good", accessKeyId: "AKGOOD", secretAccessKey: "sk-good", api302Key: "relay-good" });
+  const base = await emulator.listen(0, "127.0.0.1");
+  const closed = createEmulator({ arkApiKey: "x", accessKeyId: "x", secretAccessKey: "x" });
+  const deadBase = await closed.listen(0, "127.0.0.1");
+  await closed.close();
+  try {
+    const endpoints = { ARK_BASE_URL: `${base}/api/v3`, VOLC_VISUAL_BASE_URL: base, API302_BASE_URL: base };
+    const good = await cliAsync(["check"], { ...endpoints, ARK_API_KEY: "ark-good", VOLC_ACCESSKEY: "AKGOOD", VOLC_SECRETKEY: "sk-good", API302_KEY: "relay-good" });
+    assert.equal(good.status, 0, good.stderr + good.stdout);
+    assert.match(good.stdout, /^ {2}ark {5}http:\/\/127\.0\.0\.1:\d+ +OK +credentials accepted; the deliberately invalid check request was refused as expected \(InvalidParameter\), no image generated \(\d+ ms\)$/m);
+    assert.match(good.stdout, /^ {2}visual {2}http:\/\/127\.0\.0\.1:\d+ +OK +credentials accepted; the deliberately invalid check request was refused as expected \(50201\), no image generated/m);
+    assert.match(good.stdout, /^ {2}302ai {3}http:\/\/127\.0\.0\.1:\d+ +OK +credentials accepted; .*\(InvalidParameter\), no image generated/m);
+    assert.match(good.stdout, /^ {2}doubao-seedream-3-0-t2i-250415 +ark → 302ai$/m);
+    assert.match(good.stdout, /All configured upstreams are usable\./);
+
+    const bad = await cliAsync(["check", "--json"], { ...endpoints, ARK_API_KEY: "ark-wrong", VOLC_ACCESSKEY: "AKGOOD", VOLC_SECRETKEY: "sk-wrong", API302_KEY: "relay-good", API302_BASE_URL: deadBase });
+    assert.equal(bad.status, 1);
+    const report = JSON.parse(bad.stdout) as { ok: boolean; upstreams: Array<{ provider: string; report: { ok: boolean; reachable: boolean; credentials: string; detail: string } }> };
+    assert.equal(report.ok, false);
+    const byProvider = Object.fromEntries(report.upstreams.map((line) => [line.provider, line.report]));
+    assert.deepEqual({ ...byProvider.ark, detail: undefined }, { ok: false, reachable: true, credentials: "rejected", detail: undefined });
+    assert.match(byProvider.ark?.detail ?? "", /check ARK_API_KEY/);
+    assert.equal(byProvider.visual?.credentials, "rejected");
+    assert.match(byProvider.visual?.detail ?? "", /SignatureDoesNotMatch/);
+    assert.deepEqual({ ...byProvider["302ai"], detail: undefined }, { ok: false, reachable: false, credentials: "unknown", detail: undefined });
+    assert.match(byProvider["302ai"]?.detail ?? "", /could not be reached \(ECONNREFUSED\)/);
+    for (const secret of ["ark-wrong", "sk-wrong", "relay-good"]) assert.ok(!bad.stdout.includes(secret) && !bad.stderr.includes(secret), secret);
+
+    assert.equal(emulator.stats.imagesGenerated, 0);
+  } finally {
+    await emulator.close();
+  }
+
+  const none = await cliAsync(["check"], {});
+  assert.equal(none.status, 1);
+  assert.match(none.stderr, /No upstream credentials are set, so there is nothing to check/);
 });

@@ -1,8 +1,9 @@
 /**
- * `doubao-gateway` command line: serve (default), emulator, keys create.
+ * `doubao-gateway` command line: serve (default), check, emulator, keys create.
  * Output meant for scripts goes to stdout alone; everything else to stderr.
  */
 import { parseArgs } from "node:util";
+import { checkUpstreams, formatCheck } from "./check.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createEmulator } from "./emulator/server.js";
 import { serve } from "./main.js";
@@ -13,16 +14,19 @@ const HELP = `doubao-gateway — a 302.AI-compatible Doubao image API gateway
 
 Usage:
   doubao-gateway [serve]                 Start the gateway (configured by environment variables; see README)
-  doubao-gateway emulator [--port N] [--host H] [--ark-key K] [--access-key AK] [--secret-key SK]
-                                         Start the standalone Volcengine emulator (Ark + Visual) for offline tests
+  doubao-gateway check [--json]          Tell, for each configured upstream, whether it is reachable and accepts
+                                         the credentials (no image is generated); exit 1 if any is not usable
+  doubao-gateway emulator [--port N] [--host H] [--ark-key K] [--access-key AK] [--secret-key SK] [--api302-key K]
+                                         Start the standalone emulator (Ark, Visual, 302.AI relay) for offline tests
   doubao-gateway keys create --name NAME Create an API key and print it (only the key, on stdout)
   doubao-gateway --help                  Show this help
 
 Environment: HOST, PORT, PUBLIC_BASE_URL, DATA_DIR, FILE_TTL_HOURS, RESULT_HOSTING, ARK_API_KEY, ARK_BASE_URL,
-VOLC_ACCESSKEY, VOLC_SECRETKEY, VOLC_VISUAL_BASE_URL, GATEWAY_EMULATE, GATEWAY_BOOTSTRAP_KEY, GATEWAY_FETCH_ALLOW.
+VOLC_ACCESSKEY, VOLC_SECRETKEY, VOLC_VISUAL_BASE_URL, API302_KEY, API302_BASE_URL, GATEWAY_CONFIG, GATEWAY_EMULATE,
+GATEWAY_BOOTSTRAP_KEY, GATEWAY_FETCH_ALLOW. The README's "Upstreams" section explains each.
 `;
 
-const EMULATOR_HELP = `doubao-gateway emulator — the Volcengine emulator (Ark Images + Visual CVProcess)
+const EMULATOR_HELP = `doubao-gateway emulator — the upstream emulator (Ark Images, Visual CVProcess, 302.AI relay)
 
 Options:
   --port N         Port to listen on (default 8400)
@@ -30,9 +34,46 @@ Options:
   --ark-key K      Bearer key Ark requests must carry (default: EMULATOR_ARK_KEY or "emulator-ark-key")
   --access-key AK  Visual access key id (default: EMULATOR_ACCESSKEY or "AKEMULATOR")
   --secret-key SK  Visual secret key (default: EMULATOR_SECRETKEY or "emulator-secret")
+  --api302-key K   Bearer key 302.AI relay requests must carry (default: EMULATOR_API302_KEY or "emulator-302-key")
 
-Point a gateway at it with ARK_BASE_URL=http://HOST:PORT/api/v3 and VOLC_VISUAL_BASE_URL=http://HOST:PORT.
+Point a gateway at it with ARK_BASE_URL=http://HOST:PORT/api/v3, VOLC_VISUAL_BASE_URL=http://HOST:PORT and
+API302_BASE_URL=http://HOST:PORT.
+
+Make it fail on purpose: put [[fault:SPEC]] in a prompt (add *N to fail only the first N times, ,retry-after=S for
+a Retry-After header), or POST /_emulator/faults {"fault": "SPEC", "times": N, "api": "ark"|"visual"|"302"|"any"}.
+SPEC is ark:<Code> (e.g. ark:ServerOverloaded), visual:<code> (e.g. visual:50429), 302:<err_code> (e.g. 302:-10004),
+http:<status>, slow:<ms>, drop, malformed or expired-url. GET /_emulator/stats counts requests, images and aborts.
 `;
+
+const CHECK_HELP = `doubao-gateway check [--json] [--timeout-ms N]
+
+Reads the same environment as the server (ARK_API_KEY, VOLC_ACCESSKEY/VOLC_SECRETKEY, API302_KEY, their *_BASE_URL,
+GATEWAY_CONFIG) and asks each configured upstream something it must refuse for a parameter only after accepting the
+credentials — an out-of-range size, or a missing prompt — so no image is generated and nothing is charged.
+Prints, per upstream: OK, DENIED (credentials rejected), FAILED (reachable but not usable) or DOWN (unreachable),
+then which providers serve each model. Exit status 0 when every configured upstream is OK, 1 otherwise.
+`;
+
+async function checkCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { json: { type: "boolean" }, "timeout-ms": { type: "string", default: "15000" }, help: { type: "boolean", short: "h" } } });
+  if (values.help) {
+    process.stdout.write(CHECK_HELP);
+    return 0;
+  }
+  const timeoutMs = Number(values["timeout-ms"]);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new ConfigError(`--timeout-ms must be a positive integer; got "${values["timeout-ms"]}".`);
+  const config = loadConfig({ ...process.env, GATEWAY_EMULATE: "0", NODE_ENV: "" });
+  if (!config.ark && !config.visual && !config.api302) {
+    process.stderr.write(
+      "No upstream credentials are set, so there is nothing to check (the server would serve its built-in emulator).\n" +
+        "Set ARK_API_KEY, VOLC_ACCESSKEY + VOLC_SECRETKEY and/or API302_KEY; see the README's \"Upstreams\" section.\n",
+    );
+    return 1;
+  }
+  const result = await checkUpstreams(config, timeoutMs);
+  process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : formatCheck(result));
+  return result.ok ? 0 : 1;
+}
 
 async function emulatorCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -43,6 +84,7 @@ async function emulatorCommand(args: string[]): Promise<number> {
       "ark-key": { type: "string" },
       "access-key": { type: "string" },
       "secret-key": { type: "string" },
+      "api302-key": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -55,13 +97,16 @@ async function emulatorCommand(args: string[]): Promise<number> {
   const arkApiKey = values["ark-key"] ?? process.env.EMULATOR_ARK_KEY ?? "emulator-ark-key";
   const accessKeyId = values["access-key"] ?? process.env.EMULATOR_ACCESSKEY ?? "AKEMULATOR";
   const secretAccessKey = values["secret-key"] ?? process.env.EMULATOR_SECRETKEY ?? "emulator-secret";
-  const emulator = createEmulator({ arkApiKey, accessKeyId, secretAccessKey });
+  const api302Key = values["api302-key"] ?? process.env.EMULATOR_API302_KEY ?? "emulator-302-key";
+  const emulator = createEmulator({ arkApiKey, accessKeyId, secretAccessKey, api302Key });
   const base = await emulator.listen(port, values.host);
   process.stderr.write(
     `Volcengine emulator listening on ${base}\n` +
       `  Ark:    POST ${base}/api/v3/images/generations  (Authorization: Bearer <ark key>)\n` +
       `  Visual: POST ${base}/?Action=CVProcess&Version=2022-08-31  (signed with the access key ${accessKeyId})\n` +
-      `  Gateway: ARK_BASE_URL=${base}/api/v3 VOLC_VISUAL_BASE_URL=${base} ARK_API_KEY=… VOLC_ACCESSKEY=… VOLC_SECRETKEY=…\n`,
+      `  302.AI: POST ${base}/doubao/images/generations, /doubao/drawing, /doubao/drawing/portrait  (Authorization: Bearer <302 key>)\n` +
+      `  Faults: [[fault:SPEC]] in a prompt, or POST ${base}/_emulator/faults (see --help); stats at GET ${base}/_emulator/stats\n` +
+      `  Gateway: ARK_BASE_URL=${base}/api/v3 VOLC_VISUAL_BASE_URL=${base} API302_BASE_URL=${base} ARK_API_KEY=… VOLC_ACCESSKEY=… VOLC_SECRETKEY=… API302_KEY=…\n`,
   );
   const stop = () => void emulator.close().then(() => process.exit(0));
   process.once("SIGINT", stop);
@@ -99,6 +144,8 @@ export async function main(argv: string[]): Promise<number> {
       case "serve":
         await serve(loadConfig());
         return 0;
+      case "check":
+        return await checkCommand(rest);
       case "emulator":
         return await emulatorCommand(rest);
       case "keys":

@@ -18,7 +18,9 @@ export interface FileConfig {
 
 const milliseconds = (max: number) => z.number().int().min(1).max(max);
 const providerId = z.enum(PROVIDER_IDS as [ProviderId, ...ProviderId[]], { error: `must be one of ${PROVIDER_IDS.join(", ")}` });
-const route = z.union([providerId, z.strictObject({ provider: providerId, timeout_ms: milliseconds(600_000).optional() })]);
+const route = z.union([providerId, z.strictObject({ provider: providerId, timeout_ms: milliseconds(600_000).optional() })], {
+  error: `must be one of ${PROVIDER_IDS.join(", ")}, or {provider, timeout_ms}`,
+});
 const alias = z.string().min(1).max(100).regex(/^[A-Za-z0-9._:-]+$/, { error: "aliases use letters, digits and . _ : -" });
 
 const schema = z.strictObject({

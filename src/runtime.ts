@@ -50,6 +50,15 @@ export function openDatabase(dataDir: string): Database.Database {
   return database;
 }
 
+/** The providers the credentials in the config enable (none in emulator mode), direct Volcengine first. */
+export function upstreamProviders(config: Config, signingNow?: () => Date): Provider[] {
+  const providers: Provider[] = [];
+  if (config.ark) providers.push(createArkProvider(config.ark));
+  if (config.visual) providers.push(createVisualProvider({ ...config.visual, ...(signingNow ? { now: signingNow } : {}) }));
+  if (config.api302) providers.push(createRelay302Provider(config.api302));
+  return providers;
+}
+
 export async function createGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const database = openDatabase(config.dataDir);
   const keys = createKeyStore(database);
@@ -78,9 +87,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     providers.push(createVisualProvider({ accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, baseUrl: base, label: "emulator", now: signingNow }));
     providers.push(createRelay302Provider({ apiKey: credentials.api302Key, baseUrl: base, label: "emulator-302ai" }));
   } else {
-    if (config.ark) providers.push(createArkProvider(config.ark));
-    if (config.visual) providers.push(createVisualProvider({ ...config.visual, now: signingNow }));
-    if (config.api302) providers.push(createRelay302Provider(config.api302));
+    providers.push(...upstreamProviders(config, signingNow));
   }
   const resilience = new Resilience({ policy: config.file.policy, clock, ...(options.random ? { random: options.random } : {}) });
 

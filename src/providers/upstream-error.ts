@@ -141,7 +141,7 @@ const VISUAL_GATEWAY_TRANSIENT: Record<number, number> = { 100014: 502, 100016: 
 
 /** A Visual gateway-level failure `{"ResponseMetadata":{"Error":{"CodeN","Code","Message"}}}`. */
 export function visualGatewayError(status: number, codeN: number, code: string, upstreamMessage = "", retryAfter?: number): UpstreamError {
-  const message = scrub(upstreamMessage) || code;
+  const message = upstreamMessage ? `${code}: ${scrub(upstreamMessage)}` : code;
   const clientStatus = VISUAL_GATEWAY_TRANSIENT[codeN];
   if (clientStatus === 429) return rateLimited("Visual", code, message, status, retryAfter, codeN);
   if (clientStatus) return upstreamFailed("Visual", code, message, status, "transient", codeN, clientStatus);

@@ -1,0 +1,106 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { ConfigError, loadConfig } from "./config.js";
+import { parseConfigFile } from "./config-file.js";
+import { createRouter } from "./providers/registry.js";
+import type { Provider, ProviderId } from "./providers/types.js";
+
+const fake = (id: ProviderId): Provider => ({
+  id, label: id, families: id === "302ai" ? ["ark", "visual"] : id === "ark" ? ["ark"] : ["visual"], origin: "http://127.0.0.1:1", drawsMarks: id !== "302ai",
+  generate: () => Promise.reject(new Error("not called")),
+  check: () => Promise.reject(new Error("not called")),
+});
+
+test("a YAML config file: routes with timeouts, aliases both ways, retry and breaker settings", () => {
+  const file = parseConfigFile(
+    `
+attempt_timeout_ms: 45000
+deadline_ms: 120000
+retry: { max_attempts: 4, base_delay_ms: 250, max_delay_ms: 4000 }
+breaker: { failure_threshold: 3, cooldown_ms: 10000 }
+aliases:
+  portrait: i2i_portrait_photo
+models:
+  doubao-seedream-3-0-t2i-250415:
+    aliases: [seedream-3, seedream]
+    providers:
+      - provider: 302ai
+        timeout_ms: 90000
+      - ark
+`,
+    "gateway.yaml",
+  );
+  assert.deepEqual(file.policy, { deadlineMs: 120000, maxAttempts: 4, baseDelayMs: 250, maxDelayMs: 4000, failureThreshold: 3, cooldownMs: 10000 });
+  assert.deepEqual(file.routing, {
+    attemptTimeoutMs: 45000,
+    aliases: { portrait: "i2i_portrait_photo", "seedream-3": "doubao-seedream-3-0-t2i-250415", seedream: "doubao-seedream-3-0-t2i-250415" },
+    models: { "doubao-seedream-3-0-t2i-250415": [{ provider: "302ai", timeoutMs: 90000 }, { provider: "ark" }] },
+  });
+  const router = createRouter([fake("ark"), fake("visual"), fake("302ai")], file.routing);
+  assert.equal(router.canonical("seedream-3"), "doubao-seedream-3-0-t2i-250415");
+  assert.equal(router.canonical("dall-e-3"), "dall-e-3");
+  assert.deepEqual(router.routesFor("doubao-seedream-3-0-t2i-250415").map((route) => [route.provider.id, route.timeoutMs]), [["302ai", 90000], ["ark", 45000]]);
+  assert.deepEqual(router.routesFor("general_v2.0").map((route) => [route.provider.id, route.timeoutMs]), [["visual", 45000], ["302ai", 45000]]);
+});
+
+test("the same in JSON; an empty file is the defaults", () => {
+  const file = parseConfigFile('{"models": {"general_v2.1_L": {"providers": ["302ai"]}}}', "gateway.json");
+  assert.deepEqual(file.routing.models, { "general_v2.1_L": [{ provider: "302ai" }] });
+  assert.deepEqual(parseConfigFile("", "empty.yaml"), { routing: { attemptTimeoutMs: 60000, models: {}, aliases: {} }, policy: {} });
+});
+
+test("every mistake in the file names the path and the rule", () => {
+  const cases: Array<[string, string]> = [
+    ["models:\n  doubao-seedream-3-0-t2i-250415:\n    providers: [volc]\n", "g.yaml: models.doubao-seedream-3-0-t2i-250415.providers.0: must be one of ark, visual, 302ai, or {provider, timeout_ms}"],
+    ["models:\n  doubao-seedream-3-0-t2i-250415:\n    providers: [visual]\n", "g.yaml: models.doubao-seedream-3-0-t2i-250415.providers.0: visual cannot serve doubao-seedream-3-0-t2i-250415; use ark or 302ai"],
+    ["models:\n  dall-e-3:\n    providers: [ark]\n", "g.yaml: models.dall-e-3: not a model the gateway serves; one of doubao-seedream-3-0-t2i-250415, doubao-seededit-3-0-i2i-250628, general_v2.1_L, general_v2.0_L, general_v2.0, i2i_portrait_photo"],
+    ["aliases:\n  general_v2.0: i2i_portrait_photo\n", 'g.yaml: aliases.general_v2.0: alias "general_v2.0" is already a model id'],
+    ["aliases:\n  x: y\n", 'g.yaml: aliases.x: "y" is not a model the gateway serves; one of doubao-seedream-3-0-t2i-250415, doubao-seededit-3-0-i2i-250628, general_v2.1_L, general_v2.0_L, general_v2.0, i2i_portrait_photo'],
+    ["retries: { max_attempts: 3 }\n", 'g.yaml: (top level): Unrecognized key: "retries"'],
+    ["retry: { max_attempts: 0 }\n", "g.yaml: retry.max_attempts: Too small: expected number to be >=1"],
+    ["models: [\n", "g.yaml is not valid YAML: "],
+  ];
+  for (const [text, message] of cases) {
+    assert.throws(() => parseConfigFile(text, "g.yaml"), (error: Error) => {
+      assert.ok(error.message.startsWith(message), `${JSON.stringify(text)}\n  got: ${error.message}\n  want: ${message}`);
+      return true;
+    });
+  }
+});
+
+test("GATEWAY_CONFIG is read at start; an unreadable or wrong file stops the start with a ConfigError", () => {
+  const dir = mkdtempSync(join(tmpdir(), "doubao-gateway-config-"));
+  try {
+    const path = join(dir, "gateway.yaml");
+    writeFileSync(path, "models:\n  general_v2.0:\n    aliases: [v2]\n");
+    assert.deepEqual(loadConfig({ GATEWAY_CONFIG: path }).file.routing.aliases, { v2: "general_v2.0" });
+    assert.throws(() => loadConfig({ GATEWAY_CONFIG: join(dir, "missing.yaml") }), (error: Error) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.message, `GATEWAY_CONFIG=${join(dir, "missing.yaml")} cannot be read: ENOENT`);
+      return true;
+    });
+    writeFileSync(path, "deadline_ms: soon\n");
+    assert.throws(() => loadConfig({ GATEWAY_CONFIG: path }), /gateway\.yaml: deadline_ms: Invalid input: expected number, received string/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a model whose listed providers are not configured is a 503 naming what to set; /v1/models lists only servable models", () => {
+  const file = parseConfigFile("models:\n  doubao-seedream-3-0-t2i-250415:\n    providers: [302ai]\n", "g.yaml");
+  const router = createRouter([fake("ark")], file.routing);
+  assert.throws(() => router.routesFor("doubao-seedream-3-0-t2i-250415"), (error: Error & { status?: number; errCode?: number }) => {
+    assert.equal(error.status, 503);
+    assert.equal(error.errCode, -10008);
+    assert.equal(error.message, "No upstream is configured for model doubao-seedream-3-0-t2i-250415. Set API302_KEY and restart the gateway.");
+    return true;
+  });
+  assert.deepEqual(router.servable().map((entry) => entry.id), ["doubao-seededit-3-0-i2i-250628"]);
+  assert.deepEqual(createRouter([fake("302ai")]).servable().map((entry) => [entry.id, entry.provider.id]), [
+    ["doubao-seedream-3-0-t2i-250415", "302ai"], ["doubao-seededit-3-0-i2i-250628", "302ai"], ["general_v2.1_L", "302ai"],
+    ["general_v2.0_L", "302ai"], ["general_v2.0", "302ai"], ["i2i_portrait_photo", "302ai"],
+  ]);
+});

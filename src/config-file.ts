@@ -8,7 +8,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { MODEL_CATALOG, type PublicModelId } from "./api/models.js";
 import type { ResiliencePolicy } from "./pipeline/resilience.js";
-import { DEFAULT_ROUTING, FAMILY_PROVIDERS, PROVIDER_IDS, type RoutingConfig } from "./providers/registry.js";
+import { BUILT_IN_ALIASES, DEFAULT_ROUTING, FAMILY_PROVIDERS, PROVIDER_IDS, type RoutingConfig } from "./providers/registry.js";
 import type { ProviderId } from "./providers/types.js";
 
 export interface FileConfig {
@@ -59,7 +59,7 @@ export function parseConfigFile(text: string, name: string): FileConfig {
   }
   const file = parsed.data;
   const known = new Map(MODEL_CATALOG.map((entry) => [entry.id as string, entry]));
-  const aliases: Record<string, PublicModelId> = {};
+  const aliases: Record<string, PublicModelId> = { ...BUILT_IN_ALIASES };
   const addAlias = (aliasName: string, target: string, where: string) => {
     if (!known.has(target)) throw new ConfigFileError(`${name}: ${where}: "${target}" is not a model the gateway serves; one of ${[...known.keys()].join(", ")}`);
     if (known.has(aliasName)) throw new ConfigFileError(`${name}: ${where}: alias "${aliasName}" is already a model id`);

@@ -12,10 +12,10 @@ export async function serve(config: Config): Promise<void> {
     lines.push(
       "EMULATOR MODE: no upstream credentials are set, so the built-in Volcengine emulator answers every request",
       "  with generated placeholder images (x-gateway-provider: emulator). Nothing is sent to Volcengine and nothing is billed.",
-      "  Set ARK_API_KEY and/or VOLC_ACCESSKEY + VOLC_SECRETKEY to use the real upstreams.",
+      "  Set ARK_API_KEY, VOLC_ACCESSKEY + VOLC_SECRETKEY and/or API302_KEY to use the real upstreams.",
     );
   } else {
-    lines.push(`Upstreams: ${[config.ark ? "Ark" : "", config.visual ? "Visual" : ""].filter(Boolean).join(", ")}`);
+    lines.push(`Upstreams: ${[config.ark ? "Ark" : "", config.visual ? "Visual" : "", config.api302 ? "302.AI relay" : ""].filter(Boolean).join(", ")} (check them with: doubao-gateway check)`);
   }
   if (gateway.bootstrapSecret) {
     lines.push(

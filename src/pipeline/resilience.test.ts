@@ -218,6 +218,54 @@ describe("retries on the same provider", () => {
   });
 });
 
+describe("each transport failure, on each upstream, is retried", () => {
+  let gw: Opened;
+  before(async () => {
+    gw = await open(`
+attempt_timeout_ms: 300
+retry: { max_attempts: 2, base_delay_ms: 100, max_delay_ms: 100 }
+breaker: { failure_threshold: 1000 }
+models:
+  ${SEEDREAM}: { providers: [ark] }
+  general_v2.0_L: { providers: [visual] }
+  general_v2.0: { providers: [302ai] }
+`);
+  });
+  after(() => gw.close());
+
+  const requests = {
+    ark: (prompt: string) => gw.post("/doubao/images/generations", seedream(prompt)),
+    visual: (prompt: string) => gw.post("/doubao/drawing", drawing(prompt, { model_version: "general_v2.0_L" })),
+    "302": (prompt: string) => gw.post("/doubao/drawing", drawing(prompt, { model_version: "general_v2.0" })),
+  };
+  for (const api of ["ark", "visual", "302"] as const) {
+    for (const fault of ["drop", "malformed", "http:502", "http:503", "http:504", "slow:3000"]) {
+      test(`${api}: ${fault}`, async () => {
+        await queueFault(fault, api, 1);
+        const { result, calls } = await counted(() => requests[api](`${api} ${fault}`));
+        assert.equal(result.status, 200, JSON.stringify(result.json));
+        assert.equal(calls[api], 2);
+        assert.equal(calls.ark + calls.visual + calls["302"], 2);
+      });
+    }
+  }
+
+  test("and when it lasts, the client sees the contract's error for it", async () => {
+    const cases: Array<[string, number, string]> = [
+      ["drop", 502, "UpstreamUnavailable"], ["malformed", 502, "UpstreamBadResponse"], ["http:503", 502, "HTTP503"], ["slow:3000", 504, "UpstreamTimeout"],
+    ];
+    for (const [fault, status, code] of cases) {
+      await queueFault(fault, "302", 2);
+      const { result, calls } = await counted(() => requests["302"](`lasting ${fault}`));
+      assert.equal(calls["302"], 2);
+      assert.equal(result.status, status, fault);
+      assert.equal(result.json.error.code, code, fault);
+      assert.equal(result.json.error.type, "upstream_error");
+      assert.match(result.json.error.message, /^The upstream \(302\.AI\) /);
+    }
+  });
+});
+
 describe("fallback", () => {
   let gw: Opened;
   before(async () => {

@@ -6,7 +6,7 @@
  * speaks a model's protocol, direct Volcengine first, the 302.AI relay after it. A config file
  * (GATEWAY_CONFIG, config-file.ts) may list the providers of any model explicitly and add aliases.
  */
-import { MODEL_CATALOG, type ModelFamily, type PublicModelId } from "../api/models.js";
+import { MODEL_CATALOG, SEEDEDIT_3_I2I, SEEDREAM_3_T2I, type ModelFamily, type PublicModelId } from "../api/models.js";
 import { noUpstream } from "../errors.js";
 import type { Route } from "../pipeline/resilience.js";
 import type { Provider, ProviderId } from "./types.js";
@@ -35,7 +35,10 @@ export interface RoutingConfig {
   aliases: Readonly<Record<string, PublicModelId>>;
 }
 
-export const DEFAULT_ROUTING: RoutingConfig = { attemptTimeoutMs: 60_000, models: {}, aliases: {} };
+/** Short names that always work; a config file adds its own. */
+export const BUILT_IN_ALIASES: Readonly<Record<string, PublicModelId>> = { "seedream-3": SEEDREAM_3_T2I, "seededit-3": SEEDEDIT_3_I2I };
+
+export const DEFAULT_ROUTING: RoutingConfig = { attemptTimeoutMs: 60_000, models: {}, aliases: BUILT_IN_ALIASES };
 
 export interface Router {
   /** The public id for a model name or alias; any other string comes back unchanged. */

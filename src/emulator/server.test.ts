@@ -113,3 +113,42 @@ test("Ark checks the Bearer key and validates fields like the real service", asy
   assert.deepEqual(await jpegSize(Buffer.from(await image.arrayBuffer())), { format: "jpeg", width: 640, height: 512 });
   assert.ok(emulator.stats.imagesGenerated >= 2);
 });
+
+test("faults: a marker fails only its first N requests; a queued fault is validated, limited to its API, and can be cleared", async () => {
+  const emulator = createEmulator({ arkApiKey: "k", accessKeyId: "AK", secretAccessKey: "SK" });
+  const base = await emulator.listen(0, "127.0.0.1");
+  try {
+    const ark = (prompt: string) =>
+      fetch(`${base}/api/v3/images/generations`, {
+        method: "POST", headers: { authorization: "Bearer k", "content-type": "application/json" },
+        body: JSON.stringify({ model: "doubao-seedream-3-0-t2i-250415", prompt, size: "512x512", response_format: "b64_json" }),
+      });
+    const first = await ark("p [[fault:ark:ServerOverloaded*1,retry-after=7]]");
+    assert.equal(first.status, 429);
+    assert.equal(first.headers.get("retry-after"), "7");
+    const body = (await first.json()) as { error: { code: string; message: string; type: string } };
+    assert.equal(body.error.code, "ServerOverloaded");
+    assert.equal(body.error.type, "TooManyRequests");
+    assert.match(body.error.message, /^The service is currently overloaded; please try again later\. Request id: \w+$/);
+    assert.equal((await ark("p [[fault:ark:ServerOverloaded*1,retry-after=7]]")).status, 200);
+
+    const queue = (fault: unknown) => fetch(`${base}/_emulator/faults`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(fault) });
+    const bad = await queue({ fault: "ark:NoSuchCode" });
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { error: string }).error, /^unknown Ark error code "NoSuchCode"; one of MissingParameter, /);
+    assert.equal((await queue({ fault: "teleport" })).status, 400);
+    assert.equal((await queue({ fault: "http:503", times: 0 })).status, 400);
+    assert.equal((await queue({ fault: "http:503", times: 2, api: "visual" })).status, 201);
+    assert.equal((await ark("p")).status, 200, "a fault queued for Visual does not touch Ark");
+    assert.equal((await fetch(`${base}/_emulator/faults`, { method: "DELETE" })).status, 204);
+    assert.equal((await queue({ fault: "http:503", api: "ark" })).status, 201);
+    const page = await ark("p");
+    assert.equal(page.status, 503);
+    assert.match(await page.text(), /^<html><head><title>503 Service Temporarily Unavailable<\/title>/);
+    const stats = (await (await fetch(`${base}/_emulator/stats`)).json()) as { faultsInjected: number; byApi: Record<string, number> };
+    assert.equal(stats.faultsInjected, 2);
+    assert.equal(stats.byApi.ark, 4);
+  } finally {
+    await emulator.close();
+  }
+});

@@ -218,10 +218,8 @@ describe("retries on the same provider", () => {
   });
 });
 
-describe("each transport failure, on each upstream, is retried", () => {
-  let gw: Opened;
-  before(async () => {
-    gw = await open(`
+/** Seedream on Ark only, general_v2.0_L on Visual only, general_v2.0 on the relay only; two attempts each. */
+const ONE_PROVIDER_EACH = `
 attempt_timeout_ms: 300
 retry: { max_attempts: 2, base_delay_ms: 100, max_delay_ms: 100 }
 breaker: { failure_threshold: 1000 }
@@ -229,7 +227,12 @@ models:
   ${SEEDREAM}: { providers: [ark] }
   general_v2.0_L: { providers: [visual] }
   general_v2.0: { providers: [302ai] }
-`);
+`;
+
+describe("each transport failure, on each upstream, is retried", () => {
+  let gw: Opened;
+  before(async () => {
+    gw = await open(ONE_PROVIDER_EACH);
   });
   after(() => gw.close());
 
@@ -503,14 +506,7 @@ const RELAY_TABLE: Array<[number, number, string, boolean]> = [
 describe("every upstream code maps to the contract's envelope", () => {
   let gw: Opened;
   before(async () => {
-    gw = await open(`
-retry: { max_attempts: 2, base_delay_ms: 100, max_delay_ms: 100 }
-breaker: { failure_threshold: 1000 }
-models:
-  ${SEEDREAM}: { providers: [ark] }
-  general_v2.0_L: { providers: [visual] }
-  general_v2.0: { providers: [302ai] }
-`);
+    gw = await open(ONE_PROVIDER_EACH);
   });
   after(() => gw.close());
 

@@ -1,5 +1,6 @@
 /** Strict parsing of `data:image/<png|jpeg>;base64,<…>` inputs (lower-case format, as Ark requires). */
 import { invalidParameter } from "../errors.js";
+import { imageTooLarge, MAX_INPUT_BYTES } from "./inspect.js";
 
 const PREFIX = /^data:([^;,]*)(;base64)?,/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -20,7 +21,13 @@ export function parseDataUrl(value: string, field: string): DataUrl {
   const format = /^image\/(png|jpeg|jpg)$/i.exec(mediaType)?.[1];
   if (!format) return fail(`the data URL's media type is "${mediaType}"; it must be image/png or image/jpeg.`);
   if (format !== format.toLowerCase()) return fail(`the data URL's format must be lower case (image/${format.toLowerCase()}), as the upstream requires; got image/${format}.`);
-  const payload = value.slice(match[0].length).replace(/\s+/g, "");
+  // Without whitespace the decoded size is known from the length: an oversized payload is refused
+  // before any copy of it is made (a 10 MB image is a 14 MB string).
+  let payload = value.slice(match[0].length);
+  if (/\s/.test(payload)) payload = payload.replace(/\s+/g, "");
+  const padding = payload.endsWith("==") ? 2 : payload.endsWith("=") ? 1 : 0;
+  const decodedLength = Math.floor((payload.length * 3) / 4) - padding;
+  if (decodedLength > MAX_INPUT_BYTES) throw imageTooLarge(field, decodedLength);
   if (payload.length === 0 || payload.length % 4 === 1 || !BASE64.test(payload)) return fail("the data URL's payload is not valid base64.");
   return { declaredFormat: format === "png" ? "png" : "jpeg", bytes: Buffer.from(payload, "base64") };
 }

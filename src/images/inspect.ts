@@ -43,12 +43,15 @@ export interface InspectRules {
 
 const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
 
+/** The 400 for an image over 10 MB (also raised from a data URL's length, before decoding it). */
+export function imageTooLarge(field: string, bytes: number) {
+  return invalidParameter(field, `Invalid parameter \`${field}\`: the image is ${megabytes(bytes)} (${bytes} bytes); the limit is 10 MB (${MAX_INPUT_BYTES} bytes).`);
+}
+
 export async function inspectImage(input: Buffer, rules: InspectRules): Promise<InspectedImage> {
   const { field } = rules;
   if (input.length === 0) throw invalidParameter(field, `Invalid parameter \`${field}\`: the image is empty (0 bytes).`);
-  if (input.length > MAX_INPUT_BYTES) {
-    throw invalidParameter(field, `Invalid parameter \`${field}\`: the image is ${megabytes(input.length)} (${input.length} bytes); the limit is 10 MB (${MAX_INPUT_BYTES} bytes).`);
-  }
+  if (input.length > MAX_INPUT_BYTES) throw imageTooLarge(field, input.length);
   const format = sniffFormat(input);
   if (format !== "png" && format !== "jpeg") {
     throw invalidParameter(field, `Invalid parameter \`${field}\`: the image must be PNG or JPEG; its bytes are ${format === "unknown" ? "not a known image format" : format.toUpperCase()}.`);

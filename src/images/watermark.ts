@@ -42,12 +42,15 @@ export interface MarkBox {
   height: number;
 }
 
-/** Where the mark goes on a width×height image: its size scales with the shorter side. */
+/** Where the mark goes on a width×height image: its size scales with the shorter side, and shrinks for a text too long to fit. */
 export function markBox(width: number, height: number, text: string, position: MarkPosition): MarkBox & { fontSize: number } {
   const loaded = loadFont();
-  const fontSize = Math.max(12, Math.round(Math.min(width, height) * 0.045));
-  const margin = Math.round(fontSize * 0.6);
-  const textWidth = Math.min(Math.ceil(loaded.getAdvanceWidth(text, fontSize)), width - 2 * margin);
+  const preferred = Math.max(12, Math.round(Math.min(width, height) * 0.045));
+  const margin = Math.round(preferred * 0.6);
+  // A long custom text is set smaller so that all of it fits between the margins.
+  const room = Math.max(1, width - 2 * margin);
+  const fontSize = Math.min(preferred, Math.floor((preferred * room) / Math.max(1, loaded.getAdvanceWidth(text, preferred))));
+  const textWidth = Math.ceil(loaded.getAdvanceWidth(text, fontSize));
   const boxHeight = Math.ceil(((loaded.ascender - loaded.descender) / loaded.unitsPerEm) * fontSize);
   const left = position === 0 || position === 3 ? width - margin - textWidth : margin;
   const top = position === 2 || position === 3 ? margin : height - margin - boxHeight;

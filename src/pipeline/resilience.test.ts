@@ -374,6 +374,21 @@ models:
     assert.ok(inside > 8, `the mark changes its box (mean difference ${inside.toFixed(2)})`);
     assert.ok(outside < 1.5, `and nothing above it (mean difference ${outside.toFixed(2)})`);
   });
+  test("a drawing's logo_info is drawn by the gateway for the relay: custom text, top-left, at its opacity", async () => {
+    const draw = async (addLogo: boolean) => {
+      const logo = { add_logo: addLogo, position: 2, language: 0, opacity: 0.8, logo_text_content: "Acme 生成" };
+      const { result } = await counted(() => gw.post("/doubao/drawing", drawing("logo", { seed: 11, logo_info: logo })));
+      assert.equal(result.status, 200);
+      assert.equal(result.headers["x-gateway-provider"], "302ai");
+      assert.equal(relayBodies.at(-1).logo_info.add_logo, false);
+      return Buffer.from(result.json.data.binary_data_base64[0], "base64");
+    };
+    const [withLogo, without] = [await draw(true), await draw(false)];
+    const box = markBox(256, 256, "Acme 生成", 2);
+    assert.ok(box.left < 32 && box.top < 32, JSON.stringify(box));
+    assert.ok((await meanDifference(withLogo, without, box)) > 8);
+    assert.ok((await meanDifference(withLogo, without, { left: 0, top: box.top + box.height + 8, width: 256, height: 256 - box.top - box.height - 8 })) < 1.5);
+  });
 });
 
 /** Mean absolute difference per channel of two images over a region. */

@@ -16,9 +16,21 @@ export default tseslint.config(
           paths: [
             { name: "node:http", importNames: ["get", "request"], message: "Client-supplied URLs go through src/images/fetch-input.ts (SSRF-safe)." },
             { name: "node:https", importNames: ["get", "request"], message: "Client-supplied URLs go through src/images/fetch-input.ts (SSRF-safe)." },
+            { name: "undici", message: "Client-supplied URLs go through src/images/fetch-input.ts (SSRF-safe); upstream calls through src/providers/http.ts." },
           ],
         },
       ],
     },
+  },
+  {
+    // Outside tests, nothing fetches by the global either: upstream calls take their fetch from the provider options.
+    files: ["src/**/*.ts"],
+    ignores: ["src/**/*.test.ts", "src/testing/**"],
+    rules: { "no-restricted-globals": ["error", { name: "fetch", message: "Client-supplied URLs go through src/images/fetch-input.ts; upstream calls through src/providers/http.ts." }] },
+  },
+  {
+    // The two places allowed to open connections with undici: the SSRF-safe fetcher, and result downloads from a provider's own origin.
+    files: ["src/images/fetch-input.ts", "src/pipeline/generate.ts"],
+    rules: { "no-restricted-imports": "off" },
   },
 );

@@ -106,17 +106,22 @@ export async function runGeneration(
     const checked = await Promise.all(
       result.images.map(async (image) => {
         let bytes = "bytes" in image ? image.bytes : await downloadResult(image.url, provider, deps.fetchPolicy, attemptSignal);
-        if (mark) bytes = await drawMark(bytes, mark).catch(() => bytes);
+        // The upstream's base64 is passed on as it came when the bytes are unchanged and it is canonical (no second encoding).
+        let base64 = "base64" in image && image.base64?.length === Math.ceil(bytes.length / 3) * 4 ? image.base64 : undefined;
+        if (mark) {
+          bytes = await drawMark(bytes, mark).catch(() => bytes);
+          base64 = undefined;
+        }
         const metadata = await sharp(bytes).metadata().catch(() => undefined);
         if (!metadata?.width || !metadata.height || (metadata.format !== "jpeg" && metadata.format !== "png")) {
           throw upstreamMalformed(provider.label, "its result is not a readable JPEG or PNG");
         }
-        return { bytes, format: metadata.format, width: metadata.width, height: metadata.height };
+        return { bytes, base64, format: metadata.format, width: metadata.width, height: metadata.height };
       }),
     );
     const images = await Promise.all(
-      checked.map(async ({ bytes, format: imageFormat, width, height }): Promise<DeliveredImage> => {
-        if (format === "b64_json") return { url: undefined, b64: bytes.toString("base64"), width, height };
+      checked.map(async ({ bytes, base64, format: imageFormat, width, height }): Promise<DeliveredImage> => {
+        if (format === "b64_json") return { url: undefined, b64: base64 ?? bytes.toString("base64"), width, height };
         const key = await deps.storage.put(bytes, imageFormat);
         return { url: `${deps.publicBaseUrl}/files/${key}`, b64: undefined, width, height };
       }),

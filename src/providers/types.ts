@@ -70,7 +70,13 @@ export interface CallOptions {
   delivery: "inline" | "url";
 }
 
-export type ProviderImage = { bytes: Buffer; mediaType: string } | { url: string; mediaType: string };
+/** An image from an upstream: bytes (with the upstream's own base64, when it sent base64), or a URL to download. */
+export type ProviderImage = { bytes: Buffer; base64?: string; mediaType: string } | { url: string; mediaType: string };
+
+/** The image of a base64 field, keeping the string so that a `b64_json` answer need not encode the bytes again. */
+export function fromBase64(base64: string, mediaType = "image/jpeg"): ProviderImage {
+  return { bytes: Buffer.from(base64, "base64"), base64, mediaType };
+}
 
 /** Visual's extra text results, passed through in the envelope's `data`. */
 export interface VisualExtras {

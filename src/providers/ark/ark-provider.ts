@@ -2,7 +2,7 @@
 import { toDataUrl } from "../../images/data-url.js";
 import { SEEDREAM_3_T2I } from "../../api/models.js";
 import { postJson, runCheck, type FetchFunction } from "../http.js";
-import type { CallOptions, Provider, ProviderCall, ProviderImage, ProviderResult } from "../types.js";
+import { fromBase64, type CallOptions, type Provider, type ProviderCall, type ProviderImage, type ProviderResult } from "../types.js";
 import { arkError, upstreamMalformed } from "../upstream-error.js";
 
 export interface ArkProviderOptions {
@@ -24,7 +24,7 @@ export function arkResult(json: unknown, upstream: string): ProviderResult {
   const items = (json as ArkSuccess | undefined)?.data;
   if (!Array.isArray(items) || items.length === 0) throw upstreamMalformed(upstream, "no data[] in a 200 answer");
   const images: ProviderImage[] = items.map((item) => {
-    if (typeof item.b64_json === "string") return { bytes: Buffer.from(item.b64_json, "base64"), mediaType: "image/jpeg" };
+    if (typeof item.b64_json === "string") return fromBase64(item.b64_json);
     if (typeof item.url === "string") return { url: item.url, mediaType: "image/jpeg" };
     throw upstreamMalformed(upstream, "a data[] item has neither url nor b64_json");
   });

@@ -128,7 +128,7 @@ function keysCommand(args: string[]): number {
   const config = loadConfig({ ...process.env, GATEWAY_EMULATE: process.env.GATEWAY_EMULATE ?? "1" });
   const database = openDatabase(config.dataDir);
   try {
-    const { secret } = createKeyStore(database).create(values.name.trim());
+    const { secret } = createKeyStore(database).create({ name: values.name.trim() });
     process.stdout.write(`${secret}\n`);
   } finally {
     database.close();

@@ -64,9 +64,9 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const keys = createKeyStore(database);
   let bootstrapSecret: string | undefined;
   if (config.bootstrapKey && !keys.findBySecret(config.bootstrapKey)) {
-    keys.create("bootstrap", config.bootstrapKey);
+    keys.create({ name: "bootstrap", secret: config.bootstrapKey, role: "admin" });
   } else if (!config.bootstrapKey && keys.count() === 0) {
-    bootstrapSecret = keys.create("default").secret;
+    bootstrapSecret = keys.create({ name: "default", role: "admin" }).secret;
   }
 
   const clock = options.clock ?? systemClock;

@@ -1,15 +1,15 @@
 /** buildApp(deps) → a Fastify instance with every route, the auth hook and the one error renderer. No side effects at import. */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
-import { ErrCode, GatewayError, internalError, invalidRequest, renderError } from "./errors.js";
-import type { PipelineDeps } from "./pipeline/generate.js";
+import { adminOnly, ErrCode, GatewayError, internalError, invalidRequest, keyRefused, renderError } from "./errors.js";
 import { newRequestId } from "./request-id.js";
+import { registerAccountRoutes } from "./routes/accounts.js";
 import { registerDrawingRoutes } from "./routes/drawing.js";
 import { registerEditRoutes } from "./routes/edits.js";
-import { registerImageRoutes } from "./routes/images.js";
+import { registerImageRoutes, type RouteDeps } from "./routes/images.js";
 import { registerMetaRoutes } from "./routes/meta.js";
 import type { KeyStore } from "./stores/keys.js";
 
-export interface AppDeps extends PipelineDeps {
+export interface AppDeps extends RouteDeps {
   keys: KeyStore;
   fileTtlMs: number;
   bodyLimitBytes: number;
@@ -28,6 +28,9 @@ const KNOWN_PATHS: Record<string, string> = {
   "/doubao/drawing": "POST",
   "/doubao/drawing/portrait": "POST",
   "/v1/models": "GET",
+  "/v1/usage": "GET",
+  "/admin/keys": "GET, POST",
+  "/admin/usage": "GET",
   "/health": "GET",
   "/openapi.json": "GET",
 };
@@ -75,6 +78,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     requestIdHeader: false,
   });
 
+  app.decorateRequest("apiKey", null);
   // JSON only: a text/plain body would otherwise arrive as a string and get a less helpful answer.
   app.removeContentTypeParser("text/plain");
 
@@ -87,10 +91,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       throw unauthorized(ErrCode.noKey, "Missing API key: send the header Authorization: Bearer <key>.", "缺少 API Key：请发送请求头 Authorization: Bearer <key>。");
     }
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const record = match?.[1] ? deps.keys.verify(match[1]) : undefined;
-    if (!record) {
-      throw unauthorized(ErrCode.keyInvalid, "The API key is invalid or has been revoked.", "API Key 无效或已被撤销。");
-    }
+    const checked = match?.[1] ? deps.keys.check(match[1], (deps.now ?? Date.now)()) : undefined;
+    if (!checked?.ok) throw keyRefused(checked?.reason ?? "unknown", checked?.record?.expiresAt);
+    if (route.startsWith("/admin/") && checked.record.role !== "admin") throw adminOnly();
+    request.apiKey = checked.record;
   });
 
   app.setErrorHandler((error: FastifyError | GatewayError, request, reply) => {
@@ -113,6 +117,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // Multipart parsing lives in its own scope, so JSON routes never accept form bodies.
   void app.register(async (scope) => registerEditRoutes(scope, deps));
   registerDrawingRoutes(app, deps);
+  registerAccountRoutes(app, { keys: deps.keys, accounts: deps.accounts });
   registerMetaRoutes(app, { router: deps.router, storage: deps.storage, fileTtlMs: deps.fileTtlMs, publicBaseUrl: deps.publicBaseUrl, ...(deps.now ? { now: deps.now } : {}) });
   return app;
 }

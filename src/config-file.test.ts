@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { DEFAULT_PRICES } from "./accounts/prices.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { parseConfigFile } from "./config-file.js";
 import { createRouter } from "./providers/registry.js";
@@ -55,7 +56,13 @@ test("the same in JSON; an empty file is the defaults", () => {
   assert.deepEqual(parseConfigFile("", "empty.yaml"), {
     routing: { attemptTimeoutMs: 60000, models: {}, aliases: { "seedream-3": "doubao-seedream-3-0-t2i-250415", "seededit-3": "doubao-seededit-3-0-i2i-250628" } },
     policy: {},
+    prices: DEFAULT_PRICES,
   });
+  const priced = parseConfigFile("prices:\n  currency: USD\n  per_image:\n    doubao-seedream-3-0-t2i-250415: 0.03\n", "p.yaml").prices;
+  assert.equal(priced.currency, "USD");
+  assert.equal(priced.perImageMicros["doubao-seedream-3-0-t2i-250415"], 30000);
+  assert.equal(priced.perImageMicros.i2i_portrait_photo, DEFAULT_PRICES.perImageMicros.i2i_portrait_photo);
+  assert.throws(() => parseConfigFile("prices:\n  per_image:\n    dall-e-3: 0.04\n", "p.yaml"), /^Error: p\.yaml: prices\.per_image\.dall-e-3: not a model the gateway serves/);
 });
 
 test("every mistake in the file names the path and the rule", () => {

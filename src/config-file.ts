@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { MODEL_CATALOG, type PublicModelId } from "./api/models.js";
+import { DEFAULT_PRICES, toMicros, type PriceTable } from "./accounts/prices.js";
 import type { ResiliencePolicy } from "./pipeline/resilience.js";
 import { BUILT_IN_ALIASES, DEFAULT_ROUTING, FAMILY_PROVIDERS, PROVIDER_IDS, type RoutingConfig } from "./providers/registry.js";
 import type { ProviderId } from "./providers/types.js";
@@ -14,6 +15,7 @@ import type { ProviderId } from "./providers/types.js";
 export interface FileConfig {
   routing: RoutingConfig;
   policy: Partial<ResiliencePolicy>;
+  prices: PriceTable;
 }
 
 const milliseconds = (max: number) => z.number().int().min(1).max(max);
@@ -36,6 +38,10 @@ const schema = z.strictObject({
     cooldown_ms: milliseconds(3_600_000).optional(),
   }).optional(),
   aliases: z.record(alias, z.string()).optional(),
+  prices: z.strictObject({
+    currency: z.string().regex(/^[A-Z]{3}$/, { error: "must be a three-letter currency code, e.g. CNY or USD" }).optional(),
+    per_image: z.record(z.string(), z.number().min(0).max(1000)).optional(),
+  }).optional(),
   models: z.record(z.string(), z.strictObject({
     providers: z.array(route).min(1).optional(),
     aliases: z.array(alias).optional(),
@@ -83,6 +89,13 @@ export function parseConfigFile(text: string, name: string): FileConfig {
     });
   }
 
+  const perImageMicros = { ...DEFAULT_PRICES.perImageMicros };
+  for (const [id, price] of Object.entries(file.prices?.per_image ?? {})) {
+    if (!known.has(id)) throw new ConfigFileError(`${name}: prices.per_image.${id}: not a model the gateway serves; one of ${[...known.keys()].join(", ")}`);
+    perImageMicros[id as PublicModelId] = toMicros(price);
+  }
+  const prices: PriceTable = { currency: file.prices?.currency ?? DEFAULT_PRICES.currency, perImageMicros };
+
   const policy: Partial<ResiliencePolicy> = {};
   if (file.deadline_ms !== undefined) policy.deadlineMs = file.deadline_ms;
   if (file.retry?.max_attempts !== undefined) policy.maxAttempts = file.retry.max_attempts;
@@ -93,6 +106,7 @@ export function parseConfigFile(text: string, name: string): FileConfig {
   return {
     routing: { attemptTimeoutMs: file.attempt_timeout_ms ?? DEFAULT_ROUTING.attemptTimeoutMs, models, aliases },
     policy,
+    prices,
   };
 }
 

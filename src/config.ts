@@ -1,6 +1,8 @@
 /** The environment, parsed once into a frozen, typed Config. Every variable is documented in the README. */
 import { resolve } from "node:path";
 import { ConfigFileError, loadConfigFile, type FileConfig } from "./config-file.js";
+import { isTimeZone } from "./accounts/clock.js";
+import { DEFAULT_PRICES } from "./accounts/prices.js";
 import { DEFAULT_ROUTING } from "./providers/registry.js";
 
 export interface Config {
@@ -30,6 +32,8 @@ export interface Config {
   fetchAllow: string[];
   /** `BODY_LIMIT_MB`, default 15 (a 10 MB image as base64 in JSON fits). */
   bodyLimitBytes: number;
+  /** `USAGE_TIME_ZONE` (IANA), default UTC: daily quotas reset at its midnight, usage days are its days. */
+  usageTimeZone: string;
   /** `LOG_LEVEL`, default info. */
   logLevel: string;
   production: boolean;
@@ -72,8 +76,10 @@ export function loadConfig(environment: Environment = process.env): Config {
         "or GATEWAY_EMULATE=1 to serve the built-in emulator.",
     );
   }
+  const timeZone = value("USAGE_TIME_ZONE") ?? "UTC";
+  if (!isTimeZone(timeZone)) throw new ConfigError(`USAGE_TIME_ZONE must be an IANA time zone such as UTC or Asia/Shanghai; got "${timeZone}".`);
   const configPath = value("GATEWAY_CONFIG");
-  let file: FileConfig = { routing: DEFAULT_ROUTING, policy: {} };
+  let file: FileConfig = { routing: DEFAULT_ROUTING, policy: {}, prices: DEFAULT_PRICES };
   if (configPath) {
     try {
       file = loadConfigFile(resolve(configPath));
@@ -111,6 +117,7 @@ export function loadConfig(environment: Environment = process.env): Config {
     bootstrapKey: value("GATEWAY_BOOTSTRAP_KEY"),
     fetchAllow: (value("GATEWAY_FETCH_ALLOW") ?? "").split(",").map((entry) => entry.trim()).filter(Boolean),
     bodyLimitBytes: integer(environment, "BODY_LIMIT_MB", 15, 1, 100) * 1024 * 1024,
+    usageTimeZone: timeZone,
     logLevel: value("LOG_LEVEL") ?? "info",
     production,
   });

@@ -19,7 +19,9 @@ export const ErrCode = {
   totalQuota: -10006,
   dailyQuota: -10007,
   noUpstream: -10008,
+  notPermitted: -10009,
   invalidRequest: -10011,
+  rateLimited: -10012,
   modelNotAllowed: -10013,
 } as const;
 
@@ -100,6 +102,50 @@ export function noUpstream(model: string, toSet: string): GatewayError {
     param: "model",
     type: "server_error",
     errCode: ErrCode.noUpstream,
+  });
+}
+
+/** 401 for a key that is unknown, disabled or expired (checked on every request and before every upstream attempt). */
+export function keyRefused(reason: "unknown" | "disabled" | "expired", expiresAt?: number | null): GatewayError {
+  const text = {
+    unknown: ["The API key is invalid or has been revoked.", "API Key 无效或已被撤销。"],
+    disabled: ["The API key has been disabled; ask the gateway's operator to re-enable it.", "API Key 已被禁用，请联系网关管理员。"],
+    expired: [`The API key expired at ${new Date(expiresAt ?? 0).toISOString()}.`, `API Key 已于 ${new Date(expiresAt ?? 0).toISOString()} 过期。`],
+  }[reason] as [string, string];
+  return new GatewayError({ status: 401, code: "AuthenticationError", message: text[0], messageCn: text[1], type: "authentication_error", errCode: ErrCode.keyInvalid });
+}
+
+export function modelNotAllowed(model: string, allowed: readonly string[]): GatewayError {
+  return new GatewayError({
+    status: 403, code: "ModelNotAllowed", param: "model", type: "permission_error", errCode: ErrCode.modelNotAllowed,
+    message: `This API key may not use model ${model}; it may use ${allowed.join(", ") || "no model"}.`,
+    messageCn: `该 API Key 不能使用模型 ${model}；可用模型：${allowed.join(", ") || "无"}。`,
+  });
+}
+
+export function adminOnly(): GatewayError {
+  return new GatewayError({
+    status: 403, code: "AccessDenied", type: "permission_error", errCode: ErrCode.notPermitted,
+    message: "This endpoint needs an API key with the admin role.", messageCn: "该接口需要具有 admin 角色的 API Key。",
+  });
+}
+
+/** 429 for the per-key request rate or concurrency, with the seconds to wait. */
+export function rateLimited(what: "rpm" | "concurrency", limit: number, retryAfter: number): GatewayError {
+  return new GatewayError({
+    status: 429, code: "RateLimitExceeded", type: "rate_limit_error", errCode: ErrCode.rateLimited, retryAfter,
+    message: what === "rpm"
+      ? `This API key may make ${limit} requests per minute; retry in ${retryAfter} s.`
+      : `This API key may run ${limit} request${limit === 1 ? "" : "s"} at a time; retry when one has finished.`,
+    messageCn: what === "rpm" ? `该 API Key 每分钟最多 ${limit} 次请求，请 ${retryAfter} 秒后重试。` : `该 API Key 最多同时运行 ${limit} 个请求，请稍后重试。`,
+  });
+}
+
+/** 429 for a used-up image or spend quota: -10006 total, -10007 daily (with the seconds to the daily reset). */
+export function quotaExceeded(daily: boolean, what: string, messageCn: string, retryAfter?: number): GatewayError {
+  return new GatewayError({
+    status: 429, code: "QuotaExceeded", type: "rate_limit_error", errCode: daily ? ErrCode.dailyQuota : ErrCode.totalQuota,
+    message: what, messageCn, ...(retryAfter !== undefined ? { retryAfter } : {}),
   });
 }
 

@@ -20,10 +20,14 @@ import type { Provider } from "./providers/types.js";
 import { createVisualProvider } from "./providers/visual/visual-provider.js";
 import { createFsStorage } from "./storage/fs.js";
 import { createKeyStore, type KeyStore } from "./stores/keys.js";
+import { Accounts } from "./accounts/accounts.js";
 
 export interface Gateway {
   app: FastifyInstance;
   keys: KeyStore;
+  accounts: Accounts;
+  /** What start-up recovery found of requests a previous process left half-done. */
+  recovered: { requests: number; files: number };
   emulator: Emulator | undefined;
   /** The first key, when this start created it (shown once). */
   bootstrapSecret: string | undefined;
@@ -92,10 +96,14 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const resilience = new Resilience({ policy: config.file.policy, clock, ...(options.random ? { random: options.random } : {}) });
 
   const storage = createFsStorage(join(config.dataDir, "files"));
+  const accounts = new Accounts(database, keys, storage, { prices: config.file.prices, timeZone: config.usageTimeZone, ...(options.now ? { now: options.now } : {}) });
+  // Requests a previous process left half-done: their files go, and they are settled uncharged.
+  const recovered = await accounts.recover();
   const fileTtlMs = config.fileTtlHours * 3600 * 1000;
   const fetchPolicy: FetchPolicy = { allow: new AllowList(config.fetchAllow), ...options.fetchPolicy };
   const app = buildApp({
     router: createRouter(providers, config.file.routing),
+    accounts,
     resilience,
     storage,
     resultHosting: config.resultHosting,
@@ -115,6 +123,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   return {
     app,
     keys,
+    accounts,
+    recovered,
     emulator,
     bootstrapSecret,
     sweep,

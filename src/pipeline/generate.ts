@@ -16,6 +16,7 @@ import type { Router } from "../providers/registry.js";
 import type { Provider, ProviderCall, VisualExtras } from "../providers/types.js";
 import { upstreamMalformed } from "../providers/upstream-error.js";
 import type { BlobStorage } from "../storage/types.js";
+import { crashPoint } from "../crash-points.js";
 import type { AttemptLogger, AttemptRecord, Resilience } from "./resilience.js";
 
 export interface PipelineDeps {
@@ -81,6 +82,14 @@ async function downloadResult(url: string, provider: Provider, policy: FetchPoli
   }
 }
 
+/** What the accounts layer needs to see of a generation (accounts/accounts.ts Admission). */
+export interface GenerationHooks {
+  /** Before every upstream attempt: throws to stop the request (its key was revoked meanwhile). */
+  beforeAttempt?(): void;
+  /** The storage keys about to be written, recorded before the bytes are (crash recovery). */
+  beforeStore?(keys: readonly string[]): void;
+}
+
 export async function runGeneration(
   deps: PipelineDeps,
   model: PublicModelId,
@@ -90,12 +99,14 @@ export async function runGeneration(
   /** The size the upstream will return, for usage when only its URL is passed through. */
   expected: { width: number; height: number },
   log?: AttemptLogger,
+  hooks: GenerationHooks = {},
 ): Promise<Generation> {
   const routes = deps.router.routesFor(model);
   const outcome = await deps.resilience.run(model, routes, async ({ provider }, attemptSignal) => {
     const mark = provider.drawsMarks ? undefined : markOf(call);
     const passThrough = format === "url" && deps.resultHosting === "upstream" && !mark;
     const result = await provider.generate(mark ? withoutMark(call) : call, { signal: attemptSignal, delivery: passThrough ? "url" : "inline" });
+    crashPoint("after-upstream");
     if (passThrough) {
       const urls = result.images.filter((image) => "url" in image);
       if (urls.length === result.images.length) {
@@ -119,15 +130,18 @@ export async function runGeneration(
         return { bytes, base64, format: metadata.format, width: metadata.width, height: metadata.height };
       }),
     );
-    const images = await Promise.all(
-      checked.map(async ({ bytes, base64, format: imageFormat, width, height }): Promise<DeliveredImage> => {
-        if (format === "b64_json") return { url: undefined, b64: base64 ?? bytes.toString("base64"), width, height };
-        const key = await deps.storage.put(bytes, imageFormat);
-        return { url: `${deps.publicBaseUrl}/files/${key}`, b64: undefined, width, height };
-      }),
-    );
+    let images: DeliveredImage[];
+    if (format === "b64_json") {
+      images = checked.map(({ bytes, base64, width, height }) => ({ url: undefined, b64: base64 ?? bytes.toString("base64"), width, height }));
+    } else {
+      const keys = checked.map(({ format: imageFormat }) => deps.storage.newKey(imageFormat));
+      hooks.beforeStore?.(keys);
+      await Promise.all(checked.map(({ bytes }, index) => deps.storage.write(keys[index] as string, bytes)));
+      crashPoint("after-storage");
+      images = checked.map(({ width, height }, index) => ({ url: `${deps.publicBaseUrl}/files/${keys[index] as string}`, b64: undefined, width, height }));
+    }
     return { ...result, images };
-  }, signal, log);
+  }, signal, log, hooks.beforeAttempt);
   const { images, upstreamRequestId, extras } = outcome.value;
   return { provider: outcome.route.provider, images, upstreamRequestId, extras, attempts: outcome.attempts };
 }

@@ -161,7 +161,15 @@ export class Resilience {
    * Runs `attempt` on the model's routes in order until one succeeds. Throws the failure that ends the
    * request: a `request` failure at once, else the last failure, or a 503 when every breaker was open.
    */
-  async run<T>(model: string, routes: readonly Route[], attempt: (route: Route, signal: AbortSignal) => Promise<T>, signal: AbortSignal, log?: AttemptLogger): Promise<Outcome<T>> {
+  async run<T>(
+    model: string,
+    routes: readonly Route[],
+    attempt: (route: Route, signal: AbortSignal) => Promise<T>,
+    signal: AbortSignal,
+    log?: AttemptLogger,
+    /** Runs before every attempt and may end the request (a key revoked meanwhile); not the upstream's fault. */
+    guard?: () => void,
+  ): Promise<Outcome<T>> {
     const deadline = this.clock.now() + this.policy.deadlineMs;
     const attempts: AttemptRecord[] = [];
     let last: GatewayError | undefined;
@@ -171,6 +179,7 @@ export class Resilience {
       for (let number = 1; ; number += 1) {
         const remaining = deadline - this.clock.now();
         if (remaining <= 0) throw last ?? upstreamTimeout(route.provider.label);
+        guard?.();
         if (!breaker.tryAcquire(this.clock.now())) {
           attempts.push({ provider: id, attempt: number, outcome: "skipped" });
           break;

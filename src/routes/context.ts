@@ -1,6 +1,41 @@
 /** Per-request helpers shared by the route files. */
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { invalidRequest } from "../errors.js";
+import type { Accounts, Admission } from "../accounts/accounts.js";
+import { invalidRequest, keyRefused } from "../errors.js";
+import type { GenerationHooks } from "../pipeline/generate.js";
+import type { ApiKeyRecord } from "../stores/keys.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The caller's key, set by the auth hook on every authenticated route. */
+    apiKey: ApiKeyRecord | null;
+  }
+}
+
+/**
+ * Admits a generation request under its key's limits and quotas (before any upstream call), and runs it:
+ * a failure settles the request uncharged; the concurrency slot is freed when the response is over.
+ */
+export async function accounted<T>(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  accounts: Accounts,
+  work: { model: string; images: number },
+  run: (admission: Admission) => Promise<T>,
+): Promise<T> {
+  if (!request.apiKey) throw keyRefused("unknown");
+  const admission = accounts.admit(request.apiKey, { id: request.id, model: work.model, endpoint: request.routeOptions.url ?? request.url, images: work.images });
+  reply.raw.once("close", admission.release);
+  try {
+    return await run(admission);
+  } catch (error) {
+    await admission.fail(error);
+    throw error;
+  }
+}
+
+/** What the generation pipeline reports to the admission. */
+export const hooksOf = (admission: Admission): GenerationHooks => ({ beforeAttempt: admission.checkKey, beforeStore: admission.recordFiles });
 
 /**
  * Aborts when the client goes away before the answer is sent: in-flight upstream calls and input

@@ -3,9 +3,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { PORTRAIT_MODEL } from "../api/models.js";
 import { drawingRequest, portraitQuery, portraitRequest, type ResponseFormat } from "../api/schemas.js";
 import { parseOrThrow } from "../api/validate.js";
-import { runGeneration, type Generation, type PipelineDeps } from "../pipeline/generate.js";
+import type { Admission } from "../accounts/accounts.js";
+import { crashPoint } from "../crash-points.js";
+import { outputTokens, runGeneration, type Generation } from "../pipeline/generate.js";
 import { loadInputImage } from "../pipeline/input-image.js";
-import { requestSignal, requireObject } from "./context.js";
+import { accounted, hooksOf, requestSignal, requireObject } from "./context.js";
+import type { RouteDeps } from "./images.js";
 
 /** The Volcengine envelope (§3.3). */
 export interface VolcengineEnvelope {
@@ -47,7 +50,16 @@ function envelope(generation: Generation, format: ResponseFormat, requestId: str
   };
 }
 
-export function registerDrawingRoutes(app: FastifyInstance, deps: PipelineDeps): void {
+/** Records what a drawing or portrait request delivered, before the answer is sent. */
+function settle(admission: Admission, generation: Generation): void {
+  admission.settle({
+    status: 200, images: generation.images.length, outputTokens: outputTokens(generation.images), provider: generation.provider.id,
+    upstreamRequestId: generation.upstreamRequestId ?? null, errorCode: null,
+  });
+  crashPoint("after-ledger");
+}
+
+export function registerDrawingRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.post("/doubao/drawing", async (request: FastifyRequest, reply: FastifyReply) => {
     const startedAt = performance.now();
     const created = new Date();
@@ -56,32 +68,36 @@ export function registerDrawingRoutes(app: FastifyInstance, deps: PipelineDeps):
     const input = parseOrThrow(drawingRequest, raw);
     const format: ResponseFormat = input.return_url ? "url" : "b64_json";
     const scale = input.use_sr ? 2 : 1;
-    const generation = await runGeneration(
-      deps,
-      input.model_version,
-      {
-        operation: "visual.drawing", modelVersion: input.model_version, prompt: input.prompt, reqScheduleConf: input.req_schedule_conf,
-        llmSeed: input.llm_seed, seed: input.seed, scale: input.scale, ddimSteps: input.ddim_steps, width: input.width, height: input.height,
-        usePreLlm: input.use_pre_llm, useSr: input.use_sr, srSeed: input.sr_seed, srStrength: input.sr_strength, srScale: input.sr_scale,
-        srSteps: input.sr_steps, isOnlySr: input.is_only_sr, logo: input.logo_info,
-      },
-      format,
-      requestSignal(reply),
-      { width: input.width * scale, height: input.height * scale },
-      request.log,
-    );
-    reply.header("x-gateway-provider", generation.provider.label);
-    const body = envelope(generation, format, request.id, startedAt);
-    return reply.code(200).send({
-      completed_at: new Date().toISOString(),
-      created_at: created.toISOString(),
-      error: "",
-      id: request.id,
-      model: input.model_version,
-      output: body.data.image_urls[0] ?? "",
-      started_at: created.toISOString(),
-      status: "succeeded",
-      ...body,
+    return accounted(request, reply, deps.accounts, { model: input.model_version, images: 1 }, async (admission) => {
+      const generation = await runGeneration(
+        deps,
+        input.model_version,
+        {
+          operation: "visual.drawing", modelVersion: input.model_version, prompt: input.prompt, reqScheduleConf: input.req_schedule_conf,
+          llmSeed: input.llm_seed, seed: input.seed, scale: input.scale, ddimSteps: input.ddim_steps, width: input.width, height: input.height,
+          usePreLlm: input.use_pre_llm, useSr: input.use_sr, srSeed: input.sr_seed, srStrength: input.sr_strength, srScale: input.sr_scale,
+          srSteps: input.sr_steps, isOnlySr: input.is_only_sr, logo: input.logo_info,
+        },
+        format,
+        requestSignal(reply),
+        { width: input.width * scale, height: input.height * scale },
+        request.log,
+        hooksOf(admission),
+      );
+      settle(admission, generation);
+      reply.header("x-gateway-provider", generation.provider.label);
+      const body = envelope(generation, format, request.id, startedAt);
+      return reply.code(200).send({
+        completed_at: new Date().toISOString(),
+        created_at: created.toISOString(),
+        error: "",
+        id: request.id,
+        model: input.model_version,
+        output: body.data.image_urls[0] ?? "",
+        started_at: created.toISOString(),
+        status: "succeeded",
+        ...body,
+      });
     });
   });
 
@@ -90,21 +106,25 @@ export function registerDrawingRoutes(app: FastifyInstance, deps: PipelineDeps):
     const { response_format: format } = parseOrThrow(portraitQuery, request.query ?? {});
     const input = parseOrThrow(portraitRequest, requireObject(request));
     const signal = requestSignal(reply);
-    const image = await loadInputImage(input.image_input, "image_input", false, deps, signal);
-    const prompt = input.prompt?.trim() ? input.prompt : undefined;
-    const generation = await runGeneration(
-      deps,
-      PORTRAIT_MODEL,
-      {
-        operation: "visual.portrait", image, prompt, width: input.width, height: input.height, gpen: input.gpen, skin: input.skin,
-        skinUnifi: input.skin_unifi, genMode: input.gen_mode ?? (prompt ? "creative" : "reference"), seed: input.seed,
-      },
-      format,
-      signal,
-      { width: input.width, height: input.height },
-      request.log,
-    );
-    reply.header("x-gateway-provider", generation.provider.label);
-    return reply.code(200).send({ ...envelope(generation, format, request.id, startedAt), status: 10000 });
+    return accounted(request, reply, deps.accounts, { model: PORTRAIT_MODEL, images: 1 }, async (admission) => {
+      const image = await loadInputImage(input.image_input, "image_input", false, deps, signal);
+      const prompt = input.prompt?.trim() ? input.prompt : undefined;
+      const generation = await runGeneration(
+        deps,
+        PORTRAIT_MODEL,
+        {
+          operation: "visual.portrait", image, prompt, width: input.width, height: input.height, gpen: input.gpen, skin: input.skin,
+          skinUnifi: input.skin_unifi, genMode: input.gen_mode ?? (prompt ? "creative" : "reference"), seed: input.seed,
+        },
+        format,
+        signal,
+        { width: input.width, height: input.height },
+        request.log,
+        hooksOf(admission),
+      );
+      settle(admission, generation);
+      reply.header("x-gateway-provider", generation.provider.label);
+      return reply.code(200).send({ ...envelope(generation, format, request.id, startedAt), status: 10000 });
+    });
   });
 }

@@ -5,13 +5,12 @@ import { editsForm } from "../api/schemas.js";
 import { parseOrThrow } from "../api/validate.js";
 import { invalidParameter, invalidRequest } from "../errors.js";
 import { inspectImage, MAX_INPUT_BYTES } from "../images/inspect.js";
-import type { PipelineDeps } from "../pipeline/generate.js";
-import { requestSignal } from "./context.js";
-import { sendArkImages } from "./images.js";
+import { accounted, requestSignal } from "./context.js";
+import { sendArkImages, type RouteDeps } from "./images.js";
 
 const tooLarge = () => invalidParameter("image", `Invalid parameter \`image\`: the image is larger than the limit of ${MAX_INPUT_BYTES} bytes (10 MB).`);
 
-export async function registerEditRoutes(app: FastifyInstance, deps: PipelineDeps): Promise<void> {
+export async function registerEditRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   await app.register(multipart, { limits: { fileSize: MAX_INPUT_BYTES, files: 2, fields: 20, fieldSize: 64 * 1024, parts: 24 } });
 
   app.post("/v1/images/edits", async (request: FastifyRequest, reply: FastifyReply) => {
@@ -42,6 +41,8 @@ export async function registerEditRoutes(app: FastifyInstance, deps: PipelineDep
     if (fields.model !== undefined) fields.model = deps.router.canonical(fields.model);
     const input = parseOrThrow(editsForm, fields);
     const image = await inspectImage(bytes, { field: "image", checkRatio: true });
-    return sendArkImages(reply, deps, input, image, requestSignal(reply), request.log);
+    return accounted(request, reply, deps.accounts, { model: input.model, images: input.n }, (admission) =>
+      sendArkImages(reply, deps, input, image, requestSignal(reply), request.log, admission),
+    );
   });
 }

@@ -12,7 +12,9 @@ import { outputTokens, runGeneration, type DeliveredImage, type Generation, type
 import { loadInputImage } from "../pipeline/input-image.js";
 import type { AttemptLogger } from "../pipeline/resilience.js";
 import type { ArkImagesCall, InputImage } from "../providers/types.js";
-import { requestSignal, requireObject, unixSeconds } from "./context.js";
+import type { Accounts, Admission } from "../accounts/accounts.js";
+import { crashPoint } from "../crash-points.js";
+import { accounted, hooksOf, requestSignal, requireObject, unixSeconds } from "./context.js";
 
 export interface ArkResponse {
   model: string;
@@ -26,7 +28,19 @@ export interface ArkResponse {
 export type ArkInput = Pick<SeedreamRequest | SeededitRequest, "model" | "prompt" | "size" | "seed" | "guidance_scale" | "watermark" | "response_format" | "n">;
 
 /** Makes the n upstream calls (seeds seed, seed+1, …) and answers in the Ark shape; partial failures are reported, total failure throws the first. */
-export async function sendArkImages(reply: FastifyReply, deps: PipelineDeps, input: ArkInput, image: InputImage | undefined, signal: AbortSignal, log: AttemptLogger) {
+export interface RouteDeps extends PipelineDeps {
+  accounts: Accounts;
+}
+
+export async function sendArkImages(
+  reply: FastifyReply,
+  deps: PipelineDeps,
+  input: ArkInput,
+  image: InputImage | undefined,
+  signal: AbortSignal,
+  log: AttemptLogger,
+  admission: Admission,
+) {
   const expected = image ? adaptiveSize(image.width, image.height) : (parseSeedreamSize(input.size) as { width: number; height: number });
   const calls = Array.from({ length: input.n }, (_, index): ArkImagesCall => ({
     operation: "ark.images",
@@ -38,7 +52,7 @@ export async function sendArkImages(reply: FastifyReply, deps: PipelineDeps, inp
     watermark: input.watermark,
     image,
   }));
-  const settled = await Promise.allSettled(calls.map((call) => runGeneration(deps, input.model, call, input.response_format, signal, expected, log)));
+  const settled = await Promise.allSettled(calls.map((call) => runGeneration(deps, input.model, call, input.response_format, signal, expected, log, hooksOf(admission))));
   const succeeded = settled.filter((entry): entry is PromiseFulfilledResult<Generation> => entry.status === "fulfilled").map((entry) => entry.value);
   const failures = settled.filter((entry): entry is PromiseRejectedResult => entry.status === "rejected").map((entry) => entry.reason as Error);
   if (succeeded.length === 0) throw failures[0];
@@ -57,10 +71,15 @@ export async function sendArkImages(reply: FastifyReply, deps: PipelineDeps, inp
       message: `${failures.length} of ${calls.length} images failed; the first failure: ${(failures[0] as Error).message}`,
     };
   }
+  admission.settle({
+    status: 200, images: images.length, outputTokens: tokens, provider: (succeeded[0] as Generation).provider.id,
+    upstreamRequestId: succeeded.map((generation) => generation.upstreamRequestId).find(Boolean) ?? null, errorCode: response.error?.code ?? null,
+  });
+  crashPoint("after-ledger");
   return reply.code(200).send(response);
 }
 
-export function registerImageRoutes(app: FastifyInstance, deps: PipelineDeps): void {
+export function registerImageRoutes(app: FastifyInstance, deps: RouteDeps): void {
   const handler = (v1: boolean) => async (request: FastifyRequest, reply: FastifyReply) => {
     const body = requireObject(request);
     if (typeof body.model === "string") body.model = deps.router.canonical(body.model);
@@ -73,8 +92,10 @@ export function registerImageRoutes(app: FastifyInstance, deps: PipelineDeps): v
       model === SEEDEDIT_3_I2I
         ? { n: 1, ...parseOrThrow(v1 ? seededitRequestV1 : seededitRequest, body) }
         : { n: 1, ...parseOrThrow(v1 ? seedreamRequestV1 : seedreamRequest, body) };
-    const image = input.model === SEEDEDIT_3_I2I ? await loadInputImage(input.image, "image", true, deps, signal) : undefined;
-    return sendArkImages(reply, deps, input, image, signal, request.log);
+    return accounted(request, reply, deps.accounts, { model: input.model, images: input.n }, async (admission) => {
+      const image = input.model === SEEDEDIT_3_I2I ? await loadInputImage(input.image, "image", true, deps, signal) : undefined;
+      return sendArkImages(reply, deps, input, image, signal, request.log, admission);
+    });
   };
   app.post("/doubao/images/generations", handler(false));
   app.post("/v1/images/generations", handler(true));

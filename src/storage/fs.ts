@@ -11,14 +11,20 @@ export function createFsStorage(directory: string, now: () => Date = () => new D
     if (!BLOB_KEY.test(key)) throw new Error(`invalid blob key ${JSON.stringify(key)}`);
     return join(directory, key);
   };
+  const newKey = (extension: "jpeg" | "png") => `${day(now())}/${randomBytes(16).toString("base64url")}.${extension}`;
+  const write = async (key: string, bytes: Buffer) => {
+    const path = pathOf(key);
+    await mkdir(join(path, ".."), { recursive: true });
+    const temporary = `${path}.${process.pid}.tmp`;
+    await writeFile(temporary, bytes);
+    await rename(temporary, path);
+  };
   return {
+    newKey,
+    write,
     async put(bytes, extension) {
-      const key = `${day(now())}/${randomBytes(16).toString("base64url")}.${extension}`;
-      const path = pathOf(key);
-      await mkdir(join(path, ".."), { recursive: true });
-      const temporary = `${path}.${process.pid}.tmp`;
-      await writeFile(temporary, bytes);
-      await rename(temporary, path);
+      const key = newKey(extension);
+      await write(key, bytes);
       return key;
     },
     async get(key) {

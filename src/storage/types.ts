@@ -7,6 +7,10 @@ export interface StoredBlob {
 export interface BlobStorage {
   /** Stores bytes under a new unguessable key and returns it. */
   put(bytes: Buffer, extension: "jpeg" | "png"): Promise<string>;
+  /** A new unguessable key, for a caller that records it before writing (`write`). */
+  newKey(extension: "jpeg" | "png"): string;
+  /** Stores bytes under a key from `newKey`, all or nothing. */
+  write(key: string, bytes: Buffer): Promise<void>;
   get(key: string): Promise<StoredBlob | undefined>;
   delete(key: string): Promise<void>;
   /** Deletes everything stored before `cutoff`; returns how many blobs went. */

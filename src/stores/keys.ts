@@ -198,8 +198,11 @@ export function createKeyStore(database: Database): KeyStore {
         sets.push(`${name} = ?`);
         values.push(column(field, patch[field]));
       }
-      if (patch.name !== undefined) (sets.push("name = ?"), values.push(patch.name));
-      if (patch.role !== undefined) (sets.push("role = ?"), values.push(patch.role));
+      for (const [name, value] of [["name", patch.name], ["role", patch.role]] as const) {
+        if (value === undefined) continue;
+        sets.push(`${name} = ?`);
+        values.push(value);
+      }
       if (sets.length > 0) database.prepare(`UPDATE api_keys SET ${sets.join(", ")} WHERE id = ?`).run(...values, id);
       return get(id);
     },

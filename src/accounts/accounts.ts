@@ -1,0 +1,169 @@
+/**
+ * Who may spend what, enforced before any upstream call, and the record of what was spent.
+ *
+ * `admit` runs, in order: the model allow-list (403 -10013), the request rate (429, Retry-After), the
+ * concurrency (429, Retry-After), then the image and spend quotas, reserved atomically in the ledger
+ * (429 -10006 total / -10007 daily). The returned Admission follows the request: it re-checks the key
+ * before every upstream attempt (a revoked key stops there), records the files it is about to store,
+ * settles by what was delivered, and releases the concurrency slot when the response is over.
+ */
+import type { PublicModelId } from "../api/models.js";
+import { GatewayError, keyRefused, modelNotAllowed, quotaExceeded, rateLimited } from "../errors.js";
+import type { BlobStorage } from "../storage/types.js";
+import type { ApiKeyRecord, KeyStore } from "../stores/keys.js";
+import { dayOf, secondsToMidnight } from "./clock.js";
+import { createLedger, QuotaRefusal, type Ledger, type QuotaKind } from "./ledger.js";
+import { ConcurrencyGate, RateWindow } from "./limits.js";
+import { fromMicros, type PriceTable } from "./prices.js";
+import type { Database } from "better-sqlite3";
+
+export interface AccountsOptions {
+  prices: PriceTable;
+  /** IANA name; daily quotas reset at its midnight. */
+  timeZone: string;
+  now?: () => number;
+}
+
+export interface Delivered {
+  status: number;
+  images: number;
+  outputTokens: number;
+  provider: string | null;
+  upstreamRequestId: string | null;
+  errorCode: string | null;
+}
+
+export interface Admission {
+  readonly id: string;
+  readonly key: ApiKeyRecord;
+  /** Throws a 401 when the key was disabled, deleted or expired since the request came in. */
+  checkKey(): void;
+  recordFiles(keys: readonly string[]): void;
+  settle(delivered: Delivered): void;
+  /** Settles a failed request uncharged and deletes anything it stored. */
+  fail(error: unknown): Promise<void>;
+  release(): void;
+}
+
+export class Accounts {
+  readonly ledger: Ledger;
+  private readonly rates = new RateWindow();
+  private readonly gate = new ConcurrencyGate();
+  private readonly now: () => number;
+
+  constructor(
+    database: Database,
+    private readonly keys: KeyStore,
+    private readonly storage: BlobStorage,
+    readonly options: AccountsOptions,
+  ) {
+    this.ledger = createLedger(database);
+    this.now = options.now ?? Date.now;
+  }
+
+  today(): string {
+    return dayOf(this.now(), this.options.timeZone);
+  }
+
+  priceMicros(model: string): number {
+    return this.options.prices.perImageMicros[model as PublicModelId] ?? 0;
+  }
+
+  admit(key: ApiKeyRecord, request: { id: string; model: string; endpoint: string; images: number }): Admission {
+    if (key.allowedModels && !key.allowedModels.includes(request.model)) throw modelNotAllowed(request.model, key.allowedModels);
+    const now = this.now();
+    const release = this.gate.enter(key.id, key.concurrency);
+    if (!release) throw rateLimited("concurrency", key.concurrency as number, 1);
+    try {
+      if (key.rpm !== null) {
+        const decision = this.rates.take(key.id, key.rpm, now);
+        if (!decision.ok) throw rateLimited("rpm", key.rpm, decision.retryAfter);
+      }
+      const day = dayOf(now, this.options.timeZone);
+      try {
+        this.ledger.reserve(
+          { id: request.id, keyId: key.id, keyName: key.name, model: request.model, endpoint: request.endpoint, images: request.images, costMicros: request.images * this.priceMicros(request.model), createdAt: now, day },
+          key,
+        );
+      } catch (error) {
+        if (error instanceof QuotaRefusal) throw this.quotaError(error, now);
+        throw error;
+      }
+    } catch (error) {
+      release();
+      throw error;
+    }
+    const started = performance.now();
+    let settled = false;
+    let files: string[] = [];
+    return {
+      id: request.id,
+      key,
+      checkKey: () => {
+        if (!this.keys.isUsable(key.id, this.now())) {
+          const current = this.keys.get(key.id);
+          throw keyRefused(!current ? "unknown" : current.disabledAt !== null ? "disabled" : "expired", current?.expiresAt);
+        }
+      },
+      recordFiles: (keys) => {
+        files = [...files, ...keys];
+        this.ledger.recordFiles(request.id, keys);
+      },
+      settle: (delivered) => {
+        settled = true;
+        this.ledger.settle(request.id, {
+          ...delivered, costMicros: delivered.images * this.priceMicros(request.model), latencyMs: Math.round(performance.now() - started),
+        });
+      },
+      fail: async (error) => {
+        if (settled) return;
+        settled = true;
+        const gatewayError = error instanceof GatewayError ? error : undefined;
+        this.ledger.settle(request.id, {
+          status: gatewayError?.status ?? 500, images: 0, outputTokens: 0, costMicros: 0, provider: null, upstreamRequestId: null,
+          latencyMs: Math.round(performance.now() - started), errorCode: gatewayError?.code ?? "InternalServiceError",
+        });
+        await Promise.all(files.map((file) => this.storage.delete(file)));
+      },
+      release,
+    };
+  }
+
+  /** After a crash: requests left reserved lose their files and are settled uncharged. */
+  async recover(): Promise<{ requests: number; files: number }> {
+    let removed = 0;
+    const left = this.ledger.interrupted();
+    for (const entry of left) {
+      for (const file of entry.files) {
+        await this.storage.delete(file);
+        removed += 1;
+      }
+      this.ledger.settle(entry.id, { status: 0, images: 0, outputTokens: 0, costMicros: 0, provider: null, upstreamRequestId: null, latencyMs: 0, errorCode: "Interrupted" });
+    }
+    return { requests: left.length, files: removed };
+  }
+
+  private quotaError(refusal: QuotaRefusal, now: number): GatewayError {
+    const daily = refusal.kind === "dailyImages" || refusal.kind === "dailySpend";
+    const images = refusal.kind === "totalImages" || refusal.kind === "dailyImages";
+    const currency = this.options.prices.currency;
+    const amount = (value: number) => (images ? String(value) : `${fromMicros(value)} ${currency}`);
+    const names: Record<QuotaKind, [string, string]> = {
+      totalImages: ["total image quota", "总图片额度"],
+      dailyImages: ["daily image quota", "每日图片额度"],
+      totalSpend: ["total spend limit", "总消费额度"],
+      dailySpend: ["daily spend limit", "每日消费额度"],
+    };
+    const [name, nameCn] = names[refusal.kind];
+    const left = Math.max(0, refusal.limit - refusal.used - refusal.inFlight);
+    const reset = daily ? secondsToMidnight(now, this.options.timeZone) : undefined;
+    return quotaExceeded(
+      daily,
+      `This API key's ${name} is ${amount(refusal.limit)}: ${amount(refusal.used)} used, ${amount(refusal.inFlight)} held by requests in flight, ` +
+        `so this request (${images ? `${refusal.asked} image${refusal.asked === 1 ? "" : "s"}` : amount(refusal.asked)}) does not fit; ${amount(left)} left.` +
+        (daily ? ` It resets at 00:00 ${this.options.timeZone}.` : ""),
+      `该 API Key 的${nameCn}（${amount(refusal.limit)}）不足以完成本次请求，剩余 ${amount(left)}。`,
+      reset,
+    );
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * Key management and usage reports, shared by the admin HTTP API (routes/accounts.ts) and the CLI: one
+ * schema for a key's settings, one view of a key, one report. Both front ends only translate.
+ */
+import { z } from "zod";
+import { MODEL_CATALOG } from "../api/models.js";
+import { parseOrThrow } from "../api/validate.js";
+import { invalidParameter, invalidRequest } from "../errors.js";
+import type { ApiKeyRecord, KeyLimits, KeyRole, KeyStore } from "../stores/keys.js";
+import type { Accounts } from "./accounts.js";
+import { dayOf } from "./clock.js";
+import type { UsageDimension, UsageRow } from "./ledger.js";
+import { fromMicros, toMicros } from "./prices.js";
+
+const MODEL_IDS = MODEL_CATALOG.map((entry) => entry.id as string);
+const count = (what: string) =>
+  z.number({ error: `must be a positive integer (${what}) or null for no limit` }).int({ error: `must be a positive integer (${what}) or null for no limit` })
+    .min(1, { error: `must be at least 1 (${what}), or null for no limit` }).max(1_000_000_000).nullable();
+const money = z.number({ error: "must be an amount ≥ 0 in the price currency, or null for no limit" }).min(0, { error: "must be ≥ 0, or null for no limit" }).max(1_000_000_000).nullable();
+
+/** A key's settings as the admin API takes them (the CLI's flags are turned into the same object). */
+export const keySettings = z.strictObject({
+  name: z.string({ error: "must be a string" }).trim().min(1, { error: "must not be empty" }).max(100, { error: "must be at most 100 characters" }),
+  role: z.enum(["user", "admin"], { error: 'must be "user" or "admin"' }),
+  expires_at: z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time such as 2027-01-01T00:00:00Z, or null" }).nullable(),
+  allowed_models: z.array(z.enum(MODEL_IDS as [string, ...string[]], { error: `must list models among ${MODEL_IDS.join(", ")}` }), { error: "must be a list of model ids, or null for all" })
+    .min(1, { error: "must list at least one model, or be null for all" }).nullable(),
+  rpm_limit: count("requests per minute"),
+  concurrency_limit: count("requests at a time"),
+  daily_image_quota: count("images per day"),
+  total_image_quota: count("images in total"),
+  daily_spend_limit: money,
+  total_spend_limit: money,
+}).partial();
+
+export type KeySettings = z.infer<typeof keySettings>;
+
+function limitsOf(settings: KeySettings): Partial<KeyLimits> & { name?: string; role?: KeyRole } {
+  const limits: Partial<KeyLimits> & { name?: string; role?: KeyRole } = {};
+  if (settings.name !== undefined) limits.name = settings.name;
+  if (settings.role !== undefined) limits.role = settings.role;
+  if (settings.expires_at !== undefined) limits.expiresAt = settings.expires_at === null ? null : Date.parse(settings.expires_at);
+  if (settings.allowed_models !== undefined) limits.allowedModels = settings.allowed_models;
+  if (settings.rpm_limit !== undefined) limits.rpm = settings.rpm_limit;
+  if (settings.concurrency_limit !== undefined) limits.concurrency = settings.concurrency_limit;
+  if (settings.daily_image_quota !== undefined) limits.dailyImages = settings.daily_image_quota;
+  if (settings.total_image_quota !== undefined) limits.totalImages = settings.total_image_quota;
+  if (settings.daily_spend_limit !== undefined) limits.dailySpendMicros = settings.daily_spend_limit === null ? null : toMicros(settings.daily_spend_limit);
+  if (settings.total_spend_limit !== undefined) limits.totalSpendMicros = settings.total_spend_limit === null ? null : toMicros(settings.total_spend_limit);
+  return limits;
+}
+
+const iso = (at: number | null) => (at === null ? null : new Date(at).toISOString());
+const amount = (micros: number | null) => (micros === null ? null : fromMicros(micros));
+
+/** A key as the API and the CLI show it: never its hash, never its secret. */
+export function keyView(record: ApiKeyRecord, accounts: Accounts) {
+  const now = Date.now();
+  const spent = accounts.ledger.spent(record.id, accounts.today());
+  return {
+    id: record.id,
+    name: record.name,
+    prefix: record.prefix,
+    role: record.role,
+    status: record.disabledAt !== null ? "disabled" : record.expiresAt !== null && now >= record.expiresAt ? "expired" : "active",
+    created_at: iso(record.createdAt),
+    disabled_at: iso(record.disabledAt),
+    expires_at: iso(record.expiresAt),
+    allowed_models: record.allowedModels,
+    rpm_limit: record.rpm,
+    concurrency_limit: record.concurrency,
+    daily_image_quota: record.dailyImages,
+    total_image_quota: record.totalImages,
+    daily_spend_limit: amount(record.dailySpendMicros),
+    total_spend_limit: amount(record.totalSpendMicros),
+    currency: accounts.options.prices.currency,
+    usage: { images_today: spent.dailyImages, images_total: spent.totalImages, spend_today: fromMicros(spent.dailyMicros), spend_total: fromMicros(spent.totalMicros) },
+  };
+}
+
+export type KeyView = ReturnType<typeof keyView>;
+
+export class KeyAdmin {
+  constructor(private readonly keys: KeyStore, private readonly accounts: Accounts) {}
+
+  create(body: unknown): { key: KeyView; secret: string } {
+    const settings = parseOrThrow(keySettings, body ?? {});
+    if (settings.name === undefined) throw invalidParameter("name", "Missing required parameter `name`.", "缺少必填参数 name。", "MissingParameter");
+    const { record, secret } = this.keys.create({ ...limitsOf(settings), name: settings.name });
+    return { key: keyView(record, this.accounts), secret };
+  }
+
+  list(): KeyView[] {
+    return this.keys.list().map((record) => keyView(record, this.accounts));
+  }
+
+  show(reference: string): KeyView {
+    return keyView(this.find(reference), this.accounts);
+  }
+
+  update(reference: string, body: unknown): KeyView {
+    const record = this.find(reference);
+    return keyView(this.keys.update(record.id, limitsOf(parseOrThrow(keySettings, body ?? {}))) as ApiKeyRecord, this.accounts);
+  }
+
+  setDisabled(reference: string, disabled: boolean): KeyView {
+    return keyView(this.keys.setDisabled(this.find(reference).id, disabled) as ApiKeyRecord, this.accounts);
+  }
+
+  delete(reference: string): { id: string; deleted: true } {
+    const record = this.find(reference);
+    this.keys.delete(record.id);
+    return { id: record.id, deleted: true };
+  }
+
+  find(reference: string): ApiKeyRecord {
+    const record = this.keys.get(reference);
+    if (!record) throw invalidRequest(404, "NotFound", `No API key has the id or prefix "${reference.slice(0, 60)}".`, `不存在 id 或前缀为 "${reference.slice(0, 60)}" 的 API Key。`);
+    return record;
+  }
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** `?since=&until=&group_by=&format=` of the usage reports; days in the usage time zone. */
+export const usageQuery = z.strictObject({
+  since: z.string().regex(DAY, { error: "must be a day, YYYY-MM-DD" }).optional(),
+  until: z.string().regex(DAY, { error: "must be a day, YYYY-MM-DD" }).optional(),
+  group_by: z.string().regex(/^(key|model|day)(,(key|model|day))*$/, { error: "must be a comma-separated list of key, model, day" }).optional(),
+  key: z.string().min(1).optional(),
+  format: z.enum(["json", "csv"], { error: "must be json or csv" }).optional(),
+});
+
+export interface UsageReport {
+  object: "usage";
+  since: string;
+  until: string;
+  group_by: UsageDimension[];
+  currency: string;
+  data: Array<Omit<UsageRow, "cost_micros"> & { cost: number }>;
+  totals: { requests: number; charged_requests: number; images: number; output_tokens: number; cost: number };
+}
+
+export function usageReport(accounts: Accounts, raw: unknown, defaults: { by: UsageDimension[]; keyId?: string }): UsageReport {
+  const query = parseOrThrow(usageQuery, raw ?? {});
+  const until = query.until ?? accounts.today();
+  const since = query.since ?? dayOf(Date.parse(`${until}T12:00:00Z`) - 29 * 86_400_000, "UTC");
+  if (since > until) throw invalidParameter("since", `Invalid parameter \`since\`: ${since} is after until (${until}).`);
+  const by = (query.group_by?.split(",") as UsageDimension[] | undefined) ?? defaults.by;
+  const keyId = defaults.keyId ?? query.key;
+  const rows = accounts.ledger.report({ since, until, by: [...new Set(by)], ...(keyId ? { keyId } : {}) });
+  const data = rows.map(({ cost_micros: micros, ...row }) => ({ ...row, cost: fromMicros(micros) }));
+  const totals = rows.reduce(
+    (sum, row) => ({
+      requests: sum.requests + row.requests, charged_requests: sum.charged_requests + row.charged_requests, images: sum.images + row.images,
+      output_tokens: sum.output_tokens + row.output_tokens, cost: sum.cost + row.cost_micros,
+    }),
+    { requests: 0, charged_requests: 0, images: 0, output_tokens: 0, cost: 0 },
+  );
+  return { object: "usage", since, until, group_by: [...new Set(by)], currency: accounts.options.prices.currency, data, totals: { ...totals, cost: fromMicros(totals.cost) } };
+}
+
+/** The report as CSV: one header line, one line per row (RFC 4180 quoting). */
+export function usageCsv(report: UsageReport): string {
+  const columns = [...report.group_by.flatMap((dimension) => (dimension === "key" ? ["key_id", "key_name"] : [dimension])), "requests", "charged_requests", "images", "output_tokens", "cost", "currency"];
+  const cell = (value: unknown) => {
+    const text = String(value ?? "");
+    return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  };
+  const lines = report.data.map((row) => columns.map((column) => cell(column === "currency" ? report.currency : (row as Record<string, unknown>)[column])).join(","));
+  return `${[columns.join(","), ...lines].join("\n")}\n`;
+}

@@ -4,11 +4,10 @@
  */
 import { parseArgs } from "node:util";
 import { checkUpstreams, formatCheck } from "./check.js";
+import { keysCommand, usageCommand } from "./cli-accounts.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createEmulator } from "./emulator/server.js";
 import { serve } from "./main.js";
-import { openDatabase } from "./runtime.js";
-import { createKeyStore } from "./stores/keys.js";
 
 const HELP = `doubao-gateway — a 302.AI-compatible Doubao image API gateway
 
@@ -18,7 +17,10 @@ Usage:
                                          the credentials (no image is generated); exit 1 if any is not usable
   doubao-gateway emulator [--port N] [--host H] [--ark-key K] [--access-key AK] [--secret-key SK] [--api302-key K]
                                          Start the standalone emulator (Ark, Visual, 302.AI relay) for offline tests
-  doubao-gateway keys create --name NAME Create an API key and print it (only the key, on stdout)
+  doubao-gateway keys create --name NAME Create an API key and print it (only the key, on stdout); also
+                                         keys list | show | update | disable | enable | delete (keys --help)
+  doubao-gateway usage [--since D] [--until D] [--by key,model,day] [--format table|json|csv]
+                                         Usage and cost per key, model and day (usage --help)
   doubao-gateway --help                  Show this help
 
 Environment: HOST, PORT, PUBLIC_BASE_URL, DATA_DIR, FILE_TTL_HOURS, RESULT_HOSTING, ARK_API_KEY, ARK_BASE_URL,
@@ -114,28 +116,6 @@ async function emulatorCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-function keysCommand(args: string[]): number {
-  const [action, ...rest] = args;
-  if (action !== "create") {
-    process.stderr.write('Usage: doubao-gateway keys create --name NAME\n(only "create" exists so far)\n');
-    return 2;
-  }
-  const { values } = parseArgs({ args: rest, options: { name: { type: "string" }, help: { type: "boolean", short: "h" } } });
-  if (values.help || !values.name?.trim()) {
-    process.stderr.write("Usage: doubao-gateway keys create --name NAME\nPrints the new key on stdout; it is stored hashed and cannot be shown again.\n");
-    return values.help ? 0 : 2;
-  }
-  const config = loadConfig({ ...process.env, GATEWAY_EMULATE: process.env.GATEWAY_EMULATE ?? "1" });
-  const database = openDatabase(config.dataDir);
-  try {
-    const { secret } = createKeyStore(database).create({ name: values.name.trim() });
-    process.stdout.write(`${secret}\n`);
-  } finally {
-    database.close();
-  }
-  return 0;
-}
-
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -150,6 +130,8 @@ export async function main(argv: string[]): Promise<number> {
         return await emulatorCommand(rest);
       case "keys":
         return keysCommand(rest);
+      case "usage":
+        return usageCommand(rest);
       case "help":
       case "--help":
       case "-h":

@@ -115,7 +115,7 @@ export class KeyAdmin {
 
   find(reference: string): ApiKeyRecord {
     const record = this.keys.get(reference);
-    if (!record) throw invalidRequest(404, "NotFound", `No API key has the id or prefix "${reference.slice(0, 60)}".`, `不存在 id 或前缀为 "${reference.slice(0, 60)}" 的 API Key。`);
+    if (!record) throw invalidRequest(404, "NotFound", `No API key has the id, prefix or name "${reference.slice(0, 60)}" (or more than one has it).`, `不存在 id、前缀或名称为 "${reference.slice(0, 60)}" 的唯一 API Key。`);
     return record;
   }
 }

@@ -45,7 +45,7 @@ export interface KeyStore {
   /** The active key with this secret, or undefined. */
   verify(secret: string, now?: number): ApiKeyRecord | undefined;
   findBySecret(secret: string): ApiKeyRecord | undefined;
-  /** By id, or by a unique prefix of the id or of the secret's prefix. */
+  /** By id, by a unique start of the id or of the secret's prefix, or by a unique name. */
   get(reference: string): ApiKeyRecord | undefined;
   list(): ApiKeyRecord[];
   update(id: string, patch: Partial<KeyLimits> & { name?: string; role?: KeyRole }): ApiKeyRecord | undefined;
@@ -131,6 +131,7 @@ export function createKeyStore(database: Database): KeyStore {
   const byPrefix = database.prepare<[string], Row>("SELECT * FROM api_keys WHERE prefix = ?");
   const byId = database.prepare<[string], Row>("SELECT * FROM api_keys WHERE id = ?");
   const byIdStart = database.prepare<[string, string], Row>("SELECT * FROM api_keys WHERE id LIKE ? || '%' OR prefix LIKE ? || '%' LIMIT 2");
+  const byName = database.prepare<[string], Row>("SELECT * FROM api_keys WHERE name = ? LIMIT 2");
   const all = database.prepare<[], Row>("SELECT * FROM api_keys ORDER BY created_at, id");
   const countAll = database.prepare<[], { n: number }>("SELECT count(*) AS n FROM api_keys");
   const toRecord = (row: Row): ApiKeyRecord => ({
@@ -185,8 +186,10 @@ export function createKeyStore(database: Database): KeyStore {
     get(reference) {
       const exact = get(reference);
       if (exact) return exact;
-      if (reference.length < 4) return undefined;
-      const rows = byIdStart.all(reference, reference);
+      const named = byName.all(reference);
+      if (named.length === 1) return toRecord(named[0] as Row);
+      if (reference.length < 4 || named.length > 1) return undefined;
+      const rows = byIdStart.all(reference.replace(/[%_]/g, ""), reference.replace(/[%_]/g, ""));
       return rows.length === 1 ? toRecord(rows[0] as Row) : undefined;
     },
     list: () => all.all().map(toRecord),

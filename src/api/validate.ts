@@ -7,6 +7,10 @@ export function parseOrThrow<Schema extends z.ZodType>(schema: Schema, input: un
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   if (!issue) throw invalidParameter(prefix || "body", "is invalid");
+  if (issue.code === "unrecognized_keys") {
+    const name = [prefix, ...issue.path.map(String), issue.keys[0]].filter(Boolean).join(".");
+    throw invalidParameter(name, `Invalid parameter \`${name}\`: is not a known field.`, `参数 \`${name}\` 无效：不是已知字段。`);
+  }
   const path = [prefix, ...issue.path.map(String)].filter(Boolean).join(".");
   const param = path || "body";
   const missing = issue.code === "invalid_type" && "input" in issue && issue.input === undefined;

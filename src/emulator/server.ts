@@ -50,6 +50,8 @@ export interface EmulatorStats {
 export interface Emulator {
   app: FastifyInstance;
   stats: EmulatorStats;
+  /** The base URL once listening. */
+  base: string | undefined;
   /** Listens and returns the base URL, e.g. http://127.0.0.1:40123. */
   listen(port: number, host?: string): Promise<string>;
   close(): Promise<void>;
@@ -513,17 +515,20 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     return reply.code(204).send();
   });
 
-  return {
+  const emulator: Emulator = {
     app,
     stats,
+    base: undefined,
     async listen(port, hostname = "127.0.0.1") {
       await app.listen({ port, host: hostname });
       const address = app.server.address();
       const actualPort = typeof address === "object" && address ? address.port : port;
-      return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${actualPort}`;
+      emulator.base = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${actualPort}`;
+      return emulator.base;
     },
     close: () => app.close(),
   };
+  return emulator;
 }
 
 function arkType(status: number): string {

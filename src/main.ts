@@ -17,6 +17,11 @@ export async function serve(config: Config): Promise<void> {
   } else {
     lines.push(`Upstreams: ${[config.ark ? "Ark" : "", config.visual ? "Visual" : "", config.api302 ? "302.AI relay" : ""].filter(Boolean).join(", ")} (check them with: doubao-gateway check)`);
   }
+  if (gateway.recovered.requests > 0) {
+    lines.push(
+      `Recovered ${gateway.recovered.requests} request(s) a previous process left unfinished: settled uncharged, ${gateway.recovered.files} stored file(s) removed.`,
+    );
+  }
   if (gateway.bootstrapSecret) {
     lines.push(
       "",

@@ -1,4 +1,5 @@
 /** `/openapi.json`, generated from the same zod schemas that validate requests. */
+import { keySettings } from "../accounts/key-admin.js";
 import { z } from "zod";
 import { drawingRequest, portraitRequest, seededitRequest, seededitRequestV1, seedreamRequest, seedreamRequestV1 } from "../api/schemas.js";
 
@@ -91,6 +92,7 @@ export function buildOpenApi(serverUrl: string): Record<string, unknown> {
         PortraitRequest: schema(portraitRequest),
         ArkResponse: arkResponse,
         VolcengineEnvelope: envelope,
+        KeySettings: schema(keySettings),
       },
     },
     paths: {
@@ -136,6 +138,19 @@ export function buildOpenApi(serverUrl: string): Record<string, unknown> {
         },
       },
       "/health": { get: { summary: "Liveness", security: [], responses: { "200": { description: "ok" } } } },
+      "/v1/usage": { get: { summary: "The calling key's usage (?since, until, group_by=model,day, format=json|csv)", responses: { "200": { description: "Usage report" } } } },
+      "/admin/keys": {
+        get: { summary: "All keys (admin)", responses: { "200": { description: "Key list" } } },
+        post: { summary: "Create a key (admin); the secret is only in this answer", requestBody: json({ $ref: "#/components/schemas/KeySettings" }), responses: { "201": { description: "{key, secret}" } } },
+      },
+      "/admin/keys/{id}": {
+        get: { summary: "One key (admin)", responses: { "200": { description: "Key" }, "404": { description: "Unknown key" } } },
+        patch: { summary: "Change a key's settings (admin)", requestBody: json({ $ref: "#/components/schemas/KeySettings" }), responses: { "200": { description: "Key" } } },
+        delete: { summary: "Delete a key (admin); its usage stays", responses: { "200": { description: "{id, deleted}" } } },
+      },
+      "/admin/keys/{id}/disable": { post: { summary: "Disable a key (admin)", responses: { "200": { description: "Key" } } } },
+      "/admin/keys/{id}/enable": { post: { summary: "Enable a key (admin)", responses: { "200": { description: "Key" } } } },
+      "/admin/usage": { get: { summary: "Usage per key, model, day (admin; ?since, until, group_by, key, format)", responses: { "200": { description: "Usage report" } } } },
     },
   };
 }

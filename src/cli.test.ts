@@ -127,3 +127,40 @@ test("check: each upstream reachable and credentials accepted, without generatin
   assert.equal(none.status, 1);
   assert.match(none.stderr, /No upstream credentials are set, so there is nothing to check/);
 });
+
+test("keys list / show / update / disable / enable / delete and usage, from the CLI", () => {
+  const created = cli(["keys", "create", "--name", "ops", "--rpm", "30", "--daily-images", "10", "--models", "doubao-seedream-3-0-t2i-250415", "--json"]);
+  assert.equal(created.status, 0, created.stderr);
+  const { key } = JSON.parse(created.stdout) as { key: { id: string; rpm_limit: number; allowed_models: string[] } };
+  assert.deepEqual([key.rpm_limit, key.allowed_models], [30, ["doubao-seedream-3-0-t2i-250415"]]);
+
+  const list = cli(["keys", "list"]);
+  assert.equal(list.status, 0);
+  assert.match(list.stdout, /^id +prefix +name +role +status/);
+  assert.match(list.stdout, new RegExp(`^${key.id.slice(0, 8)} +dg_\\S+ +ops +user +active .* 30 +- +10/- +-/- +0/0 +0/0 CNY$`, "m"));
+
+  const updated = cli(["keys", "update", "ops", "--rpm", "none", "--total-spend", "5", "--json"]);
+  assert.equal(updated.status, 0, updated.stderr);
+  assert.deepEqual(((u) => [u.rpm_limit, u.total_spend_limit])(JSON.parse(updated.stdout) as { rpm_limit: null; total_spend_limit: number }), [null, 5]);
+  const bad = cli(["keys", "update", "ops", "--rpm", "0"]);
+  assert.equal(bad.status, 2);
+  assert.equal(bad.stderr, 'doubao-gateway keys update: Invalid parameter --rpm: must be at least 1 (requests per minute), or "none" for no limit (got number 0).\n');
+
+  assert.match(cli(["keys", "disable", key.id.slice(0, 8)]).stdout, / disabled /);
+  assert.match(cli(["keys", "enable", "ops"]).stdout, / active /);
+  assert.match(cli(["keys", "show", "ops", "--json"]).stdout, /"status": "active"/);
+  const missing = cli(["keys", "show", "nobody"]);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /No API key has the id, prefix or name "nobody"/);
+  const deleted = cli(["keys", "delete", "ops"]);
+  assert.equal(deleted.status, 0);
+  assert.match(deleted.stderr, /^Deleted key .*; its usage records stay\.\n$/);
+
+  const usage = cli(["usage", "--since", "2026-01-01", "--until", "2026-01-31", "--format", "csv"]);
+  assert.equal(usage.status, 0, usage.stderr);
+  assert.equal(usage.stdout, "key_id,key_name,model,day,requests,charged_requests,images,output_tokens,cost,currency\n");
+  const wrongBy = cli(["usage", "--by", "week"]);
+  assert.equal(wrongBy.status, 2);
+  assert.match(wrongBy.stderr, /Invalid parameter --by: must be a comma-separated list of key, model, day/);
+  assert.match(cli(["keys", "--help"]).stdout, /keys disable ID \| keys enable ID/);
+});

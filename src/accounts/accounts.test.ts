@@ -352,3 +352,24 @@ describe("the usage ledger", () => {
     assert.equal(generated, 7);
   });
 });
+
+test("USAGE_TIME_ZONE=Asia/Shanghai: the daily quota resets at 16:00 UTC, and usage days are Shanghai days", async () => {
+  let clock = Date.UTC(2026, 10, 22, 15, 59, 0);
+  const shanghai = await startHarness({ USAGE_TIME_ZONE: "Asia/Shanghai" }, { now: () => clock });
+  try {
+    const created = await shanghai.post("/admin/keys", { name: "cn", daily_image_quota: 1 });
+    const secret = created.json.secret as string;
+    const call = () => shanghai.post("/doubao/images/generations", { model: SEEDREAM, prompt: "tz", size: "512x512", response_format: "b64_json" }, { authorization: `Bearer ${secret}` });
+    assert.equal((await call()).status, 200);
+    const refused = await call();
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers["retry-after"], "60");
+    assert.match(refused.json.error.message, /It resets at 00:00 Asia\/Shanghai\.$/);
+    clock = Date.UTC(2026, 10, 22, 16, 0, 0);
+    const next = await call();
+    assert.equal(next.status, 200);
+    assert.equal(shanghai.gateway.accounts.ledger.get(next.headers["x-request-id"] as string)?.day, "2026-11-23");
+  } finally {
+    await shanghai.close();
+  }
+});

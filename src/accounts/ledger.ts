@@ -76,6 +76,7 @@ export interface LedgerRecord {
   cost_micros: number;
   files: string | null;
   error_code: string | null;
+  day: string;
 }
 
 export interface Ledger {

@@ -25,7 +25,7 @@ export async function serve(config: Config): Promise<void> {
   if (gateway.bootstrapSecret) {
     lines.push(
       "",
-      "Created the first API key (shown only this once; store it now):",
+      "Created the first API key, with the admin role (shown only this once; store it now):",
       `  ${gateway.bootstrapSecret}`,
       `Try: curl -s ${config.publicBaseUrl}/v1/models -H "Authorization: Bearer ${gateway.bootstrapSecret}"`,
     );

@@ -40,7 +40,7 @@ test("first start creates a key and prints it once; the next start does not", as
   assert.doesNotMatch(second, /dg_/);
   const database = openDatabase(dataDir);
   try {
-    assert.equal(createKeyStore(database).verify(key)?.name, "default");
+    assert.equal(createKeyStore(database).findBySecret(key)?.name, "default");
   } finally {
     database.close();
   }
@@ -52,7 +52,7 @@ test("keys create prints the new key and nothing else on stdout", () => {
   assert.match(result.stdout, /^dg_[A-Za-z0-9_-]{40}\n$/);
   const database = openDatabase(dataDir);
   try {
-    assert.equal(createKeyStore(database).verify(result.stdout.trim())?.name, "ci");
+    assert.equal(createKeyStore(database).findBySecret(result.stdout.trim())?.name, "ci");
   } finally {
     database.close();
   }

@@ -44,8 +44,4 @@ export class ConcurrencyGate {
       else this.running.set(key, left);
     };
   }
-
-  count(key: string): number {
-    return this.running.get(key) ?? 0;
-  }
 }

@@ -17,7 +17,7 @@ import type { Provider, ProviderCall, VisualExtras } from "../providers/types.js
 import { upstreamMalformed } from "../providers/upstream-error.js";
 import type { BlobStorage } from "../storage/types.js";
 import { crashPoint } from "../crash-points.js";
-import type { AttemptLogger, AttemptRecord, Resilience } from "./resilience.js";
+import type { AttemptLogger, Resilience } from "./resilience.js";
 
 export interface PipelineDeps {
   router: Router;
@@ -40,7 +40,6 @@ export interface Generation {
   images: DeliveredImage[];
   upstreamRequestId: string | undefined;
   extras: VisualExtras | undefined;
-  attempts: AttemptRecord[];
 }
 
 /** The mark a call asks for (CONTRACT.md §4), for a provider that cannot draw it. */
@@ -143,7 +142,7 @@ export async function runGeneration(
     return { ...result, images };
   }, signal, log, hooks.beforeAttempt);
   const { images, upstreamRequestId, extras } = outcome.value;
-  return { provider: outcome.route.provider, images, upstreamRequestId, extras, attempts: outcome.attempts };
+  return { provider: outcome.route.provider, images, upstreamRequestId, extras };
 }
 
 /** `output_tokens` as Ark counts it: width×height/256 summed over the images. */

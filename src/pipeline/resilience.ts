@@ -107,20 +107,9 @@ export interface AttemptLogger {
   warn(object: Record<string, unknown>, message: string): void;
 }
 
-export interface AttemptRecord {
-  provider: string;
-  attempt: number;
-  /** `ok`, the failure's kind, or `skipped` (breaker open). */
-  outcome: "ok" | "transient" | "provider" | "request" | "skipped";
-  code?: string;
-  /** The delay before the next attempt on the same provider. */
-  delayMs?: number;
-}
-
 export interface Outcome<T> {
   value: T;
   route: Route;
-  attempts: AttemptRecord[];
 }
 
 export interface ResilienceOptions {
@@ -171,7 +160,6 @@ export class Resilience {
     guard?: () => void,
   ): Promise<Outcome<T>> {
     const deadline = this.clock.now() + this.policy.deadlineMs;
-    const attempts: AttemptRecord[] = [];
     let last: GatewayError | undefined;
     for (const route of routes) {
       const id = route.provider.id;
@@ -180,15 +168,11 @@ export class Resilience {
         const remaining = deadline - this.clock.now();
         if (remaining <= 0) throw last ?? upstreamTimeout(route.provider.label);
         guard?.();
-        if (!breaker.tryAcquire(this.clock.now())) {
-          attempts.push({ provider: id, attempt: number, outcome: "skipped" });
-          break;
-        }
+        if (!breaker.tryAcquire(this.clock.now())) break;
         try {
           const value = await attempt(route, AbortSignal.any([signal, AbortSignal.timeout(Math.min(route.timeoutMs, remaining))]));
           breaker.succeeded();
-          attempts.push({ provider: id, attempt: number, outcome: "ok" });
-          return { value, route, attempts };
+          return { value, route };
         } catch (thrown) {
           if (signal.aborted) {
             breaker.released();
@@ -198,7 +182,6 @@ export class Resilience {
           const kind = error instanceof UpstreamError ? error.kind : "request";
           if (kind === "request") {
             breaker.succeeded();
-            attempts.push({ provider: id, attempt: number, outcome: kind, code: error.code });
             throw error;
           }
           breaker.failed(this.clock.now());
@@ -208,7 +191,6 @@ export class Resilience {
           const retry =
             kind === "transient" && number < this.policy.maxAttempts && retryAfterMs <= this.policy.maxDelayMs &&
             this.clock.now() + delayMs < deadline && breaker.state === "closed";
-          attempts.push({ provider: id, attempt: number, outcome: kind, code: error.code, ...(retry ? { delayMs } : {}) });
           log?.warn(
             { provider: id, model, attempt: number, status: error.status, code: error.code, kind, ...(retry ? { retryInMs: delayMs } : { next: "fallback" }) },
             `upstream attempt failed: ${error.message}`,

@@ -27,10 +27,6 @@ export class UpstreamError extends GatewayError {
     this.upstreamStatus = init.upstreamStatus;
     this.upstreamRetryAfter = init.upstreamRetryAfter;
   }
-
-  get retryable(): boolean {
-    return this.kind === "transient";
-  }
 }
 
 /** Removes anything URL-like or key-like from an upstream message before a client or a log sees it. */

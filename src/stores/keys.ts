@@ -42,8 +42,6 @@ export interface KeyStore {
   create(key: NewKey): { record: ApiKeyRecord; secret: string };
   /** The key with this secret and whether it may be used at `now`. */
   check(secret: string, now?: number): KeyCheck;
-  /** The active key with this secret, or undefined. */
-  verify(secret: string, now?: number): ApiKeyRecord | undefined;
   findBySecret(secret: string): ApiKeyRecord | undefined;
   /** By id, by a unique start of the id or of the secret's prefix, or by a unique name. */
   get(reference: string): ApiKeyRecord | undefined;
@@ -178,10 +176,6 @@ export function createKeyStore(database: Database): KeyStore {
       return { record, secret };
     },
     check,
-    verify(secret, now) {
-      const result = check(secret, now);
-      return result.ok ? result.record : undefined;
-    },
     findBySecret: find,
     get(reference) {
       const exact = get(reference);

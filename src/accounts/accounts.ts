@@ -49,7 +49,8 @@ export class Accounts {
   readonly ledger: Ledger;
   private readonly rates = new RateWindow();
   private readonly gate = new ConcurrencyGate();
-  private readonly now: () => number;
+  /** The accounts' clock (injectable for tests of expiry and daily resets). */
+  readonly now: () => number;
 
   constructor(
     database: Database,
@@ -119,9 +120,10 @@ export class Accounts {
         if (settled) return;
         settled = true;
         const gatewayError = error instanceof GatewayError ? error : undefined;
+        const clientGone = (error as Error | undefined)?.name === "ClientGone";
         this.ledger.settle(request.id, {
-          status: gatewayError?.status ?? 500, images: 0, outputTokens: 0, costMicros: 0, provider: null, upstreamRequestId: null,
-          latencyMs: Math.round(performance.now() - started), errorCode: gatewayError?.code ?? "InternalServiceError",
+          status: gatewayError?.status ?? (clientGone ? 499 : 500), images: 0, outputTokens: 0, costMicros: 0, provider: null, upstreamRequestId: null,
+          latencyMs: Math.round(performance.now() - started), errorCode: gatewayError?.code ?? (clientGone ? "ClientClosedRequest" : "InternalServiceError"),
         });
         await Promise.all(files.map((file) => this.storage.delete(file)));
       },

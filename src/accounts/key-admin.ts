@@ -55,7 +55,7 @@ const amount = (micros: number | null) => (micros === null ? null : fromMicros(m
 
 /** A key as the API and the CLI show it: never its hash, never its secret. */
 export function keyView(record: ApiKeyRecord, accounts: Accounts) {
-  const now = Date.now();
+  const now = accounts.now();
   const spent = accounts.ledger.spent(record.id, accounts.today());
   return {
     id: record.id,

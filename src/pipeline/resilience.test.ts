@@ -11,7 +11,7 @@ import sharp from "sharp";
 import { loadConfig } from "../config.js";
 import { MARK_TEXT, markBox } from "../images/watermark.js";
 import { createEmulator, type Emulator } from "../emulator/server.js";
-import { createGateway, type Gateway } from "../runtime.js";
+import { createGateway, openDatabase, type Gateway } from "../runtime.js";
 import { dataUrl, testImage, TEST_KEY, type Json } from "../testing/harness.js";
 import { CircuitBreaker, Resilience, type Clock } from "./resilience.js";
 
@@ -585,6 +585,15 @@ test("a client that disconnects mid-request aborts the upstream request", async 
     while (emulator.stats.aborted === abortedBefore) await sleep(10);
     assert.equal(emulator.stats.aborted, abortedBefore + 1);
     assert.equal(emulator.stats.byApi.ark, seenBefore + 1, "no retry after the client left");
+    // The ledger records it, uncharged, as the client's doing.
+    const database = openDatabase(join(root, `gw${opened}`));
+    try {
+      const rows = () => database.prepare("SELECT status, error_code, charged FROM usage WHERE state = 'settled'").all();
+      while (rows().length === 0) await sleep(10);
+      assert.deepEqual(rows(), [{ status: 499, error_code: "ClientClosedRequest", charged: 0 }]);
+    } finally {
+      database.close();
+    }
   } finally {
     await gw.close();
   }

@@ -29,13 +29,21 @@ export async function accounted<T>(
   try {
     return await run(admission);
   } catch (error) {
-    await admission.fail(error);
+    await admission.fail(error instanceof ClientGone || (error as Error | undefined)?.name === "AbortError" && reply.raw.destroyed ? new ClientGone() : error);
     throw error;
   }
 }
 
 /** What the generation pipeline reports to the admission. */
 export const hooksOf = (admission: Admission): GenerationHooks => ({ beforeAttempt: admission.checkKey, beforeStore: admission.recordFiles });
+
+/** The abort reason when the client went away; the ledger records such a request as 499 ClientClosedRequest. */
+export class ClientGone extends Error {
+  constructor() {
+    super("client disconnected");
+    this.name = "ClientGone";
+  }
+}
 
 /**
  * Aborts when the client goes away before the answer is sent: in-flight upstream calls and input
@@ -44,7 +52,7 @@ export const hooksOf = (admission: Admission): GenerationHooks => ({ beforeAttem
 export function requestSignal(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
   reply.raw.on("close", () => {
-    if (!reply.raw.writableFinished) controller.abort(new Error("client disconnected"));
+    if (!reply.raw.writableFinished) controller.abort(new ClientGone());
   });
   return controller.signal;
 }

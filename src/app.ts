@@ -3,14 +3,17 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { adminOnly, ErrCode, GatewayError, internalError, invalidRequest, keyRefused, renderError } from "./errors.js";
 import { newRequestId } from "./request-id.js";
 import { registerAccountRoutes } from "./routes/accounts.js";
+import { registerAsync } from "./routes/async.js";
 import { registerDrawingRoutes } from "./routes/drawing.js";
 import { registerEditRoutes } from "./routes/edits.js";
 import { registerImageRoutes, type RouteDeps } from "./routes/images.js";
 import { registerMetaRoutes } from "./routes/meta.js";
 import type { KeyStore } from "./stores/keys.js";
+import type { TaskStore } from "./tasks/tasks.js";
 
 export interface AppDeps extends RouteDeps {
   keys: KeyStore;
+  tasks: TaskStore;
   fileTtlMs: number;
   bodyLimitBytes: number;
   logger?: FastifyServerOptions["logger"];
@@ -29,6 +32,8 @@ const KNOWN_PATHS: Record<string, string> = {
   "/doubao/drawing/portrait": "POST",
   "/v1/models": "GET",
   "/v1/usage": "GET",
+  "/async_result": "GET",
+  "/v1/async_result": "GET",
   "/admin/keys": "GET, POST",
   "/admin/usage": "GET",
   "/health": "GET",
@@ -113,6 +118,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return sendError(request, reply, error);
   });
 
+  registerAsync(app, { tasks: deps.tasks, bodyLimitBytes: deps.bodyLimitBytes, now: deps.now ?? Date.now });
   registerImageRoutes(app, deps);
   // Multipart parsing lives in its own scope, so JSON routes never accept form bodies.
   void app.register(async (scope) => registerEditRoutes(scope, deps));

@@ -21,6 +21,8 @@ import { createVisualProvider } from "./providers/visual/visual-provider.js";
 import { createFsStorage } from "./storage/fs.js";
 import { createKeyStore, type KeyStore } from "./stores/keys.js";
 import { Accounts } from "./accounts/accounts.js";
+import { interruptedResult } from "./routes/async.js";
+import { createTaskStore } from "./tasks/tasks.js";
 
 export interface Gateway {
   app: FastifyInstance;
@@ -97,13 +99,16 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
 
   const storage = createFsStorage(join(config.dataDir, "files"));
   const accounts = new Accounts(database, keys, storage, { prices: config.file.prices, timeZone: config.usageTimeZone, ...(options.now ? { now: options.now } : {}) });
-  // Requests a previous process left half-done: their files go, and they are settled uncharged.
+  // Requests a previous process left half-done: their files go, and they are settled uncharged; their async tasks say so.
   const recovered = await accounts.recover();
+  const tasks = createTaskStore(database);
+  tasks.interruptPending(interruptedResult, (options.now ?? Date.now)());
   const fileTtlMs = config.fileTtlHours * 3600 * 1000;
   const fetchPolicy: FetchPolicy = { allow: new AllowList(config.fetchAllow), ...options.fetchPolicy };
   const app = buildApp({
     router: createRouter(providers, config.file.routing),
     accounts,
+    tasks,
     resilience,
     storage,
     resultHosting: config.resultHosting,
@@ -116,7 +121,10 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     ...(options.now ? { now: options.now } : {}),
   });
   const now = options.now ?? Date.now;
-  const sweep = () => storage.sweep(new Date(now() - fileTtlMs));
+  const sweep = async () => {
+    tasks.sweep(now() - fileTtlMs);
+    return storage.sweep(new Date(now() - fileTtlMs));
+  };
   const timer = setInterval(() => void sweep().catch(() => undefined), Math.min(fileTtlMs, 10 * 60 * 1000));
   timer.unref();
 

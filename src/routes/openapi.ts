@@ -138,6 +138,13 @@ export function buildOpenApi(serverUrl: string): Record<string, unknown> {
         },
       },
       "/health": { get: { summary: "Liveness", security: [], responses: { "200": { description: "ok" } } } },
+      "/async_result": {
+        get: {
+          summary: "The result of a request made with ?async=true (alias /v1/async_result): {status_code: 202, err: \"result pending\"} until done, then {status_code, content_type, data, err}",
+          parameters: [{ name: "task_id", in: "query", required: true, schema: { type: "string" } }],
+          responses: { "200": { description: "Pending, or the synchronous status and body" }, "404": { description: "No such task for this key" } },
+        },
+      },
       "/v1/usage": { get: { summary: "The calling key's usage (?since, until, group_by=model,day, format=json|csv)", responses: { "200": { description: "Usage report" } } } },
       "/admin/keys": {
         get: { summary: "All keys (admin)", responses: { "200": { description: "Key list" } } },

@@ -1,0 +1,115 @@
+// `?async=true` and `/async_result` (CONTRACT.md §1) on the embedded emulator.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../config.js";
+import { createGateway, openDatabase } from "../runtime.js";
+import { createTaskStore } from "../tasks/tasks.js";
+import { BASE, dataUrl, startHarness, testImage, TEST_KEY, type Harness, type Json } from "../testing/harness.js";
+
+let h: Harness;
+before(async () => (h = await startHarness()));
+after(() => h.close());
+
+const SEEDREAM = "doubao-seedream-3-0-t2i-250415";
+
+async function poll(taskId: string, path = "/async_result", key = TEST_KEY): Promise<Json> {
+  for (;;) {
+    const response = await h.get(`${path}?task_id=${taskId}`, { authorization: `Bearer ${key}` });
+    assert.equal(response.status, 200, response.body.toString());
+    const body = response.json();
+    if (body.err !== "result pending") return body;
+    assert.deepEqual(body, { status_code: 202, err: "result pending" });
+    await sleep(5);
+  }
+}
+
+test("?async=true answers 202 {task_id} at once; the poll says pending, then gives the synchronous status and body", async () => {
+  const submitted = await h.post("/doubao/images/generations?async=true", { model: SEEDREAM, prompt: "later [[fault:slow:150]]", size: "512x512", response_format: "b64_json" });
+  assert.equal(submitted.status, 202);
+  assert.deepEqual(Object.keys(submitted.json), ["task_id"]);
+  const first = await h.get(`/async_result?task_id=${submitted.json.task_id}`);
+  assert.deepEqual(first.json(), { status_code: 202, err: "result pending" });
+  const done = await poll(submitted.json.task_id);
+  assert.equal(done.status_code, 200);
+  assert.equal(done.content_type, "application/json; charset=utf-8");
+  assert.equal(done.err, "");
+  const body = JSON.parse(done.data);
+  assert.deepEqual(Object.keys(body), ["model", "created", "data", "usage"]);
+  assert.equal(body.usage.generated_images, 1);
+});
+
+test("every generation endpoint takes it, /v1/async_result is an alias, and a refusal comes back as the synchronous 400", async () => {
+  const photo = dataUrl(await testImage(600, 800));
+  const submissions = await Promise.all([
+    h.post("/v1/images/generations?async=true", { model: SEEDREAM, prompt: "n two", size: "512x512", n: 2 }),
+    h.post("/doubao/drawing?async=true", { prompt: "drawing", width: 256, height: 256 }),
+    h.post("/doubao/drawing/portrait?async=true&response_format=b64_json", { image_input: photo, width: 512, height: 512 }),
+    h.post("/doubao/images/generations?async=true", { model: SEEDREAM, prompt: "x", size: "100x100" }),
+  ]);
+  for (const submission of submissions) assert.equal(submission.status, 202);
+  const [v1, drawing, portrait, bad] = await Promise.all(submissions.map((submission) => poll(submission.json.task_id, "/v1/async_result")));
+  assert.equal(JSON.parse(v1.data).data.length, 2);
+  assert.equal(JSON.parse(drawing.data).code, 10000);
+  assert.equal(JSON.parse(portrait.data).data.binary_data_base64.length, 1);
+  assert.equal(bad.status_code, 400);
+  assert.equal(JSON.parse(bad.data).error.param, "size");
+});
+
+test("multipart /v1/images/edits is replayed byte for byte", async () => {
+  const form = new FormData();
+  form.append("image", new Blob([await testImage(800, 600, "png")], { type: "image/png" }), "photo.png");
+  form.append("prompt", "make it blue");
+  form.append("response_format", "b64_json");
+  const request = new Request("http://x/", { method: "POST", body: form });
+  const submitted = await h.gateway.app.inject({
+    method: "POST", url: "/v1/images/edits?async=true",
+    headers: { authorization: `Bearer ${TEST_KEY}`, "content-type": request.headers.get("content-type") as string },
+    payload: Buffer.from(await request.arrayBuffer()),
+  });
+  assert.equal(submitted.statusCode, 202);
+  const done = await poll(submitted.json().task_id);
+  assert.equal(done.status_code, 200);
+  assert.equal(JSON.parse(done.data).data.length, 1);
+});
+
+test("a task belongs to the key that made it; unknown, foreign and missing ids are refused", async () => {
+  const submitted = await h.post("/doubao/images/generations?async=true", { model: SEEDREAM, prompt: "mine", size: "512x512" });
+  const other = await h.post("/admin/keys", { name: "other" });
+  const foreign = await h.get(`/async_result?task_id=${submitted.json.task_id}`, { authorization: `Bearer ${other.json.secret}` });
+  assert.equal(foreign.status, 404);
+  assert.equal(foreign.json().error.message, `No task ${submitted.json.task_id} belongs to this API key (tasks are kept as long as result files).`);
+  assert.equal((await h.get("/async_result?task_id=nope")).status, 404);
+  const missing = await h.get("/async_result");
+  assert.equal(missing.status, 400);
+  assert.equal(missing.json().error.message, "Missing required parameter `task_id`.");
+  assert.equal((await h.post("/doubao/images/generations?async=true", { model: SEEDREAM, prompt: "x" }, { authorization: "Bearer dg_wrong_key_000000000000000000000000" })).status, 401);
+  await poll(submitted.json.task_id);
+});
+
+test("a task its process did not finish reads as interrupted (and uncharged) after a restart", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "doubao-gateway-async-"));
+  const config = loadConfig({ DATA_DIR: dataDir, GATEWAY_EMULATE: "1", GATEWAY_BOOTSTRAP_KEY: TEST_KEY, PUBLIC_BASE_URL: BASE });
+  try {
+    const first = await createGateway(config);
+    // A task left pending by a process that died: created, never finished.
+    const database = openDatabase(dataDir);
+    createTaskStore(database).create("T-left-pending", first.keys.findBySecret(TEST_KEY)?.id as string, Date.now());
+    database.close();
+    await first.close();
+    const second = await createGateway(config);
+    try {
+      const response = await second.app.inject({ method: "GET", url: "/async_result?task_id=T-left-pending", headers: { authorization: `Bearer ${TEST_KEY}` } });
+      const body = response.json();
+      assert.equal(body.status_code, 500);
+      assert.equal(JSON.parse(body.data).error.message, "The gateway restarted before this task finished; it was not charged. Submit it again.");
+    } finally {
+      await second.close();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

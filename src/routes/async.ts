@@ -1,0 +1,91 @@
+/**
+ * `?async=true` on every generation endpoint, and `GET /async_result?task_id=` (alias `/v1/async_result`),
+ * as CONTRACT.md §1 and 302.AI's clients have them. The submit answers 202 `{task_id}` at once; the request
+ * itself is then made in the background, exactly as the synchronous call (same headers and body, through
+ * the same routes, limits and ledger), and its status and body are kept for the poll.
+ */
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { GatewayError, invalidParameter, invalidRequest, renderError } from "../errors.js";
+import { newRequestId } from "../request-id.js";
+import type { TaskStore } from "../tasks/tasks.js";
+
+/** Routes that take `?async=true`. */
+export const ASYNC_ROUTES: ReadonlySet<string> = new Set([
+  "/doubao/images/generations", "/v1/images/generations", "/v1/images/edits", "/doubao/drawing", "/doubao/drawing/portrait",
+]);
+
+/** Request headers that describe the connection rather than the request; not replayed. */
+const HOP_HEADERS = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive", "expect", "upgrade"]);
+
+export interface AsyncDeps {
+  tasks: TaskStore;
+  bodyLimitBytes: number;
+  now: () => number;
+}
+
+/** The body of a request, read up to the limit (a 413 past it), before Fastify parses it. */
+async function readBody(request: FastifyRequest, limit: number): Promise<Buffer> {
+  const declared = Number(request.headers["content-length"] ?? Number.NaN);
+  const tooLarge = () => invalidRequest(413, "PayloadTooLarge", `The request body is larger than the limit of ${limit} bytes.`, `请求体超过 ${limit} 字节的上限。`);
+  if (declared > limit) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of request.raw) {
+    total += (chunk as Buffer).length;
+    if (total > limit) throw tooLarge();
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/** The result a task gets when its process died before it finished (start-up recovery). */
+export function interruptedResult(id: string) {
+  const error = new GatewayError({
+    status: 500, code: "Interrupted", type: "server_error", errCode: -10011,
+    message: "The gateway restarted before this task finished; it was not charged. Submit it again.",
+    messageCn: "网关在任务完成前重启，该任务未计费，请重新提交。",
+  });
+  return { statusCode: 500, contentType: "application/json; charset=utf-8", data: JSON.stringify(renderError(error, id, false)) };
+}
+
+export function registerAsync(app: FastifyInstance, deps: AsyncDeps): void {
+  // After the auth hook (registered before this one): only a valid key gets a task.
+  app.addHook("onRequest", async (request, reply) => {
+    if (request.method !== "POST" || !ASYNC_ROUTES.has(request.routeOptions.url ?? "")) return;
+    const url = new URL(request.url, "http://gateway.local");
+    if (url.searchParams.get("async") !== "true") return;
+    const key = request.apiKey;
+    if (!key) return;
+    const payload = await readBody(request, deps.bodyLimitBytes);
+    url.searchParams.delete("async");
+    const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !HOP_HEADERS.has(name))) as Record<string, string>;
+    const taskId = newRequestId();
+    deps.tasks.create(taskId, key.id, deps.now());
+    setImmediate(() => {
+      void app
+        .inject({ method: "POST", url: `${url.pathname}${url.search}`, headers, payload })
+        .then((response) => {
+          const contentType = String(response.headers["content-type"] ?? "application/json");
+          deps.tasks.finish(taskId, { statusCode: response.statusCode, contentType, data: response.body }, deps.now());
+        })
+        .catch((error: unknown) => {
+          request.log.error({ err: error, taskId }, "async task failed to run");
+          deps.tasks.finish(taskId, interruptedResult(taskId), deps.now());
+        });
+    });
+    return reply.code(202).send({ task_id: taskId });
+  });
+
+  const poll = async (request: FastifyRequest) => {
+    const taskId = (request.query as { task_id?: unknown }).task_id;
+    if (typeof taskId !== "string" || taskId === "") throw invalidParameter("task_id", "Missing required parameter `task_id`.", "缺少必需参数 task_id。", "MissingParameter");
+    const task = deps.tasks.get(taskId);
+    if (!task || task.keyId !== request.apiKey?.id) {
+      throw invalidRequest(404, "NotFound", `No task ${taskId.slice(0, 64)} belongs to this API key (tasks are kept as long as result files).`, `该 API Key 下不存在任务 ${taskId.slice(0, 64)}。`);
+    }
+    if (!task.result) return { status_code: 202, err: "result pending" };
+    return { status_code: task.result.statusCode, content_type: task.result.contentType, data: task.result.data, err: "" };
+  };
+  app.get("/async_result", poll);
+  app.get("/v1/async_result", poll);
+}

@@ -1,0 +1,76 @@
+/**
+ * Async tasks (`?async=true`, CONTRACT.md §1): a generation request answered at once with a task id and
+ * run in the background; its result — the status and body the synchronous call would have had — is kept
+ * here until the client fetches it at `/async_result`. A task belongs to the key that made it.
+ */
+import type { Database } from "better-sqlite3";
+
+export interface TaskResult {
+  statusCode: number;
+  contentType: string;
+  /** The body, as the synchronous call would have sent it. */
+  data: string;
+}
+
+export interface Task {
+  id: string;
+  keyId: string;
+  createdAt: number;
+  result: TaskResult | undefined;
+}
+
+export interface TaskStore {
+  create(id: string, keyId: string, now: number): void;
+  finish(id: string, result: TaskResult, now: number): void;
+  get(id: string): Task | undefined;
+  /** Tasks still pending (their process died): finished with `result`; returns how many. */
+  interruptPending(result: (id: string) => TaskResult, now: number): number;
+  /** Deletes tasks created before `cutoff`; returns how many. */
+  sweep(cutoff: number): number;
+}
+
+interface Row {
+  id: string;
+  key_id: string;
+  created_at: number;
+  status_code: number | null;
+  content_type: string | null;
+  data: string | null;
+}
+
+export function createTaskStore(database: Database): TaskStore {
+  database.exec(`CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    status_code INTEGER,
+    content_type TEXT,
+    data TEXT
+  );
+  CREATE INDEX IF NOT EXISTS tasks_created ON tasks (created_at);`);
+  const insert = database.prepare("INSERT INTO tasks (id, key_id, created_at) VALUES (?, ?, ?)");
+  const finish = database.prepare("UPDATE tasks SET finished_at = ?, status_code = ?, content_type = ?, data = ? WHERE id = ? AND finished_at IS NULL");
+  const byId = database.prepare<[string], Row>("SELECT * FROM tasks WHERE id = ?");
+  const pending = database.prepare<[], { id: string }>("SELECT id FROM tasks WHERE finished_at IS NULL");
+  const sweep = database.prepare("DELETE FROM tasks WHERE created_at < ?");
+  return {
+    create: (id, keyId, now) => void insert.run(id, keyId, now),
+    finish: (id, result, now) => void finish.run(now, result.statusCode, result.contentType, result.data, id),
+    get(id) {
+      const row = byId.get(id);
+      if (!row) return undefined;
+      const result = row.status_code === null ? undefined : { statusCode: row.status_code, contentType: row.content_type ?? "application/json", data: row.data ?? "" };
+      return { id: row.id, keyId: row.key_id, createdAt: row.created_at, result };
+    },
+    interruptPending(result, now) {
+      const ids = pending.all().map((row) => row.id);
+      for (const id of ids) {
+        const value = result(id);
+        finish.run(now, value.statusCode, value.contentType, value.data, id);
+      }
+      return ids.length;
+    },
+    sweep: (cutoff) => sweep.run(cutoff).changes,
+  };
+}

@@ -93,6 +93,14 @@ export interface Ledger {
   spent(keyId: string, day: string): { totalImages: number; dailyImages: number; totalMicros: number; dailyMicros: number };
 }
 
+interface Sums {
+  images: number;
+  micros: number;
+  dayImages: number;
+  dayMicros: number;
+}
+const NO_SUMS: Sums = { images: 0, micros: 0, dayImages: 0, dayMicros: 0 };
+
 export function createLedger(database: Database): Ledger {
   database.exec(`CREATE TABLE IF NOT EXISTS usage (
     id TEXT PRIMARY KEY,
@@ -127,17 +135,17 @@ export function createLedger(database: Database): Ledger {
     PRIMARY KEY (key_id, day)
   );`);
 
-  const settledTotal = database.prepare<[string], { images: number; micros: number }>(
-    "SELECT COALESCE(SUM(images), 0) AS images, COALESCE(SUM(cost_micros), 0) AS micros FROM usage_daily WHERE key_id = ?",
+  // Both reads cover a key's total and one day in one pass: settled usage from the daily roll-up (a row per
+  // key and day), reservations from the partial index of rows still reserved (the requests in flight).
+  const settledSums = database.prepare<[string, string, string], Sums>(
+    `SELECT COALESCE(SUM(images), 0) AS images, COALESCE(SUM(cost_micros), 0) AS micros,
+            COALESCE(SUM(CASE WHEN day = ? THEN images END), 0) AS dayImages, COALESCE(SUM(CASE WHEN day = ? THEN cost_micros END), 0) AS dayMicros
+     FROM usage_daily WHERE key_id = ?`,
   );
-  const settledDay = database.prepare<[string, string], { images: number; micros: number }>(
-    "SELECT COALESCE(SUM(images), 0) AS images, COALESCE(SUM(cost_micros), 0) AS micros FROM usage_daily WHERE key_id = ? AND day = ?",
-  );
-  const reservedTotal = database.prepare<[string], { images: number; micros: number }>(
-    "SELECT COALESCE(SUM(reserved_images), 0) AS images, COALESCE(SUM(reserved_micros), 0) AS micros FROM usage WHERE key_id = ? AND state = 'reserved'",
-  );
-  const reservedDay = database.prepare<[string, string], { images: number; micros: number }>(
-    "SELECT COALESCE(SUM(reserved_images), 0) AS images, COALESCE(SUM(reserved_micros), 0) AS micros FROM usage WHERE key_id = ? AND state = 'reserved' AND day = ?",
+  const reservedSums = database.prepare<[string, string, string], Sums>(
+    `SELECT COALESCE(SUM(reserved_images), 0) AS images, COALESCE(SUM(reserved_micros), 0) AS micros,
+            COALESCE(SUM(CASE WHEN day = ? THEN reserved_images END), 0) AS dayImages, COALESCE(SUM(CASE WHEN day = ? THEN reserved_micros END), 0) AS dayMicros
+     FROM usage INDEXED BY usage_reserved WHERE key_id = ? AND state = 'reserved'`,
   );
   const insert = database.prepare(
     `INSERT INTO usage (id, key_id, key_name, model, endpoint, state, reserved_images, reserved_micros, created_at, day, files)
@@ -157,23 +165,17 @@ export function createLedger(database: Database): Ledger {
   );
   const leftReserved = database.prepare<[], { id: string; files: string | null }>("SELECT id, files FROM usage WHERE state = 'reserved'");
 
-  const sum = (settled: { images: number; micros: number } | undefined, reserved: { images: number; micros: number } | undefined) => ({
-    settled: settled ?? { images: 0, micros: 0 },
-    reserved: reserved ?? { images: 0, micros: 0 },
-  });
-
   const reserve = database.transaction((reservation: Reservation, limits: KeyLimits) => {
-    const total = sum(settledTotal.get(reservation.keyId), reservedTotal.get(reservation.keyId));
-    const daily = sum(settledDay.get(reservation.keyId, reservation.day), reservedDay.get(reservation.keyId, reservation.day));
-    const checks: Array<[QuotaKind, number | null, { settled: { images: number; micros: number }; reserved: { images: number; micros: number } }, "images" | "micros", number]> = [
-      ["totalImages", limits.totalImages, total, "images", reservation.images],
-      ["dailyImages", limits.dailyImages, daily, "images", reservation.images],
-      ["totalSpend", limits.totalSpendMicros, total, "micros", reservation.costMicros],
-      ["dailySpend", limits.dailySpendMicros, daily, "micros", reservation.costMicros],
+    const settled = settledSums.get(reservation.day, reservation.day, reservation.keyId) ?? NO_SUMS;
+    const reserved = reservedSums.get(reservation.day, reservation.day, reservation.keyId) ?? NO_SUMS;
+    const checks: Array<[QuotaKind, number | null, number, number, number]> = [
+      ["totalImages", limits.totalImages, settled.images, reserved.images, reservation.images],
+      ["dailyImages", limits.dailyImages, settled.dayImages, reserved.dayImages, reservation.images],
+      ["totalSpend", limits.totalSpendMicros, settled.micros, reserved.micros, reservation.costMicros],
+      ["dailySpend", limits.dailySpendMicros, settled.dayMicros, reserved.dayMicros, reservation.costMicros],
     ];
-    for (const [kind, limit, counts, unit, asked] of checks) {
-      if (limit === null) continue;
-      if (counts.settled[unit] + counts.reserved[unit] + asked > limit) throw new QuotaRefusal(kind, limit, counts.settled[unit], counts.reserved[unit], asked);
+    for (const [kind, limit, used, inFlight, asked] of checks) {
+      if (limit !== null && used + inFlight + asked > limit) throw new QuotaRefusal(kind, limit, used, inFlight, asked);
     }
     insert.run(reservation);
   });
@@ -212,9 +214,8 @@ export function createLedger(database: Database): Ledger {
       return rows.filter((row) => row.requests > 0);
     },
     spent(keyId, day) {
-      const total = settledTotal.get(keyId) ?? { images: 0, micros: 0 };
-      const daily = settledDay.get(keyId, day) ?? { images: 0, micros: 0 };
-      return { totalImages: total.images, dailyImages: daily.images, totalMicros: total.micros, dailyMicros: daily.micros };
+      const settled = settledSums.get(day, day, keyId) ?? NO_SUMS;
+      return { totalImages: settled.images, dailyImages: settled.dayImages, totalMicros: settled.micros, dailyMicros: settled.dayMicros };
     },
   };
 }

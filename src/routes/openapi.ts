@@ -74,6 +74,9 @@ const errors = {
 const json = (value: unknown) => ({ required: true, content: { "application/json": { schema: value } } });
 const ok = (value: unknown) => ({ "200": { description: "Success", content: { "application/json": { schema: value } } }, ...errors });
 
+/** `?async=true`: 202 {task_id} at once, the result at /async_result (CONTRACT.md §1). */
+const asyncParameter = { name: "async", in: "query", schema: { type: "string", enum: ["true", "false"], default: "false" }, description: "true: answer 202 {task_id} at once; fetch the result at /async_result" };
+
 export function buildOpenApi(serverUrl: string): Record<string, unknown> {
   return {
     openapi: "3.1.0",
@@ -99,6 +102,7 @@ export function buildOpenApi(serverUrl: string): Record<string, unknown> {
       "/doubao/images/generations": {
         post: {
           summary: "Seedream 3.0 text-to-image / SeedEdit 3.0 (302.AI path)",
+          parameters: [asyncParameter],
           requestBody: json({ oneOf: [{ $ref: "#/components/schemas/SeedreamRequest" }, { $ref: "#/components/schemas/SeededitRequest" }] }),
           responses: ok({ $ref: "#/components/schemas/ArkResponse" }),
         },
@@ -106,13 +110,37 @@ export function buildOpenApi(serverUrl: string): Record<string, unknown> {
       "/v1/images/generations": {
         post: {
           summary: "Seedream 3.0 / SeedEdit 3.0 (OpenAI-style path, with n)",
+          parameters: [asyncParameter],
           requestBody: json({ oneOf: [{ $ref: "#/components/schemas/SeedreamRequestV1" }, { $ref: "#/components/schemas/SeededitRequestV1" }] }),
+          responses: ok({ $ref: "#/components/schemas/ArkResponse" }),
+        },
+      },
+      "/v1/images/edits": {
+        post: {
+          summary: "SeedEdit 3.0 as the openai SDK's images.edit sends it",
+          parameters: [asyncParameter],
+          requestBody: {
+            required: true,
+            content: {
+              "multipart/form-data": {
+                schema: {
+                  type: "object",
+                  required: ["image", "prompt"],
+                  properties: {
+                    image: { type: "string", format: "binary" }, prompt: { type: "string" }, model: { type: "string" },
+                    response_format: { type: "string", enum: ["url", "b64_json"] }, n: { type: "integer", minimum: 1, maximum: 4 }, size: { type: "string", enum: ["adaptive"] },
+                  },
+                },
+              },
+            },
+          },
           responses: ok({ $ref: "#/components/schemas/ArkResponse" }),
         },
       },
       "/doubao/drawing": {
         post: {
           summary: "General drawing v2.1_L / v2.0_L / v2.0",
+          parameters: [asyncParameter],
           requestBody: json({ $ref: "#/components/schemas/DrawingRequest" }),
           responses: ok({ $ref: "#/components/schemas/VolcengineEnvelope" }),
         },
@@ -120,7 +148,7 @@ export function buildOpenApi(serverUrl: string): Record<string, unknown> {
       "/doubao/drawing/portrait": {
         post: {
           summary: "Portrait photo (i2i_portrait_photo)",
-          parameters: [{ name: "response_format", in: "query", schema: { type: "string", enum: ["url", "b64_json"], default: "url" } }],
+          parameters: [{ name: "response_format", in: "query", schema: { type: "string", enum: ["url", "b64_json"], default: "url" } }, asyncParameter],
           requestBody: json({ $ref: "#/components/schemas/PortraitRequest" }),
           responses: ok({ $ref: "#/components/schemas/VolcengineEnvelope" }),
         },

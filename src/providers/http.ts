@@ -1,6 +1,6 @@
 /** The one place providers send HTTP: JSON in, parsed JSON out, network failures typed. */
 import type { CheckReport } from "./types.js";
-import { upstreamMalformed, upstreamTimeout, upstreamUnreachable, type UpstreamError } from "./upstream-error.js";
+import { scrub, upstreamMalformed, upstreamTimeout, upstreamUnreachable, type UpstreamError } from "./upstream-error.js";
 
 export type FetchFunction = typeof globalThis.fetch;
 
@@ -28,8 +28,9 @@ export async function postJson(
       if ((signal.reason as Error | undefined)?.name === "TimeoutError") throw upstreamTimeout(provider);
       throw signal.reason ?? error;
     }
-    const cause = (error as { cause?: { code?: string } }).cause;
-    throw upstreamUnreachable(provider, cause?.code ?? "network error");
+    const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+    const detail = typeof cause?.code === "string" ? cause.code : typeof cause?.message === "string" && cause.message ? scrub(cause.message).slice(0, 80) : "network error";
+    throw upstreamUnreachable(provider, detail);
   }
   let json: unknown;
   try {

@@ -13,6 +13,7 @@ import { MARK_TEXT, markBox } from "../images/watermark.js";
 import { createEmulator, type Emulator } from "../emulator/server.js";
 import { createGateway, openDatabase, type Gateway } from "../runtime.js";
 import { dataUrl, testImage, TEST_KEY, type Json } from "../testing/harness.js";
+import { parseRetryAfter } from "../providers/http.js";
 import { CircuitBreaker, Resilience, type Clock } from "./resilience.js";
 
 // Fake, but shaped like the real thing, so that a leak would be visible.
@@ -619,6 +620,16 @@ describe("resilience units", () => {
     const high = new Resilience({ policy: { baseDelayMs: 500, maxDelayMs: 8000 }, random: () => 0.999999 });
     assert.deepEqual([1, 2, 3, 4, 5, 6].map((n) => low.backoff(n)), [250, 500, 1000, 2000, 4000, 4000]);
     assert.deepEqual([1, 2, 3, 4, 5, 6].map((n) => high.backoff(n)), [500, 1000, 2000, 4000, 8000, 8000]);
+  });
+
+  test("Retry-After is read as seconds or as an HTTP-date", () => {
+    const now = Date.UTC(2026, 10, 22, 12, 0, 0);
+    assert.equal(parseRetryAfter("3", now), 3);
+    assert.equal(parseRetryAfter("Sun, 22 Nov 2026 12:00:07 GMT", now), 7);
+    assert.equal(parseRetryAfter("Sun, 22 Nov 2026 11:59:00 GMT", now), undefined);
+    assert.equal(parseRetryAfter("0", now), undefined);
+    assert.equal(parseRetryAfter("soon", now), undefined);
+    assert.equal(parseRetryAfter(null, now), undefined);
   });
 
   test("a half-open breaker lets exactly one probe through", () => {

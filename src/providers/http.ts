@@ -10,6 +10,13 @@ export interface UpstreamResponse {
   retryAfter: number | undefined;
 }
 
+/** `Retry-After` in seconds: delta-seconds or an HTTP-date (RFC 9110 §10.2.3); undefined when absent, past or unreadable. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null || value.trim() === "") return undefined;
+  const seconds = /^\s*\d+\s*$/.test(value) ? Number(value) : (Date.parse(value) - now) / 1000;
+  return Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds) : undefined;
+}
+
 export async function postJson(
   fetchFunction: FetchFunction,
   provider: string,
@@ -38,8 +45,7 @@ export async function postJson(
   } catch {
     if (response.ok) throw upstreamMalformed(provider, `HTTP ${response.status}, body is not JSON`);
   }
-  const retryAfterHeader = Number(response.headers.get("retry-after"));
-  return { status: response.status, json, retryAfter: Number.isFinite(retryAfterHeader) && retryAfterHeader > 0 ? retryAfterHeader : undefined };
+  return { status: response.status, json, retryAfter: parseRetryAfter(response.headers.get("retry-after")) };
 }
 
 /**

@@ -5,6 +5,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { createHash } from "node:crypto";
+import { openDatabase } from "../runtime.js";
 import { startHarness, testImage, TEST_KEY, type Harness, type Json } from "../testing/harness.js";
 
 const SEEDREAM = "doubao-seedream-3-0-t2i-250415";
@@ -87,6 +89,14 @@ describe("the admin key API", () => {
     });
     const shown = (await admin("GET", `/admin/keys/${key.id}`)).json();
     assert.equal(JSON.stringify(shown).includes(secret), false);
+    const database = openDatabase(h.dataDir);
+    try {
+      const stored = database.prepare("SELECT * FROM api_keys WHERE id = ?").get(key.id) as Record<string, unknown>;
+      assert.deepEqual((stored.hash as Buffer).toString("hex"), createHash("sha256").update(secret).digest("hex"));
+      for (const [column, value] of Object.entries(stored)) assert.ok(!String(value).includes(secret.slice(12)), `${column} holds the secret`);
+    } finally {
+      database.close();
+    }
     const listed = (await admin("GET", "/admin/keys")).json();
     assert.equal(listed.object, "list");
     assert.ok(listed.data.some((entry: Json) => entry.id === key.id));

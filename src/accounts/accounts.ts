@@ -96,20 +96,14 @@ export class Accounts {
     }
     const started = performance.now();
     let settled = false;
-    let files: string[] = [];
     return {
       id: request.id,
       key,
       checkKey: () => {
-        if (!this.keys.isUsable(key.id, this.now())) {
-          const current = this.keys.get(key.id);
-          throw keyRefused(!current ? "unknown" : current.disabledAt !== null ? "disabled" : "expired", current?.expiresAt);
-        }
+        const state = this.keys.checkId(key.id, this.now());
+        if (!state.ok) throw keyRefused(state.reason, state.record?.expiresAt);
       },
-      recordFiles: (keys) => {
-        files = [...files, ...keys];
-        this.ledger.recordFiles(request.id, keys);
-      },
+      recordFiles: (keys) => this.ledger.recordFiles(request.id, keys),
       settle: (delivered) => {
         settled = true;
         this.ledger.settle(request.id, {
@@ -125,6 +119,8 @@ export class Accounts {
           status: gatewayError?.status ?? (clientGone ? 499 : 500), images: 0, outputTokens: 0, costMicros: 0, provider: null, upstreamRequestId: null,
           latencyMs: Math.round(performance.now() - started), errorCode: gatewayError?.code ?? (clientGone ? "ClientClosedRequest" : "InternalServiceError"),
         });
+        // The files the row recorded before they were written: whatever of them exists goes.
+        const files = JSON.parse(this.ledger.get(request.id)?.files ?? "[]") as string[];
         await Promise.all(files.map((file) => this.storage.delete(file)));
       },
       release,

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { MODEL_CATALOG } from "../api/models.js";
 import { parseOrThrow } from "../api/validate.js";
 import { invalidParameter, invalidRequest } from "../errors.js";
-import type { ApiKeyRecord, KeyLimits, KeyRole, KeyStore } from "../stores/keys.js";
+import { keyState, type ApiKeyRecord, type KeyLimits, type KeyRole, type KeyStore } from "../stores/keys.js";
 import type { Accounts } from "./accounts.js";
 import { dayOf } from "./clock.js";
 import type { UsageDimension, UsageRow } from "./ledger.js";
@@ -55,14 +55,14 @@ const amount = (micros: number | null) => (micros === null ? null : fromMicros(m
 
 /** A key as the API and the CLI show it: never its hash, never its secret. */
 export function keyView(record: ApiKeyRecord, accounts: Accounts) {
-  const now = accounts.now();
+  const state = keyState(record, accounts.now());
   const spent = accounts.ledger.spent(record.id, accounts.today());
   return {
     id: record.id,
     name: record.name,
     prefix: record.prefix,
     role: record.role,
-    status: record.disabledAt !== null ? "disabled" : record.expiresAt !== null && now >= record.expiresAt ? "expired" : "active",
+    status: state.ok ? "active" : state.reason,
     created_at: iso(record.createdAt),
     disabled_at: iso(record.disabledAt),
     expires_at: iso(record.expiresAt),

@@ -27,11 +27,11 @@ export interface ArkResponse {
 /** The fields every Ark-family call needs, whichever route parsed them. */
 export type ArkInput = Pick<SeedreamRequest | SeededitRequest, "model" | "prompt" | "size" | "seed" | "guidance_scale" | "watermark" | "response_format" | "n">;
 
-/** Makes the n upstream calls (seeds seed, seed+1, …) and answers in the Ark shape; partial failures are reported, total failure throws the first. */
 export interface RouteDeps extends PipelineDeps {
   accounts: Accounts;
 }
 
+/** Makes the n upstream calls (seeds seed, seed+1, …) and answers in the Ark shape; partial failures are reported, total failure throws the first. */
 export async function sendArkImages(
   reply: FastifyReply,
   deps: PipelineDeps,

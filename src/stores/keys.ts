@@ -49,9 +49,17 @@ export interface KeyStore {
   update(id: string, patch: Partial<KeyLimits> & { name?: string; role?: KeyRole }): ApiKeyRecord | undefined;
   setDisabled(id: string, disabled: boolean, now?: number): ApiKeyRecord | undefined;
   delete(id: string): boolean;
-  /** Whether the key may still be used now: read fresh, so a revocation takes effect for requests in flight. */
-  isUsable(id: string, now?: number): boolean;
+  /** The key with this id and whether it may be used at `now`: read fresh, so a revocation takes effect for requests in flight. */
+  checkId(id: string, now?: number): KeyCheck;
   count(): number;
+}
+
+/** The one rule for whether a key may be used at `now` (auth, the re-check before each attempt, the admin view). */
+export function keyState(record: ApiKeyRecord | undefined, now: number): KeyCheck {
+  if (!record) return { ok: false, reason: "unknown" };
+  if (record.disabledAt !== null) return { ok: false, reason: "disabled", record };
+  if (record.expiresAt !== null && now >= record.expiresAt) return { ok: false, reason: "expired", record };
+  return { ok: true, record };
 }
 
 const PREFIX_LENGTH = 12;
@@ -148,13 +156,6 @@ export function createKeyStore(database: Database): KeyStore {
     }
     return found ? toRecord(found) : undefined;
   };
-  const check = (secret: string, now = Date.now()): KeyCheck => {
-    const record = find(secret);
-    if (!record) return { ok: false, reason: "unknown" };
-    if (record.disabledAt !== null) return { ok: false, reason: "disabled", record };
-    if (record.expiresAt !== null && now >= record.expiresAt) return { ok: false, reason: "expired", record };
-    return { ok: true, record };
-  };
   const get = (id: string) => {
     const row = byId.get(id);
     return row ? toRecord(row) : undefined;
@@ -175,7 +176,8 @@ export function createKeyStore(database: Database): KeyStore {
         .run(record.id, record.name, record.prefix, hash(secret), record.role, record.createdAt, ...fields.map((field) => column(field, record[field])));
       return { record, secret };
     },
-    check,
+    check: (secret, now = Date.now()) => keyState(find(secret), now),
+    checkId: (id, now = Date.now()) => keyState(get(id), now),
     findBySecret: find,
     get(reference) {
       const exact = get(reference);
@@ -208,10 +210,6 @@ export function createKeyStore(database: Database): KeyStore {
       return get(id);
     },
     delete: (id) => database.prepare("DELETE FROM api_keys WHERE id = ?").run(id).changes > 0,
-    isUsable(id, now = Date.now()) {
-      const row = byId.get(id);
-      return Boolean(row && row.disabled_at === null && (row.expires_at === null || now < row.expires_at));
-    },
     count: () => countAll.get()?.n ?? 0,
   };
 }

@@ -102,7 +102,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   // Requests a previous process left half-done: their files go, and they are settled uncharged; their async tasks say so.
   const recovered = await accounts.recover();
   const tasks = createTaskStore(database);
-  tasks.interruptPending(interruptedResult, (options.now ?? Date.now)());
+  const now = options.now ?? Date.now;
+  tasks.interruptPending(interruptedResult, now());
   const fileTtlMs = config.fileTtlHours * 3600 * 1000;
   const fetchPolicy: FetchPolicy = { allow: new AllowList(config.fetchAllow), ...options.fetchPolicy };
   const app = buildApp({
@@ -120,7 +121,6 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     ...(options.logger !== undefined ? { logger: options.logger } : {}),
     ...(options.now ? { now: options.now } : {}),
   });
-  const now = options.now ?? Date.now;
   const sweep = async () => {
     tasks.sweep(now() - fileTtlMs);
     return storage.sweep(new Date(now() - fileTtlMs));

@@ -124,6 +124,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   void app.register(async (scope) => registerEditRoutes(scope, deps));
   registerDrawingRoutes(app, deps);
   registerAccountRoutes(app, { keys: deps.keys, accounts: deps.accounts });
-  registerMetaRoutes(app, { router: deps.router, storage: deps.storage, fileTtlMs: deps.fileTtlMs, publicBaseUrl: deps.publicBaseUrl, ...(deps.now ? { now: deps.now } : {}) });
+  registerMetaRoutes(app, { router: deps.router, storage: deps.storage, fileTtlMs: deps.fileTtlMs, publicBaseUrl: deps.publicBaseUrl, currency: deps.accounts.options.prices.currency, ...(deps.now ? { now: deps.now } : {}) });
   return app;
 }

@@ -3,10 +3,10 @@
  * credentials — without generating a paid image. Each provider sends a request the upstream must refuse
  * for a parameter only after it has authenticated it (providers/http.ts `runCheck`).
  */
-import { MODEL_CATALOG } from "./api/models.js";
 import type { Config } from "./config.js";
+import { KIND_FAMILY } from "./models/types.js";
 import { createRouter } from "./providers/registry.js";
-import type { CheckReport, ProviderId } from "./providers/types.js";
+import type { CheckReport, ModelProbe, ProviderId } from "./providers/types.js";
 import { upstreamProviders } from "./runtime.js";
 
 export interface CheckLine {
@@ -21,6 +21,8 @@ export interface CheckResult {
   upstreams: CheckLine[];
   /** Public model id → the providers that would serve it, in order. */
   models: Record<string, ProviderId[]>;
+  /** Model id → what each provider that can say (Ark, 302.AI) answered to the no-cost probe (LIVE-MODELS.md §1.6). */
+  probes: Record<string, Partial<Record<ProviderId, ModelProbe>>>;
 }
 
 export async function checkUpstreams(config: Config, timeoutMs = 15_000): Promise<CheckResult> {
@@ -32,17 +34,24 @@ export async function checkUpstreams(config: Config, timeoutMs = 15_000): Promis
       return { provider: provider.id, origin: provider.origin, ms: Math.round(performance.now() - started), report };
     }),
   );
-  const router = createRouter(providers, config.file.routing);
+  const router = createRouter(providers, config.file.routing, config.file.models);
   const models: Record<string, ProviderId[]> = {};
-  for (const entry of MODEL_CATALOG) {
-    try {
-      models[entry.id] = router.routesFor(entry.id).map((route) => route.provider.id);
-    } catch {
-      models[entry.id] = [];
+  const probes: CheckResult["probes"] = {};
+  const reachable = new Set(upstreams.filter((line) => line.report.ok).map((line) => line.provider));
+  await Promise.all(config.file.models.entries.map(async (entry) => {
+    models[entry.id] = router.configured(entry.id) ? router.routesFor(entry.id).map((route) => route.provider.id) : [];
+    if (KIND_FAMILY[entry.kind] !== "ark") return;
+    const results: Partial<Record<ProviderId, ModelProbe>> = {};
+    for (const provider of providers) {
+      if (!provider.probeModel || !reachable.has(provider.id)) continue;
+      results[provider.id] = await provider.probeModel(entry.id, AbortSignal.timeout(timeoutMs)).catch((error: Error) => ({ state: "unknown" as const, detail: error.message }));
     }
-  }
-  return { ok: upstreams.length > 0 && upstreams.every((line) => line.report.ok), upstreams, models };
+    probes[entry.id] = results;
+  }));
+  return { ok: upstreams.length > 0 && upstreams.every((line) => line.report.ok), upstreams, models, probes };
 }
+
+const PROBE_WORDS: Record<ModelProbe["state"], string> = { live: "live", "not-activated": "not activated", retired: "retired", unknown: "unknown" };
 
 /** The human-readable report. */
 export function formatCheck(result: CheckResult): string {
@@ -57,7 +66,27 @@ export function formatCheck(result: CheckResult): string {
     "Models and the providers that serve them, in order:",
     ...Object.entries(result.models).map(([model, providers]) => `  ${model.padEnd(32)}  ${providers.length ? providers.join(" → ") : "none (503 until a provider is configured)"}`),
     "",
+    ...probeTable(result),
     result.ok ? "All configured upstreams are usable." : "Some upstreams are not usable; see above.",
   ];
   return `${lines.join("\n")}\n`;
+}
+
+/** The per-model, per-provider table of probe answers, with the table's own lifecycle beside it. */
+function probeTable(result: CheckResult): string[] {
+  const providers = [...new Set(Object.values(result.probes).flatMap((probes) => Object.keys(probes)))] as ProviderId[];
+  if (providers.length === 0) return [];
+  const width = Math.max(...Object.keys(result.probes).map((id) => id.length));
+  const lines = [
+    "Image models, probed at no cost (a 1x1 request: refused as a parameter = live, 404 = retired or not activated):",
+    `  ${"model".padEnd(width)}  ${providers.map((id) => id.padEnd(14)).join("")}`,
+  ];
+  for (const [model, probes] of Object.entries(result.probes)) {
+    lines.push(`  ${model.padEnd(width)}  ${providers.map((id) => {
+      const probe = probes[id];
+      return (probe ? PROBE_WORDS[probe.state] : "-").padEnd(14);
+    }).join("")}`.trimEnd());
+  }
+  lines.push("  A model the upstream calls retired can be marked so in GATEWAY_CONFIG (models.<id>.lifecycle) with a replacement.", "");
+  return lines;
 }

@@ -37,6 +37,13 @@ Options:
   --access-key AK  Visual access key id (default: EMULATOR_ACCESSKEY or "AKEMULATOR")
   --secret-key SK  Visual secret key (default: EMULATOR_SECRETKEY or "emulator-secret")
   --api302-key K   Bearer key 302.AI relay requests must carry (default: EMULATOR_API302_KEY or "emulator-302-key")
+  --retire IDS     Comma-separated model ids to answer as Ark answers a retired model (404 "… does not exist"),
+                   e.g. --retire doubao-seedream-3-0-t2i-250415,doubao-seededit-3-0-i2i-250628
+
+It serves Seedream 3.0, SeedEdit 3.0 and the Seedream 4.0 / 4.5 / 5.0 / 5.0-pro family (reference images, group
+generation, streaming) with Ark's own checks per version. In a prompt, [[images:K]] makes a group of K images,
+[[refuse-image:N]] fails image N for moderation (the rest go on), [[fail-image:N]] fails image N internally (the
+rest are not made), [[drop-after:N]] cuts a stream after N events.
 
 Point a gateway at it with ARK_BASE_URL=http://HOST:PORT/api/v3, VOLC_VISUAL_BASE_URL=http://HOST:PORT and
 API302_BASE_URL=http://HOST:PORT.
@@ -87,6 +94,7 @@ async function emulatorCommand(args: string[]): Promise<number> {
       "access-key": { type: "string" },
       "secret-key": { type: "string" },
       "api302-key": { type: "string" },
+      retire: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -100,7 +108,8 @@ async function emulatorCommand(args: string[]): Promise<number> {
   const accessKeyId = values["access-key"] ?? process.env.EMULATOR_ACCESSKEY ?? "AKEMULATOR";
   const secretAccessKey = values["secret-key"] ?? process.env.EMULATOR_SECRETKEY ?? "emulator-secret";
   const api302Key = values["api302-key"] ?? process.env.EMULATOR_API302_KEY ?? "emulator-302-key";
-  const emulator = createEmulator({ arkApiKey, accessKeyId, secretAccessKey, api302Key });
+  const retiredModels = (values.retire ?? "").split(",").map((id) => id.trim()).filter(Boolean);
+  const emulator = createEmulator({ arkApiKey, accessKeyId, secretAccessKey, api302Key, retiredModels });
   const base = await emulator.listen(port, values.host);
   process.stderr.write(
     `Volcengine emulator listening on ${base}\n` +

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { DEFAULT_PRICES } from "./accounts/prices.js";
+import { DEFAULT_FILE_CONFIG } from "./config-file.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { parseConfigFile } from "./config-file.js";
 import { createRouter } from "./providers/registry.js";
@@ -37,13 +37,14 @@ models:
   assert.deepEqual(file.policy, { deadlineMs: 120000, maxAttempts: 4, baseDelayMs: 250, maxDelayMs: 4000, failureThreshold: 3, cooldownMs: 10000 });
   assert.deepEqual(file.routing, {
     attemptTimeoutMs: 45000,
-    aliases: {
-      "seedream-3": "doubao-seedream-3-0-t2i-250415", "seededit-3": "doubao-seededit-3-0-i2i-250628",
-      portrait: "i2i_portrait_photo", seedream: "doubao-seedream-3-0-t2i-250415",
-    },
     models: { "doubao-seedream-3-0-t2i-250415": [{ provider: "302ai", timeoutMs: 90000 }, { provider: "ark" }] },
   });
-  const router = createRouter([fake("ark"), fake("visual"), fake("302ai")], file.routing);
+  const aliases = file.models.aliases();
+  assert.equal(aliases["seedream-3"], "doubao-seedream-3-0-t2i-250415");
+  assert.equal(aliases.seedream, "doubao-seedream-3-0-t2i-250415");
+  assert.equal(aliases.portrait, "i2i_portrait_photo");
+  assert.equal(aliases["seededit-3"], "doubao-seededit-3-0-i2i-250628");
+  const router = createRouter([fake("ark"), fake("visual"), fake("302ai")], file.routing, file.models);
   assert.equal(router.canonical("seedream-3"), "doubao-seedream-3-0-t2i-250415");
   assert.equal(router.canonical("dall-e-3"), "dall-e-3");
   assert.deepEqual(router.routesFor("doubao-seedream-3-0-t2i-250415").map((route) => [route.provider.id, route.timeoutMs]), [["302ai", 90000], ["ark", 45000]]);
@@ -53,15 +54,11 @@ models:
 test("the same in JSON; an empty file is the defaults", () => {
   const file = parseConfigFile('{"models": {"general_v2.1_L": {"providers": ["302ai"]}}}', "gateway.json");
   assert.deepEqual(file.routing.models, { "general_v2.1_L": [{ provider: "302ai" }] });
-  assert.deepEqual(parseConfigFile("", "empty.yaml"), {
-    routing: { attemptTimeoutMs: 60000, models: {}, aliases: { "seedream-3": "doubao-seedream-3-0-t2i-250415", "seededit-3": "doubao-seededit-3-0-i2i-250628" } },
-    policy: {},
-    prices: DEFAULT_PRICES,
-  });
+  assert.deepEqual(parseConfigFile("", "empty.yaml"), DEFAULT_FILE_CONFIG);
   const priced = parseConfigFile("prices:\n  currency: USD\n  per_image:\n    doubao-seedream-3-0-t2i-250415: 0.03\n", "p.yaml").prices;
   assert.equal(priced.currency, "USD");
   assert.equal(priced.perImageMicros["doubao-seedream-3-0-t2i-250415"], 30000);
-  assert.equal(priced.perImageMicros.i2i_portrait_photo, DEFAULT_PRICES.perImageMicros.i2i_portrait_photo);
+  assert.equal(priced.perImageMicros.i2i_portrait_photo, DEFAULT_FILE_CONFIG.prices.perImageMicros.i2i_portrait_photo);
   assert.throws(() => parseConfigFile("prices:\n  per_image:\n    dall-e-3: 0.04\n", "p.yaml"), /^Error: p\.yaml: prices\.per_image\.dall-e-3: not a model the gateway serves/);
 });
 
@@ -69,9 +66,9 @@ test("every mistake in the file names the path and the rule", () => {
   const cases: Array<[string, string]> = [
     ["models:\n  doubao-seedream-3-0-t2i-250415:\n    providers: [volc]\n", "g.yaml: models.doubao-seedream-3-0-t2i-250415.providers.0: must be one of ark, visual, 302ai, or {provider, timeout_ms}"],
     ["models:\n  doubao-seedream-3-0-t2i-250415:\n    providers: [visual]\n", "g.yaml: models.doubao-seedream-3-0-t2i-250415.providers.0: visual cannot serve doubao-seedream-3-0-t2i-250415; use ark or 302ai"],
-    ["models:\n  dall-e-3:\n    providers: [ark]\n", "g.yaml: models.dall-e-3: not a model the gateway serves; one of doubao-seedream-3-0-t2i-250415, doubao-seededit-3-0-i2i-250628, general_v2.1_L, general_v2.0_L, general_v2.0, i2i_portrait_photo"],
+    ["models:\n  dall-e-3:\n    providers: [ark]\n", 'g.yaml: models.dall-e-3: "dall-e-3" is not a built-in model; give its kind (one of seedream-3, seededit-3, seedream-4, drawing, portrait) to add it'],
     ["aliases:\n  general_v2.0: i2i_portrait_photo\n", 'g.yaml: aliases.general_v2.0: alias "general_v2.0" is already a model id'],
-    ["aliases:\n  x: y\n", 'g.yaml: aliases.x: "y" is not a model the gateway serves; one of doubao-seedream-3-0-t2i-250415, doubao-seededit-3-0-i2i-250628, general_v2.1_L, general_v2.0_L, general_v2.0, i2i_portrait_photo'],
+    ["aliases:\n  x: y\n", 'g.yaml: aliases.x: "y" is not a model of the table; one of doubao-seedream-4-5-251128, doubao-seedream-4-0-250828, doubao-seedream-5-0-260128, doubao-seedream-5-0-pro-260628, doubao-seedream-3-0-t2i-250415, doubao-seededit-3-0-i2i-250628, general_v2.1_L, general_v2.0_L, general_v2.0, i2i_portrait_photo'],
     ["retries: { max_attempts: 3 }\n", 'g.yaml: (top level): Unrecognized key: "retries"'],
     ["retry: { max_attempts: 0 }\n", "g.yaml: retry.max_attempts: Too small: expected number to be >=1"],
     ["models: [\n", "g.yaml is not valid YAML: "],
@@ -89,7 +86,7 @@ test("GATEWAY_CONFIG is read at start; an unreadable or wrong file stops the sta
   try {
     const path = join(dir, "gateway.yaml");
     writeFileSync(path, "models:\n  general_v2.0:\n    aliases: [v2]\n");
-    assert.equal(loadConfig({ GATEWAY_CONFIG: path }).file.routing.aliases.v2, "general_v2.0");
+    assert.equal(loadConfig({ GATEWAY_CONFIG: path }).file.models.find("v2")?.id, "general_v2.0");
     assert.throws(() => loadConfig({ GATEWAY_CONFIG: join(dir, "missing.yaml") }), (error: Error) => {
       assert.ok(error instanceof ConfigError);
       assert.equal(error.message, `GATEWAY_CONFIG=${join(dir, "missing.yaml")} cannot be read: ENOENT`);
@@ -103,17 +100,21 @@ test("GATEWAY_CONFIG is read at start; an unreadable or wrong file stops the sta
 });
 
 test("a model whose listed providers are not configured is a 503 naming what to set; /v1/models lists only servable models", () => {
-  const file = parseConfigFile("models:\n  doubao-seedream-3-0-t2i-250415:\n    providers: [302ai]\n", "g.yaml");
-  const router = createRouter([fake("ark")], file.routing);
+  const file = parseConfigFile("models:\n  doubao-seedream-3-0-t2i-250415:\n    lifecycle: live\n    providers: [302ai]\n", "g.yaml");
+  const router = createRouter([fake("ark")], file.routing, file.models);
   assert.throws(() => router.routesFor("doubao-seedream-3-0-t2i-250415"), (error: Error & { status?: number; errCode?: number }) => {
     assert.equal(error.status, 503);
     assert.equal(error.errCode, -10008);
     assert.equal(error.message, "No upstream is configured for model doubao-seedream-3-0-t2i-250415. Set API302_KEY and restart the gateway.");
     return true;
   });
-  assert.deepEqual(router.servable().map((entry) => entry.id), ["doubao-seededit-3-0-i2i-250628"]);
-  assert.deepEqual(createRouter([fake("302ai")]).servable().map((entry) => [entry.id, entry.provider.id]), [
-    ["doubao-seedream-3-0-t2i-250415", "302ai"], ["doubao-seededit-3-0-i2i-250628", "302ai"], ["general_v2.1_L", "302ai"],
-    ["general_v2.0_L", "302ai"], ["general_v2.0", "302ai"], ["i2i_portrait_photo", "302ai"],
+  // Served by Ark: the four live Seedream models, and SeedEdit 3.0 through its replacement; not 3.0 (302.AI only, not configured).
+  assert.deepEqual(router.servable().map(({ entry }) => entry.id), [
+    "doubao-seedream-4-5-251128", "doubao-seedream-4-0-250828", "doubao-seedream-5-0-260128", "doubao-seedream-5-0-pro-260628", "doubao-seededit-3-0-i2i-250628",
+  ]);
+  assert.deepEqual(createRouter([fake("302ai")]).servable().map(({ entry, provider }) => [entry.id, provider.id]), [
+    ["doubao-seedream-4-5-251128", "302ai"], ["doubao-seedream-4-0-250828", "302ai"], ["doubao-seedream-5-0-260128", "302ai"],
+    ["doubao-seedream-5-0-pro-260628", "302ai"], ["doubao-seedream-3-0-t2i-250415", "302ai"], ["doubao-seededit-3-0-i2i-250628", "302ai"],
+    ["general_v2.1_L", "302ai"], ["general_v2.0_L", "302ai"], ["general_v2.0", "302ai"], ["i2i_portrait_photo", "302ai"],
   ]);
 });

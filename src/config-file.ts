@@ -6,24 +6,29 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { MODEL_CATALOG, type PublicModelId } from "./api/models.js";
-import { DEFAULT_PRICES, toMicros, type PriceTable } from "./accounts/prices.js";
+import { priceTableOf, type PriceTable } from "./accounts/prices.js";
+import type { ModelTable} from "./models/table.js";
+import { aliasName, buildModelTable, DEFAULT_MODEL_TABLE, modelOverride, ModelTableError, type ModelOverride } from "./models/table.js";
+import { KIND_FAMILY } from "./models/types.js";
 import type { ResiliencePolicy } from "./pipeline/resilience.js";
-import { BUILT_IN_ALIASES, DEFAULT_ROUTING, FAMILY_PROVIDERS, PROVIDER_IDS, type RoutingConfig } from "./providers/registry.js";
+import { DEFAULT_ROUTING, FAMILY_PROVIDERS, PROVIDER_IDS, type RoutingConfig } from "./providers/registry.js";
 import type { ProviderId } from "./providers/types.js";
 
 export interface FileConfig {
   routing: RoutingConfig;
+  /** The model table: built-in entries with the file's `models:` and `aliases:` laid over them. */
+  models: ModelTable;
   policy: Partial<ResiliencePolicy>;
   prices: PriceTable;
 }
+
+export const DEFAULT_FILE_CONFIG: FileConfig = { routing: DEFAULT_ROUTING, models: DEFAULT_MODEL_TABLE, policy: {}, prices: priceTableOf(DEFAULT_MODEL_TABLE) };
 
 const milliseconds = (max: number) => z.number().int().min(1).max(max);
 const providerId = z.enum(PROVIDER_IDS as [ProviderId, ...ProviderId[]], { error: `must be one of ${PROVIDER_IDS.join(", ")}` });
 const route = z.union([providerId, z.strictObject({ provider: providerId, timeout_ms: milliseconds(600_000).optional() })], {
   error: `must be one of ${PROVIDER_IDS.join(", ")}, or {provider, timeout_ms}`,
 });
-const alias = z.string().min(1).max(100).regex(/^[A-Za-z0-9._:-]+$/, { error: "aliases use letters, digits and . _ : -" });
 
 const schema = z.strictObject({
   attempt_timeout_ms: milliseconds(600_000).optional(),
@@ -37,15 +42,12 @@ const schema = z.strictObject({
     failure_threshold: z.number().int().min(1).max(1000).optional(),
     cooldown_ms: milliseconds(3_600_000).optional(),
   }).optional(),
-  aliases: z.record(alias, z.string()).optional(),
+  aliases: z.record(aliasName, z.string()).optional(),
   prices: z.strictObject({
     currency: z.string().regex(/^[A-Z]{3}$/, { error: "must be a three-letter currency code, e.g. CNY or USD" }).optional(),
     per_image: z.record(z.string(), z.number().min(0).max(1000)).optional(),
   }).optional(),
-  models: z.record(z.string(), z.strictObject({
-    providers: z.array(route).min(1).optional(),
-    aliases: z.array(alias).optional(),
-  })).optional(),
+  models: z.record(z.string(), modelOverride.extend({ providers: z.array(route).min(1).optional() })).optional(),
 });
 
 export class ConfigFileError extends Error {}
@@ -64,37 +66,36 @@ export function parseConfigFile(text: string, name: string): FileConfig {
     throw new ConfigFileError(`${name}: ${path}: ${issue?.message ?? "invalid"}`);
   }
   const file = parsed.data;
-  const known = new Map(MODEL_CATALOG.map((entry) => [entry.id as string, entry]));
-  const aliases: Record<string, PublicModelId> = { ...BUILT_IN_ALIASES };
-  const addAlias = (aliasName: string, target: string, where: string) => {
-    if (!known.has(target)) throw new ConfigFileError(`${name}: ${where}: "${target}" is not a model the gateway serves; one of ${[...known.keys()].join(", ")}`);
-    if (known.has(aliasName)) throw new ConfigFileError(`${name}: ${where}: alias "${aliasName}" is already a model id`);
-    if (aliases[aliasName] && aliases[aliasName] !== target) throw new ConfigFileError(`${name}: ${where}: alias "${aliasName}" points to two models`);
-    aliases[aliasName] = target as PublicModelId;
-  };
-  for (const [aliasName, target] of Object.entries(file.aliases ?? {})) addAlias(aliasName, target, `aliases.${aliasName}`);
 
-  const models: RoutingConfig["models"] = {};
+  // The model table: `models:` entries, with `prices.per_image` as their price.
+  const overrides: Record<string, ModelOverride> = {};
+  for (const [id, entry] of Object.entries(file.models ?? {})) overrides[id] = entry;
+  const builtIn = new Set(DEFAULT_MODEL_TABLE.entries.map((entry) => entry.id));
+  const known = () => [...builtIn, ...Object.keys(overrides).filter((id) => !builtIn.has(id))].join(", ");
+  for (const [id, price] of Object.entries(file.prices?.per_image ?? {})) {
+    if (!builtIn.has(id) && !overrides[id]) throw new ConfigFileError(`${name}: prices.per_image.${id}: not a model the gateway serves; one of ${known()}`);
+    overrides[id] = { ...overrides[id], price };
+  }
+  let models: ModelTable;
+  try {
+    models = buildModelTable(overrides, file.aliases ?? {});
+  } catch (error) {
+    if (error instanceof ModelTableError) throw new ConfigFileError(`${name}: ${error.message}`);
+    throw error;
+  }
+
+  const routes: Record<string, Array<{ provider: ProviderId; timeoutMs?: number }>> = {};
   for (const [id, entry] of Object.entries(file.models ?? {})) {
-    const model = known.get(id);
-    if (!model) throw new ConfigFileError(`${name}: models.${id}: not a model the gateway serves; one of ${[...known.keys()].join(", ")}`);
-    for (const aliasName of entry.aliases ?? []) addAlias(aliasName, id, `models.${id}.aliases`);
     if (!entry.providers) continue;
-    models[model.id] = entry.providers.map((item, index) => {
+    const family = KIND_FAMILY[models.get(id).kind];
+    routes[id] = entry.providers.map((item, index) => {
       const provider = typeof item === "string" ? item : item.provider;
-      if (!FAMILY_PROVIDERS[model.family].includes(provider)) {
-        throw new ConfigFileError(`${name}: models.${id}.providers.${index}: ${provider} cannot serve ${id}; use ${FAMILY_PROVIDERS[model.family].join(" or ")}`);
+      if (!FAMILY_PROVIDERS[family].includes(provider)) {
+        throw new ConfigFileError(`${name}: models.${id}.providers.${index}: ${provider} cannot serve ${id}; use ${FAMILY_PROVIDERS[family].join(" or ")}`);
       }
       return typeof item === "string" || item.timeout_ms === undefined ? { provider } : { provider, timeoutMs: item.timeout_ms };
     });
   }
-
-  const perImageMicros = { ...DEFAULT_PRICES.perImageMicros };
-  for (const [id, price] of Object.entries(file.prices?.per_image ?? {})) {
-    if (!known.has(id)) throw new ConfigFileError(`${name}: prices.per_image.${id}: not a model the gateway serves; one of ${[...known.keys()].join(", ")}`);
-    perImageMicros[id as PublicModelId] = toMicros(price);
-  }
-  const prices: PriceTable = { currency: file.prices?.currency ?? DEFAULT_PRICES.currency, perImageMicros };
 
   const policy: Partial<ResiliencePolicy> = {};
   if (file.deadline_ms !== undefined) policy.deadlineMs = file.deadline_ms;
@@ -104,9 +105,10 @@ export function parseConfigFile(text: string, name: string): FileConfig {
   if (file.breaker?.failure_threshold !== undefined) policy.failureThreshold = file.breaker.failure_threshold;
   if (file.breaker?.cooldown_ms !== undefined) policy.cooldownMs = file.breaker.cooldown_ms;
   return {
-    routing: { attemptTimeoutMs: file.attempt_timeout_ms ?? DEFAULT_ROUTING.attemptTimeoutMs, models, aliases },
+    routing: { attemptTimeoutMs: file.attempt_timeout_ms ?? DEFAULT_ROUTING.attemptTimeoutMs, models: routes },
+    models,
     policy,
-    prices,
+    prices: priceTableOf(models, file.prices?.currency),
   };
 }
 

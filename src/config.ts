@@ -1,9 +1,7 @@
 /** The environment, parsed once into a frozen, typed Config. Every variable is documented in the README. */
 import { resolve } from "node:path";
-import { ConfigFileError, loadConfigFile, type FileConfig } from "./config-file.js";
+import { ConfigFileError, DEFAULT_FILE_CONFIG, loadConfigFile, type FileConfig } from "./config-file.js";
 import { isTimeZone } from "./accounts/clock.js";
-import { DEFAULT_PRICES } from "./accounts/prices.js";
-import { DEFAULT_ROUTING } from "./providers/registry.js";
 
 export interface Config {
   /** `HOST`, default 127.0.0.1. */
@@ -79,7 +77,7 @@ export function loadConfig(environment: Environment = process.env): Config {
   const timeZone = value("USAGE_TIME_ZONE") ?? "UTC";
   if (!isTimeZone(timeZone)) throw new ConfigError(`USAGE_TIME_ZONE must be an IANA time zone such as UTC or Asia/Shanghai; got "${timeZone}".`);
   const configPath = value("GATEWAY_CONFIG");
-  let file: FileConfig = { routing: DEFAULT_ROUTING, policy: {}, prices: DEFAULT_PRICES };
+  let file: FileConfig = DEFAULT_FILE_CONFIG;
   if (configPath) {
     try {
       file = loadConfigFile(resolve(configPath));

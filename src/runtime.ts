@@ -46,6 +46,10 @@ export interface GatewayOptions {
   clock?: Clock;
   /** Jitter source in [0, 1). */
   random?: () => number;
+  /** Comment interval of streamed answers; default 15 000 ms. */
+  streamKeepAliveMs?: number;
+  /** Models the embedded emulator answers as retired (tests of the lifecycle path). */
+  emulatorRetiredModels?: readonly string[];
 }
 
 export function openDatabase(dataDir: string): Database.Database {
@@ -87,7 +91,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       secretAccessKey: randomBytes(30).toString("base64"),
       api302Key: `sk-emu-${randomBytes(16).toString("hex")}`,
     };
-    emulator = createEmulator(credentials);
+    emulator = createEmulator({ ...credentials, ...(options.emulatorRetiredModels ? { retiredModels: options.emulatorRetiredModels } : {}) });
     const base = await emulator.listen(0, "127.0.0.1");
     providers.push(createArkProvider({ apiKey: credentials.arkApiKey, baseUrl: `${base}/api/v3`, label: "emulator" }));
     providers.push(createVisualProvider({ accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, baseUrl: base, label: "emulator", now: signingNow }));
@@ -107,7 +111,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const fileTtlMs = config.fileTtlHours * 3600 * 1000;
   const fetchPolicy: FetchPolicy = { allow: new AllowList(config.fetchAllow), ...options.fetchPolicy };
   const app = buildApp({
-    router: createRouter(providers, config.file.routing),
+    router: createRouter(providers, config.file.routing, config.file.models),
     accounts,
     tasks,
     resilience,
@@ -118,6 +122,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     keys,
     fileTtlMs,
     bodyLimitBytes: config.bodyLimitBytes,
+    ...(options.streamKeepAliveMs !== undefined ? { streamKeepAliveMs: options.streamKeepAliveMs } : {}),
     ...(options.logger !== undefined ? { logger: options.logger } : {}),
     ...(options.now ? { now: options.now } : {}),
   });

@@ -7,7 +7,6 @@
  * before every upstream attempt (a revoked key stops there), records the files it is about to store,
  * settles by what was delivered, and releases the concurrency slot when the response is over.
  */
-import type { PublicModelId } from "../api/models.js";
 import { GatewayError, keyRefused, modelNotAllowed, quotaExceeded, rateLimited } from "../errors.js";
 import type { BlobStorage } from "../storage/types.js";
 import type { ApiKeyRecord, KeyStore } from "../stores/keys.js";
@@ -26,6 +25,8 @@ export interface AccountsOptions {
 
 export interface Delivered {
   status: number;
+  /** The model that made the images, when it is not the one admitted (a retired model's replacement). */
+  servedModel?: string;
   images: number;
   outputTokens: number;
   provider: string | null;
@@ -67,10 +68,15 @@ export class Accounts {
   }
 
   priceMicros(model: string): number {
-    return this.options.prices.perImageMicros[model as PublicModelId] ?? 0;
+    return this.options.prices.perImageMicros[model] ?? 0;
   }
 
-  admit(key: ApiKeyRecord, request: { id: string; model: string; endpoint: string; images: number }): Admission {
+  /**
+   * `images` is the most the request may make (a group's `max_images`); `servedModel` the model whose price
+   * applies (a retired model's replacement); `referenceImages` is recorded.
+   */
+  admit(key: ApiKeyRecord, request: { id: string; model: string; endpoint: string; images: number; servedModel?: string; referenceImages?: number }): Admission {
+    const priced = request.servedModel ?? request.model;
     if (key.allowedModels && !key.allowedModels.includes(request.model)) throw modelNotAllowed(request.model, key.allowedModels);
     const now = this.now();
     const release = this.gate.enter(key.id, key.concurrency);
@@ -83,7 +89,8 @@ export class Accounts {
       const day = dayOf(now, this.options.timeZone);
       try {
         this.ledger.reserve(
-          { id: request.id, keyId: key.id, keyName: key.name, model: request.model, endpoint: request.endpoint, images: request.images, costMicros: request.images * this.priceMicros(request.model), createdAt: now, day },
+          { id: request.id, keyId: key.id, keyName: key.name, model: request.model, endpoint: request.endpoint, images: request.images, costMicros: request.images * this.priceMicros(priced),
+            referenceImages: request.referenceImages ?? 0, createdAt: now, day },
           key,
         );
       } catch (error) {
@@ -106,8 +113,10 @@ export class Accounts {
       recordFiles: (keys) => this.ledger.recordFiles(request.id, keys),
       settle: (delivered) => {
         settled = true;
+        const { servedModel, ...rest } = delivered;
         this.ledger.settle(request.id, {
-          ...delivered, costMicros: delivered.images * this.priceMicros(request.model), latencyMs: Math.round(performance.now() - started),
+          ...rest, servedModel: delivered.images > 0 ? (servedModel ?? priced) : null,
+          costMicros: delivered.images * this.priceMicros(servedModel ?? priced), latencyMs: Math.round(performance.now() - started),
         });
       },
       fail: async (error) => {
@@ -116,7 +125,7 @@ export class Accounts {
         const gatewayError = error instanceof GatewayError ? error : undefined;
         const clientGone = (error as Error | undefined)?.name === "ClientGone";
         this.ledger.settle(request.id, {
-          status: gatewayError?.status ?? (clientGone ? 499 : 500), images: 0, outputTokens: 0, costMicros: 0, provider: null, upstreamRequestId: null,
+          status: gatewayError?.status ?? (clientGone ? 499 : 500), servedModel: null, images: 0, outputTokens: 0, costMicros: 0, provider: null, upstreamRequestId: null,
           latencyMs: Math.round(performance.now() - started), errorCode: gatewayError?.code ?? (clientGone ? "ClientClosedRequest" : "InternalServiceError"),
         });
         // The files the row recorded before they were written: whatever of them exists goes.
@@ -136,7 +145,7 @@ export class Accounts {
         await this.storage.delete(file);
         removed += 1;
       }
-      this.ledger.settle(entry.id, { status: 0, images: 0, outputTokens: 0, costMicros: 0, provider: null, upstreamRequestId: null, latencyMs: 0, errorCode: "Interrupted" });
+      this.ledger.settle(entry.id, { status: 0, servedModel: null, images: 0, outputTokens: 0, costMicros: 0, provider: null, upstreamRequestId: null, latencyMs: 0, errorCode: "Interrupted" });
     }
     return { requests: left.length, files: removed };
   }

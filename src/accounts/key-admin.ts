@@ -3,7 +3,7 @@
  * schema for a key's settings, one view of a key, one report. Both front ends only translate.
  */
 import { z } from "zod";
-import { MODEL_CATALOG } from "../api/models.js";
+import { BUILT_IN_MODELS } from "../models/builtin.js";
 import { parseOrThrow } from "../api/validate.js";
 import { invalidParameter, invalidRequest } from "../errors.js";
 import { keyState, type ApiKeyRecord, type KeyLimits, type KeyRole, type KeyStore } from "../stores/keys.js";
@@ -12,7 +12,7 @@ import { dayOf } from "./clock.js";
 import type { UsageDimension, UsageRow } from "./ledger.js";
 import { fromMicros, toMicros } from "./prices.js";
 
-const MODEL_IDS = MODEL_CATALOG.map((entry) => entry.id as string);
+const MODEL_IDS = BUILT_IN_MODELS.map((entry) => entry.id);
 const count = (what: string) =>
   z.number({ error: `must be a positive integer (${what}) or null for no limit` }).int({ error: `must be a positive integer (${what}) or null for no limit` })
     .min(1, { error: `must be at least 1 (${what}), or null for no limit` }).max(1_000_000_000).nullable();

@@ -20,6 +20,8 @@ export interface Reservation {
   endpoint: string;
   images: number;
   costMicros: number;
+  /** Reference images sent with the request. */
+  referenceImages: number;
   createdAt: number;
   /** `YYYY-MM-DD` in the usage time zone. */
   day: string;
@@ -27,6 +29,8 @@ export interface Reservation {
 
 export interface Settlement {
   status: number;
+  /** The model that made the images (a retired model's replacement, or the one asked for); null when none was made. */
+  servedModel: string | null;
   images: number;
   outputTokens: number;
   costMicros: number;
@@ -69,6 +73,8 @@ export interface LedgerRecord {
   id: string;
   key_id: string;
   model: string;
+  served_model: string | null;
+  reference_images: number;
   state: "reserved" | "settled";
   status: number | null;
   images: number;
@@ -134,6 +140,10 @@ export function createLedger(database: Database): Ledger {
     cost_micros INTEGER NOT NULL,
     PRIMARY KEY (key_id, day)
   );`);
+  // Columns added after the first release: a database made by an older version gets them here.
+  const columns = new Set(database.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('usage')").all().map((column) => column.name));
+  if (!columns.has("served_model")) database.exec("ALTER TABLE usage ADD COLUMN served_model TEXT");
+  if (!columns.has("reference_images")) database.exec("ALTER TABLE usage ADD COLUMN reference_images INTEGER NOT NULL DEFAULT 0");
 
   // Both reads cover a key's total and one day in one pass: settled usage from the daily roll-up (a row per
   // key and day), reservations from the partial index of rows still reserved (the requests in flight).
@@ -148,14 +158,14 @@ export function createLedger(database: Database): Ledger {
      FROM usage INDEXED BY usage_reserved WHERE key_id = ? AND state = 'reserved'`,
   );
   const insert = database.prepare(
-    `INSERT INTO usage (id, key_id, key_name, model, endpoint, state, reserved_images, reserved_micros, created_at, day, files)
-     VALUES (@id, @keyId, @keyName, @model, @endpoint, 'reserved', @images, @costMicros, @createdAt, @day, '[]')`,
+    `INSERT INTO usage (id, key_id, key_name, model, endpoint, state, reserved_images, reserved_micros, reference_images, created_at, day, files)
+     VALUES (@id, @keyId, @keyName, @model, @endpoint, 'reserved', @images, @costMicros, @referenceImages, @createdAt, @day, '[]')`,
   );
   const filesOf = database.prepare<[string], { files: string | null }>("SELECT files FROM usage WHERE id = ?");
   const setFiles = database.prepare("UPDATE usage SET files = ? WHERE id = ?");
   const settleRow = database.prepare(
     `UPDATE usage SET state = 'settled', status = @status, images = @images, output_tokens = @outputTokens, cost_micros = @costMicros,
-       charged = @charged, provider = @provider, upstream_request_id = @upstreamRequestId, latency_ms = @latencyMs, error_code = @errorCode
+       charged = @charged, served_model = @servedModel, provider = @provider, upstream_request_id = @upstreamRequestId, latency_ms = @latencyMs, error_code = @errorCode
      WHERE id = @id AND state = 'reserved'`,
   );
   const rowOf = database.prepare<[string], LedgerRecord & { key_id: string; day: string }>("SELECT * FROM usage WHERE id = ?");

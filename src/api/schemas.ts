@@ -91,6 +91,35 @@ export const seededitRequest = z.object({
 export const seededitRequestV1 = seededitRequest.extend({ n });
 export type SeededitRequest = z.infer<typeof seededitRequestV1>;
 
+const referenceRule = "must be an image: an http(s) URL or a data URL data:image/<png|jpeg|webp|gif|tiff>;base64,<…>";
+const reference = z.string({ error: referenceRule }).min(1, { error: referenceRule });
+
+/**
+ * Seedream 4.x/5.x (LIVE-MODELS.md §1.3, §2.2): the field types. What each model accepts (sizes,
+ * reference count, group, stream, modes, formats, tools) is checked from its model-table entry
+ * (models/capabilities.ts). `seed` and `guidance_scale` from a 3.0 client are accepted and not forwarded.
+ */
+export const seedream4Request = z.object({
+  model: z.string(),
+  prompt: prompt(),
+  image: z.union([reference, z.array(reference, { error: "must be an image or an array of images" }).min(1, { error: "must list at least one image" }).max(15, { error: "must list at most 15 images" })], {
+    error: "must be an image (http(s) URL or data URL) or an array of up to 15 of them",
+  }).optional(),
+  size: z.string({ error: 'must be a size keyword such as "2K" or "<W>x<H>"' }).optional(),
+  response_format: responseFormat.default("url"),
+  watermark: boolean().default(true),
+  optimize_prompt_options: z.object({ mode: z.string({ error: "must be a string" }).optional() }, { error: "must be an object {mode}" }).optional(),
+  sequential_image_generation: z.enum(["disabled", "auto"], { error: 'must be "disabled" or "auto"' }).default("disabled"),
+  sequential_image_generation_options: z.object({ max_images: integerIn(1, 15).optional() }, { error: "must be an object {max_images}" }).optional(),
+  stream: boolean().default(false),
+  output_format: z.string({ error: "must be a string" }).optional(),
+  tools: z.array(z.object({ type: z.string({ error: "must be a string" }) }, { error: "must be an object {type}" }), { error: 'must be an array such as [{"type": "web_search"}]' }).max(8).optional(),
+  seed: z.unknown().optional(),
+  guidance_scale: z.unknown().optional(),
+});
+export const seedream4RequestV1 = seedream4Request.extend({ n });
+export type Seedream4Request = z.infer<typeof seedream4RequestV1>;
+
 const logoInfo = z
   .object(
     {
@@ -189,8 +218,18 @@ const formBoolean = () =>
   z.preprocess((value) => (value === "true" ? true : value === "false" ? false : value), z.boolean({ error: 'must be "true" or "false"' }));
 
 /** `/v1/images/edits` as the openai SDK's `images.edit` sends it (multipart; `image` is the file part). */
+/** `/v1/images/edits` for a Seedream 4.x/5.x model: the files are its reference images (routes/edits.ts). */
+export const seedream4EditsForm = z.object({
+  prompt: prompt(),
+  response_format: responseFormat.default("url"),
+  n: fromForm(integerIn(1, 4)).default(1),
+  size: z.string({ error: 'must be a size keyword such as "2K" or "<W>x<H>"' }).optional(),
+  watermark: formBoolean().default(true),
+  output_format: z.string({ error: "must be a string" }).optional(),
+});
+
 export const editsForm = z.object({
-  model: z.literal(SEEDEDIT_3_I2I, { error: `must be ${SEEDEDIT_3_I2I} (the editing model)` }).default(SEEDEDIT_3_I2I),
+  model: z.literal(SEEDEDIT_3_I2I).default(SEEDEDIT_3_I2I),
   prompt: prompt(),
   response_format: responseFormat.default("url"),
   n: fromForm(integerIn(1, 4)).default(1),

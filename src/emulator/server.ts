@@ -20,6 +20,7 @@ import {
   type EmulatedApi, type Fault,
 } from "./faults.js";
 import { renderFromImage, renderPicture } from "./render.js";
+import { INTERNAL_ERROR, MODERATION_ERROR, outcomeOf, planSeedream4, renderSeedream4, SEEDREAM_4_VERSIONS, Seedream4Refusal, seedream4Usage, type Seedream4Plan } from "./seedream4.js";
 import sharp from "sharp";
 
 export interface EmulatorOptions {
@@ -29,6 +30,8 @@ export interface EmulatorOptions {
   secretAccessKey: string;
   /** The Bearer key 302.AI relay requests must carry; without it the relay routes are not served. */
   api302Key?: string;
+  /** Models answered as Ark answers a retired one (404 "does not exist"), e.g. Seedream 3.0 after May 2026. */
+  retiredModels?: readonly string[];
   /** Allowed clock skew for `X-Date`, default 900 s (Volcengine's). */
   maxSkewSeconds?: number;
   now?: () => Date;
@@ -45,6 +48,10 @@ export interface EmulatorStats {
   aborted: number;
   /** Faults produced, by marker or by queue. */
   faultsInjected: number;
+  /** Streamed answers whose headers were sent (each only once its first image was done). */
+  streamsOpened: number;
+  /** Reference images received by the Seedream 4.x/5.x models. */
+  referenceImages: number;
 }
 
 export interface Emulator {
@@ -93,7 +100,8 @@ const isNumber = (value: unknown): value is number => typeof value === "number" 
 export function createEmulator(options: EmulatorOptions): Emulator {
   // A test double: closing it cuts every connection, idle or not (a slow fault may still hold one).
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: 32 * 1024 * 1024, forceCloseConnections: true });
-  const stats: EmulatorStats = { imagesGenerated: 0, requests: 0, byApi: { ark: 0, visual: 0, "302": 0 }, aborted: 0, faultsInjected: 0 };
+  const stats: EmulatorStats = { imagesGenerated: 0, requests: 0, byApi: { ark: 0, visual: 0, "302": 0 }, aborted: 0, faultsInjected: 0, streamsOpened: 0, referenceImages: 0 };
+  const retired = new Set(options.retiredModels ?? []);
   const faults = new FaultBook();
   /** Requests the emulator itself dropped: not counted as aborted by their client. */
   const dropped = new WeakSet<object>();
@@ -111,8 +119,8 @@ export function createEmulator(options: EmulatorOptions): Emulator {
 
   const host = (request: FastifyRequest) => `http://${request.headers.host ?? "127.0.0.1"}`;
   /** Stores a result for `/results/:name`; an `expired-url` fault hands out a name that is already gone. */
-  const keep = (bytes: Buffer, suffix: string, expired = false): string => {
-    const name = `${randomBytes(16).toString("hex")}${suffix}.jpeg`;
+  const keep = (bytes: Buffer, suffix: string, expired = false, format: "jpeg" | "png" = "jpeg"): string => {
+    const name = `${randomBytes(16).toString("hex")}${suffix}.${format}`;
     if (expired) return name;
     results.set(name, bytes);
     if (results.size > MAX_RESULTS) results.delete(results.keys().next().value as string);
@@ -135,9 +143,15 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     return fail("image must be a URL or a base64 data URL");
   }
 
-  async function checkedImage(bytes: Buffer, checkRatio: boolean, fail: (message: string) => never): Promise<{ width: number; height: number }> {
+  async function checkedImage(
+    bytes: Buffer,
+    checkRatio: boolean,
+    fail: (message: string) => never,
+    ratio?: { min: number; max: number },
+    formats: readonly string[] = ["png", "jpeg"],
+  ): Promise<{ width: number; height: number }> {
     const format = sniffFormat(bytes);
-    if (format !== "png" && format !== "jpeg") return fail(`image format ${format} is not supported; use jpeg or png`);
+    if (!formats.includes(format)) return fail(`image format ${format} is not supported; use ${formats.join(", ")}`);
     if (bytes.length > 10 * 1024 * 1024) return fail("image size exceeds 10MB");
     const metadata = await sharp(bytes).metadata().catch(() => undefined);
     if (!metadata?.width || !metadata.height) return fail("image cannot be decoded");
@@ -147,6 +161,7 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     if (width <= 14 || height <= 14) return fail("image width and height must be greater than 14px");
     if (width > 6000 || height > 6000) return fail("image width and height must be at most 6000px");
     if (checkRatio && (width * 3 <= height || height * 3 <= width)) return fail("image aspect ratio must be between 1/3 and 3");
+    if (ratio && (width < height * ratio.min || width > height * ratio.max)) return fail("image aspect ratio must be in [1/16, 16]");
     return { width, height };
   }
 
@@ -244,7 +259,7 @@ export function createEmulator(options: EmulatorOptions): Emulator {
       };
       const { model, prompt } = body;
       if (model === undefined) throw new ArkFailure(400, "MissingParameter", "The request failed because it is missing one or multiple required parameters: model.", "model");
-      if (typeof model !== "string" || !ARK_MODELS.has(model)) {
+      if (typeof model !== "string" || !ARK_MODELS.has(model) || retired.has(model)) {
         throw new ArkFailure(404, "InvalidEndpointOrModel.NotFound", `The model or endpoint ${String(model)} does not exist or you do not have access to it.`, "model");
       }
       if (typeof prompt !== "string" || prompt.length === 0) throw new ArkFailure(400, "MissingParameter", "The request failed because it is missing one or multiple required parameters: prompt.", "prompt");
@@ -290,6 +305,93 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     }
   }
 
+  /** Seedream 4.x/5.x: the JSON answer, or `"sent"` when the answer was streamed to `reply`. */
+  async function seedream4Generate(model: string, body: Record<string, unknown>, base: string, id: string, expiredUrl: boolean, reply: FastifyReply): Promise<Answer | "sent"> {
+    let plan: Seedream4Plan;
+    try {
+      plan = await planSeedream4(model, body, async (value) => {
+        const fail = (message: string): never => {
+          throw new Seedream4Refusal("InvalidParameter", `The parameter \`image\` specified in the request is not valid: ${message}.`, "image");
+        };
+        const bytes = await loadImage(value, fail);
+        await checkedImage(bytes, false, fail, { min: 1 / 16, max: 16 }, ["png", "jpeg", "webp", "gif", "tiff", "bmp"]);
+        return bytes;
+      });
+    } catch (error) {
+      if (!(error instanceof Seedream4Refusal)) throw error;
+      return { status: 400, body: arkErrorBody(400, error.code, error.message, id, error.param) };
+    }
+    stats.referenceImages += plan.references.length;
+    const created = () => Math.floor(now().getTime() / 1000);
+    const item = async (index: number) => {
+      const bytes = await renderSeedream4(plan, index);
+      stats.imagesGenerated += 1;
+      const image = plan.responseFormat === "b64_json" ? { b64_json: bytes.toString("base64") } : { url: `${base}/results/${keep(bytes, "-ept86400", expiredUrl, plan.format)}` };
+      return { ...image, size: `${plan.width}x${plan.height}`, ...(plan.version.v5 ? { output_format: plan.format } : {}) };
+    };
+    if (!plan.stream) {
+      const data: unknown[] = [];
+      let made = 0;
+      for (let index = 0; index < plan.count; index += 1) {
+        const outcome = outcomeOf(plan, index);
+        if (outcome === "made") {
+          data.push(await item(index));
+          made += 1;
+        } else {
+          data.push({ error: outcome === "refused" ? MODERATION_ERROR : INTERNAL_ERROR });
+          if (outcome === "failed") break;
+        }
+      }
+      if (made === 0) {
+        const first = (data[0] as { error: { code: string; message: string } }).error;
+        const status = first.code === INTERNAL_ERROR.code ? 500 : 400;
+        return { status, body: arkErrorBody(status, first.code, first.message, id) };
+      }
+      return { status: 200, body: { model, created: created(), data, usage: seedream4Usage(plan, made) } };
+    }
+    // Streamed: like Ark, nothing is sent before the first image is done; then one event per image.
+    reply.hijack();
+    const raw = reply.raw;
+    let events = 0;
+    let made = 0;
+    const send = (event: string, data: Record<string, unknown>) => {
+      if (!raw.headersSent) {
+        raw.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "x-request-id": id });
+        stats.streamsOpened += 1;
+      }
+      raw.write(`event: ${event}\ndata: ${JSON.stringify({ type: event, model, created: created(), ...data })}\n\n`);
+      events += 1;
+      if (plan.dropAfter !== undefined && events >= plan.dropAfter) {
+        dropped.add(raw.req);
+        raw.destroy();
+        return false;
+      }
+      return true;
+    };
+    for (let index = 0; index < plan.count; index += 1) {
+      if (raw.destroyed) return "sent";
+      const outcome = outcomeOf(plan, index);
+      if (outcome === "made") {
+        const image = await item(index);
+        if (raw.destroyed) return "sent";
+        made += 1;
+        if (!send("image_generation.partial_succeeded", { image_index: index, ...image })) return "sent";
+      } else {
+        if (!send("image_generation.partial_failed", { image_index: index, error: outcome === "refused" ? MODERATION_ERROR : INTERNAL_ERROR })) return "sent";
+        if (outcome === "failed") break;
+      }
+    }
+    if (!send("image_generation.completed", { usage: seedream4Usage(plan, made) })) return "sent";
+    raw.end("data: [DONE]\n\n");
+    return "sent";
+  }
+
+  /** Ark's images API on a parsed body, whichever version the model is. */
+  const arkImages = (body: Record<string, unknown>, base: string, id: string, expiredUrl: boolean, reply: FastifyReply): Promise<Answer | "sent"> =>
+    typeof body.model === "string" && SEEDREAM_4_VERSIONS[body.model] && !retired.has(body.model)
+      ? seedream4Generate(body.model, body, base, id, expiredUrl, reply)
+      : arkGenerate(body, base, id, expiredUrl);
+
   app.post("/api/v3/images/generations", async (request, reply) => {
     stats.requests += 1;
     stats.byApi.ark += 1;
@@ -303,7 +405,8 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     if (!body) return reply.code(400).send(arkErrorBody(400, "InvalidParameter", "The request body is not valid JSON.", id));
     const fault = faults.take("ark", body.prompt);
     if (fault && (await playFault(fault, request, reply, faultAnswer(id, {}))) === "sent") return reply;
-    const answer = await arkGenerate(body, host(request), id, fault?.spec.kind === "expired-url");
+    const answer = await arkImages(body, host(request), id, fault?.spec.kind === "expired-url", reply);
+    if (answer === "sent") return reply;
     return reply.code(answer.status).send(answer.body);
   });
 
@@ -455,7 +558,7 @@ export function createEmulator(options: EmulatorOptions): Emulator {
       return { status: entry.status, body: { error: { err_code: errCode, message: entry.message, message_cn: entry.messageCn, message_jp: entry.message, type: "api_error" } } };
     };
     /** 302's own checks, then the fault, then the upstream call; 302 passes Ark and Visual answers through. */
-    const relay = (upstream: (body: Record<string, unknown>, request: FastifyRequest, id: string, expiredUrl: boolean) => Promise<Answer>) =>
+    const relay = (upstream: (body: Record<string, unknown>, request: FastifyRequest, id: string, expiredUrl: boolean, reply: FastifyReply) => Promise<Answer | "sent">) =>
       async (request: FastifyRequest, reply: FastifyReply) => {
         stats.requests += 1;
         stats.byApi["302"] += 1;
@@ -469,10 +572,11 @@ export function createEmulator(options: EmulatorOptions): Emulator {
         if (answer) return reply.code(answer.status).send(answer.body);
         const fault = faults.take("302", body?.prompt);
         if (fault && (await playFault(fault, request, reply, faultAnswer(id, {}))) === "sent") return reply;
-        answer = await upstream(body as Record<string, unknown>, request, id, fault?.spec.kind === "expired-url");
-        return reply.code(answer.status).send(answer.body);
+        const upstreamAnswer = await upstream(body as Record<string, unknown>, request, id, fault?.spec.kind === "expired-url", reply);
+        if (upstreamAnswer === "sent") return reply;
+        return reply.code(upstreamAnswer.status).send(upstreamAnswer.body);
       };
-    const images = relay((body, request, id, expired) => arkGenerate(body, host(request), id, expired));
+    const images = relay((body, request, id, expired, reply) => arkImages(body, host(request), id, expired, reply));
     app.post("/doubao/images/generations", images);
     app.post("/v1/images/generations", images);
     app.post("/doubao/drawing", relay((body, request, id, expired) => {
@@ -490,7 +594,7 @@ export function createEmulator(options: EmulatorOptions): Emulator {
   app.get("/results/:name", async (request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply) => {
     const bytes = results.get(request.params.name);
     if (!bytes) return reply.code(404).type("application/xml").send("<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>");
-    return reply.type("image/jpeg").send(bytes);
+    return reply.type(request.params.name.endsWith(".png") ? "image/png" : "image/jpeg").send(bytes);
   });
 
   app.get("/_emulator/stats", async () => ({ ...stats, faultsInjected: faults.injected }));

@@ -25,10 +25,16 @@ export function sniffFormat(bytes: Uint8Array): SniffedFormat {
   return "unknown";
 }
 
+/** Formats an input may have: PNG and JPEG everywhere; the Seedream 4.x/5.x references also WebP, GIF and TIFF (LIVE-MODELS.md §1.3). */
+export type InputFormat = "png" | "jpeg" | "webp" | "gif" | "tiff";
+export const CLASSIC_FORMATS: readonly InputFormat[] = ["png", "jpeg"];
+/** Ark also lists BMP, which the gateway cannot decode to check (libvips has no BMP loader): it is refused with that reason. */
+export const SEEDREAM_4_FORMATS: readonly InputFormat[] = ["png", "jpeg", "webp", "gif", "tiff"];
+
 export interface InspectedImage {
   bytes: Buffer;
-  format: "png" | "jpeg";
-  mediaType: "image/png" | "image/jpeg";
+  format: InputFormat;
+  mediaType: `image/${InputFormat}`;
   /** Displayed width and height, EXIF orientation applied. */
   width: number;
   height: number;
@@ -39,6 +45,10 @@ export interface InspectRules {
   field: string;
   /** Enforce width/height strictly between 1/3 and 3 (SeedEdit), not for portraits. */
   checkRatio: boolean;
+  /** Width/height within [min, max], inclusive (Seedream 4.x/5.x: [1/16, 16]). */
+  ratio?: { min: number; max: number };
+  /** Accepted formats; PNG and JPEG when not given. */
+  formats?: readonly InputFormat[];
 }
 
 const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
@@ -52,10 +62,14 @@ export async function inspectImage(input: Buffer, rules: InspectRules): Promise<
   const { field } = rules;
   if (input.length === 0) throw invalidParameter(field, `Invalid parameter \`${field}\`: the image is empty (0 bytes).`);
   if (input.length > MAX_INPUT_BYTES) throw imageTooLarge(field, input.length);
-  const format = sniffFormat(input);
-  if (format !== "png" && format !== "jpeg") {
-    throw invalidParameter(field, `Invalid parameter \`${field}\`: the image must be PNG or JPEG; its bytes are ${format === "unknown" ? "not a known image format" : format.toUpperCase()}.`);
+  const sniffed = sniffFormat(input);
+  const formats = rules.formats ?? CLASSIC_FORMATS;
+  if (!(formats as readonly string[]).includes(sniffed)) {
+    const names = formats.map((name) => name.toUpperCase());
+    const list = names.length === 2 ? names.join(" or ") : `${names.slice(0, -1).join(", ")} or ${names.at(-1) as string}`;
+    throw invalidParameter(field, `Invalid parameter \`${field}\`: the image must be ${list}; its bytes are ${sniffed === "unknown" ? "not a known image format" : sniffed.toUpperCase()}.`);
   }
+  const format = sniffed as InputFormat;
   let metadata: Metadata;
   try {
     metadata = await sharp(input, { limitInputPixels: false }).metadata();
@@ -83,6 +97,13 @@ export async function inspectImage(input: Buffer, rules: InspectRules): Promise<
       `Invalid parameter \`${field}\`: the image is ${shape} (width/height ${(width / height).toFixed(3)}); width/height must be strictly between 1/3 and 3.`,
     );
   }
+  if (rules.ratio && (width < height * rules.ratio.min || width > height * rules.ratio.max)) {
+    const show = (value: number) => (value < 1 ? `1/${Math.round(1 / value)}` : String(value));
+    throw invalidParameter(
+      field,
+      `Invalid parameter \`${field}\`: the image is ${shape} (width/height ${(width / height).toFixed(3)}); width/height must be in [${show(rules.ratio.min)}, ${show(rules.ratio.max)}].`,
+    );
+  }
   // Decode once, shrunk (JPEG shrinks on load; PNG streams in strips), so a truncated or corrupt body is
   // caught here as a 400 rather than by the upstream. The side limit above bounds the work.
   try {
@@ -90,5 +111,5 @@ export async function inspectImage(input: Buffer, rules: InspectRules): Promise<
   } catch {
     throw invalidParameter(field, `Invalid parameter \`${field}\`: the ${format.toUpperCase()} image is corrupt or truncated and cannot be decoded.`);
   }
-  return { bytes: input, format, mediaType: format === "png" ? "image/png" : "image/jpeg", width, height };
+  return { bytes: input, format, mediaType: `image/${format}`, width, height };
 }

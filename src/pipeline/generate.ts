@@ -7,13 +7,12 @@
  */
 import sharp from "sharp";
 import { request } from "undici";
-import type { PublicModelId } from "../api/models.js";
 import type { ResponseFormat } from "../api/schemas.js";
 import { GatewayError } from "../errors.js";
 import { fetchInput, type FetchPolicy } from "../images/fetch-input.js";
 import { ARK_MARK, drawMark, MARK_TEXT, type MarkOptions } from "../images/watermark.js";
 import type { Router } from "../providers/registry.js";
-import type { Provider, ProviderCall, VisualExtras } from "../providers/types.js";
+import type { ArkSeedreamCall, ItemError, Provider, ProviderCall, ProviderImage, VisualExtras } from "../providers/types.js";
 import { upstreamMalformed } from "../providers/upstream-error.js";
 import type { BlobStorage } from "../storage/types.js";
 import { crashPoint } from "../crash-points.js";
@@ -33,6 +32,7 @@ export interface DeliveredImage {
   b64: string | undefined;
   width: number;
   height: number;
+  format: "jpeg" | "png";
 }
 
 export interface Generation {
@@ -40,11 +40,15 @@ export interface Generation {
   images: DeliveredImage[];
   upstreamRequestId: string | undefined;
   extras: VisualExtras | undefined;
+  /** Images the upstream could not make, at their index among all items (Seedream 4.x/5.x). */
+  errors: ItemError[];
+  /** The upstream's `usage`, as it sent it. */
+  usage: Record<string, unknown> | undefined;
 }
 
 /** The mark a call asks for (CONTRACT.md §4), for a provider that cannot draw it. */
 export function markOf(call: ProviderCall): MarkOptions | undefined {
-  if (call.operation === "ark.images") return call.watermark ? ARK_MARK : undefined;
+  if (call.operation === "ark.images" || call.operation === "ark.seedream") return call.watermark ? ARK_MARK : undefined;
   if (call.operation === "visual.drawing" && call.logo.add_logo) {
     const text = call.logo.logo_text_content || (call.logo.language === 1 ? MARK_TEXT.english : MARK_TEXT.chinese);
     return { text, position: call.logo.position as MarkOptions["position"], opacity: call.logo.opacity };
@@ -54,7 +58,7 @@ export function markOf(call: ProviderCall): MarkOptions | undefined {
 
 /** The same call asking the upstream for no mark. */
 function withoutMark(call: ProviderCall): ProviderCall {
-  if (call.operation === "ark.images") return { ...call, watermark: false };
+  if (call.operation === "ark.images" || call.operation === "ark.seedream") return { ...call, watermark: false };
   if (call.operation === "visual.drawing") return { ...call, logo: { ...call.logo, add_logo: false } };
   return call;
 }
@@ -89,60 +93,146 @@ export interface GenerationHooks {
   beforeStore?(keys: readonly string[]): void;
 }
 
-export async function runGeneration(
-  deps: PipelineDeps,
-  model: PublicModelId,
-  call: ProviderCall,
-  format: ResponseFormat,
-  signal: AbortSignal,
+/** One upstream call of a request, and what the client asked to get back. */
+export interface GenerationJob {
+  /** The model-table id whose providers serve the call. */
+  model: string;
+  call: ProviderCall;
+  format: ResponseFormat;
+  /** Aborts when the client goes away. */
+  signal: AbortSignal;
   /** The size the upstream will return, for usage when only its URL is passed through. */
-  expected: { width: number; height: number },
-  log?: AttemptLogger,
-  hooks: GenerationHooks = {},
-): Promise<Generation> {
-  const routes = deps.router.routesFor(model);
-  const outcome = await deps.resilience.run(model, routes, async ({ provider }, attemptSignal) => {
+  expected: { width: number; height: number } | undefined;
+  log?: AttemptLogger | undefined;
+  hooks?: GenerationHooks | undefined;
+  /** Every image is resized to this (a retired model's request served by a replacement that cannot make that size). */
+  resizeTo?: { width: number; height: number } | undefined;
+}
+
+interface CheckedImage {
+  bytes: Buffer;
+  base64: string | undefined;
+  format: "jpeg" | "png";
+  width: number;
+  height: number;
+}
+
+/** An upstream image made into what the gateway delivers: downloaded, marked, resized, checked. */
+async function finishImage(deps: PipelineDeps, provider: Provider, image: ProviderImage, job: GenerationJob, mark: MarkOptions | undefined, signal: AbortSignal): Promise<CheckedImage> {
+  let bytes = "bytes" in image ? image.bytes : await downloadResult(image.url, provider, deps.fetchPolicy, signal);
+  // The upstream's base64 is passed on as it came when the bytes are unchanged and it is canonical (no second encoding).
+  let base64 = "base64" in image && image.base64?.length === Math.ceil(bytes.length / 3) * 4 ? image.base64 : undefined;
+  if (mark) {
+    bytes = await drawMark(bytes, mark).catch(() => bytes);
+    base64 = undefined;
+  }
+  const metadata = await sharp(bytes).metadata().catch(() => undefined);
+  if (!metadata?.width || !metadata.height || (metadata.format !== "jpeg" && metadata.format !== "png")) {
+    throw upstreamMalformed(provider.label, "its result is not a readable JPEG or PNG");
+  }
+  const format = metadata.format;
+  if (job.resizeTo && (metadata.width !== job.resizeTo.width || metadata.height !== job.resizeTo.height)) {
+    const resized = sharp(bytes).resize(job.resizeTo.width, job.resizeTo.height, { fit: "fill" });
+    bytes = await (format === "png" ? resized.png() : resized.jpeg({ quality: 92 })).toBuffer();
+    return { bytes, base64: undefined, format, ...job.resizeTo };
+  }
+  return { bytes, base64, format, width: metadata.width, height: metadata.height };
+}
+
+/** Checked images as the client asked for them: inline base64, or stored (keys recorded first) at gateway URLs. */
+async function deliver(deps: PipelineDeps, checked: readonly CheckedImage[], job: GenerationJob): Promise<DeliveredImage[]> {
+  if (job.format === "b64_json") {
+    return checked.map(({ bytes, base64, width, height, format }) => ({ url: undefined, b64: base64 ?? bytes.toString("base64"), width, height, format }));
+  }
+  const keys = checked.map(({ format }) => deps.storage.newKey(format));
+  job.hooks?.beforeStore?.(keys);
+  await Promise.all(checked.map(({ bytes }, index) => deps.storage.write(keys[index] as string, bytes)));
+  crashPoint("after-storage");
+  return checked.map(({ width, height, format }, index) => ({ url: `${deps.publicBaseUrl}/files/${keys[index] as string}`, b64: undefined, width, height, format }));
+}
+
+/** `"WxH"` as numbers, when it is that. */
+const sizeOf = (size: string | undefined) => {
+  const match = size ? /^(\d+)x(\d+)$/.exec(size) : null;
+  return match ? { width: Number(match[1]), height: Number(match[2]) } : undefined;
+};
+
+export async function runGeneration(deps: PipelineDeps, job: GenerationJob): Promise<Generation> {
+  const routes = deps.router.routesFor(job.model);
+  const { call } = job;
+  const outcome = await deps.resilience.run(job.model, routes, async ({ provider }, attemptSignal) => {
     const mark = provider.drawsMarks ? undefined : markOf(call);
-    const passThrough = format === "url" && deps.resultHosting === "upstream" && !mark;
+    const passThrough = job.format === "url" && deps.resultHosting === "upstream" && !mark && !job.resizeTo;
     const result = await provider.generate(mark ? withoutMark(call) : call, { signal: attemptSignal, delivery: passThrough ? "url" : "inline" });
     crashPoint("after-upstream");
     if (passThrough) {
       const urls = result.images.filter((image) => "url" in image);
       if (urls.length === result.images.length) {
-        return { ...result, images: urls.map((image): DeliveredImage => ({ url: image.url, b64: undefined, ...expected })) };
+        const images = urls.map((image): DeliveredImage => {
+          const size = sizeOf(image.size) ?? job.expected ?? { width: 0, height: 0 };
+          return { url: image.url, b64: undefined, ...size, format: image.mediaType === "image/png" ? "png" : "jpeg" };
+        });
+        return { ...result, images };
       }
     }
     // Every image is downloaded and checked before any is stored: a failed attempt leaves nothing behind.
-    const checked = await Promise.all(
-      result.images.map(async (image) => {
-        let bytes = "bytes" in image ? image.bytes : await downloadResult(image.url, provider, deps.fetchPolicy, attemptSignal);
-        // The upstream's base64 is passed on as it came when the bytes are unchanged and it is canonical (no second encoding).
-        let base64 = "base64" in image && image.base64?.length === Math.ceil(bytes.length / 3) * 4 ? image.base64 : undefined;
-        if (mark) {
-          bytes = await drawMark(bytes, mark).catch(() => bytes);
-          base64 = undefined;
-        }
-        const metadata = await sharp(bytes).metadata().catch(() => undefined);
-        if (!metadata?.width || !metadata.height || (metadata.format !== "jpeg" && metadata.format !== "png")) {
-          throw upstreamMalformed(provider.label, "its result is not a readable JPEG or PNG");
-        }
-        return { bytes, base64, format: metadata.format, width: metadata.width, height: metadata.height };
-      }),
-    );
-    let images: DeliveredImage[];
-    if (format === "b64_json") {
-      images = checked.map(({ bytes, base64, width, height }) => ({ url: undefined, b64: base64 ?? bytes.toString("base64"), width, height }));
-    } else {
-      const keys = checked.map(({ format: imageFormat }) => deps.storage.newKey(imageFormat));
-      hooks.beforeStore?.(keys);
-      await Promise.all(checked.map(({ bytes }, index) => deps.storage.write(keys[index] as string, bytes)));
-      crashPoint("after-storage");
-      images = checked.map(({ width, height }, index) => ({ url: `${deps.publicBaseUrl}/files/${keys[index] as string}`, b64: undefined, width, height }));
+    const checked = await Promise.all(result.images.map((image) => finishImage(deps, provider, image, job, mark, attemptSignal)));
+    return { ...result, images: await deliver(deps, checked, job) };
+  }, job.signal, job.log, job.hooks?.beforeAttempt);
+  const { images, upstreamRequestId, extras, errors, usage } = outcome.value;
+  return { provider: outcome.route.provider, images, upstreamRequestId, extras, errors: errors ?? [], usage };
+}
+
+/** One event of a streamed generation, as delivered: every image already stored (or encoded) before it is yielded. */
+export type DeliveredEvent =
+  | { type: "image"; index: number; image: DeliveredImage }
+  | { type: "failed"; index: number; error: { code: string; message: string } }
+  | { type: "completed"; usage: Record<string, unknown> | undefined };
+
+export interface OpenedStream {
+  provider: Provider;
+  events: AsyncIterable<DeliveredEvent>;
+}
+
+/**
+ * Opens a streamed generation. Until the upstream has answered (its headers come with the first image)
+ * the attempt is retried and falls back like any other; after that, a failure ends the stream — it is
+ * thrown from the iteration, and the images yielded before it were delivered.
+ */
+export async function openStream(deps: PipelineDeps, job: GenerationJob & { call: ArkSeedreamCall }): Promise<OpenedStream> {
+  const routes = deps.router.routesFor(job.model);
+  const outcome = await deps.resilience.run(job.model, routes, async ({ provider }, attemptSignal) => {
+    if (!provider.stream) throw upstreamMalformed(provider.label, "this provider cannot stream");
+    const mark = provider.drawsMarks ? undefined : markOf(job.call);
+    // The attempt's timeout bounds the wait for the answer, not the stream after it: the body lives as long as the client.
+    const controller = new AbortController();
+    const onAttemptAbort = () => controller.abort(attemptSignal.reason);
+    const onClientAbort = () => controller.abort(job.signal.reason);
+    attemptSignal.addEventListener("abort", onAttemptAbort, { once: true });
+    job.signal.addEventListener("abort", onClientAbort, { once: true });
+    try {
+      const upstream = await provider.stream((mark ? withoutMark(job.call) : job.call) as ArkSeedreamCall, { signal: controller.signal, delivery: "inline" });
+      return { provider, upstream, mark, signal: controller.signal };
+    } catch (error) {
+      job.signal.removeEventListener("abort", onClientAbort);
+      throw error;
+    } finally {
+      attemptSignal.removeEventListener("abort", onAttemptAbort);
     }
-    return { ...result, images };
-  }, signal, log, hooks.beforeAttempt);
-  const { images, upstreamRequestId, extras } = outcome.value;
-  return { provider: outcome.route.provider, images, upstreamRequestId, extras };
+  }, job.signal, job.log, job.hooks?.beforeAttempt);
+  const { provider, upstream, mark, signal } = outcome.value;
+  async function* delivered(): AsyncGenerator<DeliveredEvent> {
+    for await (const event of upstream) {
+      if (event.type !== "image") {
+        yield event;
+        continue;
+      }
+      const checked = await finishImage(deps, provider, event.image, job, mark, signal);
+      const [image] = await deliver(deps, [checked], job);
+      yield { type: "image", index: event.index, image: image as DeliveredImage };
+    }
+  }
+  return { provider, events: delivered() };
 }
 
 /** `output_tokens` as Ark counts it: width×height/256 summed over the images. */

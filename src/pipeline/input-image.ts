@@ -6,7 +6,7 @@
 import { invalidParameter } from "../errors.js";
 import { parseDataUrl } from "../images/data-url.js";
 import { fetchInput, type FetchPolicy } from "../images/fetch-input.js";
-import { inspectImage } from "../images/inspect.js";
+import { inspectImage, type InputFormat, type InspectRules } from "../images/inspect.js";
 import type { InputImage } from "../providers/types.js";
 import type { BlobStorage } from "../storage/types.js";
 
@@ -23,12 +23,14 @@ export function ownFileKey(value: string, publicBaseUrl: string): string | undef
   return prefix ? value.slice(prefix.length).split(/[?#]/)[0] : undefined;
 }
 
-export async function loadInputImage(value: string, field: string, checkRatio: boolean, deps: InputDeps, signal: AbortSignal): Promise<InputImage> {
+/** Loads and checks one input image; `rules` are inspectImage's (the field named in errors, ratio, formats). */
+export async function loadInputImage(value: string, rules: InspectRules, deps: InputDeps, signal: AbortSignal): Promise<InputImage> {
+  const { field } = rules;
   let bytes: Buffer;
-  let declared: "png" | "jpeg" | undefined;
+  let declared: InputFormat | undefined;
   const ownKey = ownFileKey(value, deps.publicBaseUrl);
   if (value.startsWith("data:")) {
-    const parsed = parseDataUrl(value, field);
+    const parsed = parseDataUrl(value, field, rules.formats);
     bytes = parsed.bytes;
     declared = parsed.declaredFormat;
   } else if (ownKey !== undefined) {
@@ -38,9 +40,9 @@ export async function loadInputImage(value: string, field: string, checkRatio: b
   } else if (/^https?:\/\//i.test(value)) {
     bytes = (await fetchInput(value, field, deps.fetchPolicy, signal)).bytes;
   } else {
-    throw invalidParameter(field, `Invalid parameter \`${field}\`: must be an http(s) URL or a data URL data:image/<png|jpeg>;base64,<…>.`);
+    throw invalidParameter(field, `Invalid parameter \`${field}\`: must be an http(s) URL or a data URL data:image/<${(rules.formats ?? ["png", "jpeg"]).join("|")}>;base64,<…>.`);
   }
-  const image = await inspectImage(bytes, { field, checkRatio });
+  const image = await inspectImage(bytes, rules);
   if (declared && declared !== image.format) {
     throw invalidParameter(field, `Invalid parameter \`${field}\`: the data URL says image/${declared} but its bytes are ${image.format.toUpperCase()}.`);
   }

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import sharp from "sharp";
@@ -84,7 +85,11 @@ async function open(yaml: string, environment: Record<string, string> = {}): Pro
   opened += 1;
   const dataDir = join(root, `gw${opened}`);
   const configPath = join(root, `gateway${opened}.yaml`);
-  writeFileSync(configPath, yaml);
+  // Seedream 3.0 and SeedEdit 3.0 served as themselves: these tests are about the upstreams, not the model lifecycle.
+  const config = (parseYaml(yaml) ?? {}) as { models?: Record<string, Record<string, unknown>> };
+  config.models ??= {};
+  for (const id of [SEEDREAM, "doubao-seededit-3-0-i2i-250628"]) config.models[id] = { ...config.models[id], lifecycle: "live" };
+  writeFileSync(configPath, stringifyYaml(config));
   const clock = new FakeClock();
   const stream = new Writable({
     write(chunk, _encoding, done) {

@@ -10,7 +10,7 @@ import { createRouter } from "../providers/registry.js";
 import type { Provider } from "../providers/types.js";
 import { createGateway, type Gateway } from "../runtime.js";
 import { createFsStorage } from "../storage/fs.js";
-import { jpegSize, TEST_KEY } from "../testing/harness.js";
+import { CLASSIC_LIVE_CONFIG, jpegSize, TEST_KEY } from "../testing/harness.js";
 import { runGeneration } from "./generate.js";
 import { Resilience } from "./resilience.js";
 
@@ -23,7 +23,7 @@ before(async () => {
   emulator = createEmulator({ arkApiKey: "ark-secret-for-test", accessKeyId: "AKUNUSED", secretAccessKey: "unused" });
   base = await emulator.listen(0, "127.0.0.1");
   gateway = await createGateway(
-    loadConfig({ NODE_ENV: "production", ARK_API_KEY: "ark-secret-for-test", ARK_BASE_URL: `${base}/api/v3`, DATA_DIR: dataDir, GATEWAY_BOOTSTRAP_KEY: TEST_KEY, PUBLIC_BASE_URL: "http://gw.test" }),
+    loadConfig({ NODE_ENV: "production", ARK_API_KEY: "ark-secret-for-test", ARK_BASE_URL: `${base}/api/v3`, DATA_DIR: dataDir, GATEWAY_BOOTSTRAP_KEY: TEST_KEY, PUBLIC_BASE_URL: "http://gw.test", GATEWAY_CONFIG: CLASSIC_LIVE_CONFIG }),
   );
 });
 after(async () => {
@@ -51,7 +51,10 @@ test("a model without a configured upstream is a 503 naming what to set, and is 
   assert.equal(body.error.message, "No upstream is configured for model general_v2.1_L. Set VOLC_ACCESSKEY and VOLC_SECRETKEY, or API302_KEY and restart the gateway.");
   assert.equal(body.code, 50500);
   const models = (await inject("GET", "/v1/models")).json();
-  assert.deepEqual(models.data.map((model: { id: string }) => model.id), ["doubao-seedream-3-0-t2i-250415", "doubao-seededit-3-0-i2i-250628"]);
+  assert.deepEqual(models.data.map((model: { id: string }) => model.id), [
+    "doubao-seedream-4-5-251128", "doubao-seedream-4-0-250828", "doubao-seedream-5-0-260128", "doubao-seedream-5-0-pro-260628",
+    "doubao-seedream-3-0-t2i-250415", "doubao-seededit-3-0-i2i-250628",
+  ]);
 });
 
 test("an upstream's result URL is downloaded from its own origin only", async () => {
@@ -76,10 +79,11 @@ test("an upstream's result URL is downloaded from its own origin only", async ()
   });
   const call = { operation: "ark.images", model: "doubao-seedream-3-0-t2i-250415", prompt: "y", size: "512x512", seed: 1, guidanceScale: 2.5, watermark: false, image: undefined } as const;
   const signal = new AbortController().signal;
-  const stored = await runGeneration(deps(urlProvider(base)), "doubao-seedream-3-0-t2i-250415", call, "b64_json", signal, { width: 512, height: 512 });
+  const job = { model: "doubao-seedream-3-0-t2i-250415", call, format: "b64_json" as const, signal, expected: { width: 512, height: 512 } };
+  const stored = await runGeneration(deps(urlProvider(base)), job);
   assert.deepEqual(await jpegSize(Buffer.from(stored.images[0]?.b64 as string, "base64")), { format: "jpeg", width: 512, height: 512 });
   await assert.rejects(
-    runGeneration(deps(urlProvider("http://127.0.0.2:1")), "doubao-seedream-3-0-t2i-250415", call, "b64_json", signal, { width: 512, height: 512 }),
+    runGeneration(deps(urlProvider("http://127.0.0.2:1")), job),
     (error: Error & { status?: number }) => {
       assert.equal(error.status, 502);
       assert.match(error.message, /its result image could not be downloaded: .*non-public address \(127\.0\.0\.1\)/);

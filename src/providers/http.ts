@@ -1,4 +1,5 @@
-/** The one place providers send HTTP: JSON in, parsed JSON out, network failures typed. */
+/** The one place providers send HTTP: JSON in, parsed JSON (or server-sent events) out, network failures typed. */
+import { createParser } from "eventsource-parser";
 import type { CheckReport } from "./types.js";
 import { scrub, upstreamMalformed, upstreamTimeout, upstreamUnreachable, type UpstreamError } from "./upstream-error.js";
 
@@ -31,13 +32,7 @@ export async function postJson(
     response = await fetchFunction(url, { method: "POST", headers, body, signal });
     text = await response.text();
   } catch (error) {
-    if (signal.aborted) {
-      if ((signal.reason as Error | undefined)?.name === "TimeoutError") throw upstreamTimeout(provider);
-      throw signal.reason ?? error;
-    }
-    const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
-    const detail = typeof cause?.code === "string" ? cause.code : typeof cause?.message === "string" && cause.message ? scrub(cause.message).slice(0, 80) : "network error";
-    throw upstreamUnreachable(provider, detail);
+    throw networkFailure(error, signal, provider);
   }
   let json: unknown;
   try {
@@ -72,4 +67,82 @@ export async function runCheck(
   }
   if (error.kind === "provider") return { ok: false, reachable: true, credentials: "accepted", detail: `credentials accepted, but the account cannot generate: ${error.message}` };
   return { ok: false, reachable: true, credentials: "unknown", detail: `the upstream is reachable but failing right now: ${error.message}` };
+}
+
+/** One server-sent event as the upstream sent it. */
+export interface SseMessage {
+  event: string | undefined;
+  data: string;
+}
+
+/**
+ * POSTs a request that answers with server-sent events: the events when the upstream answered 200 with
+ * `text/event-stream`, else its answer read as `postJson` reads it (an error, a JSON body).
+ */
+export async function postForEvents(
+  fetchFunction: FetchFunction,
+  provider: string,
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  signal: AbortSignal,
+): Promise<{ events: AsyncIterable<SseMessage> } | UpstreamResponse> {
+  let response: Response;
+  try {
+    response = await fetchFunction(url, { method: "POST", headers: { ...headers, accept: "text/event-stream" }, body, signal });
+  } catch (error) {
+    throw networkFailure(error, signal, provider);
+  }
+  if (response.status === 200 && response.body && /text\/event-stream/i.test(response.headers.get("content-type") ?? "")) {
+    return { events: readEvents(response.body, signal, provider) };
+  }
+  let text: string;
+  try {
+    text = await response.text();
+  } catch (error) {
+    throw networkFailure(error, signal, provider);
+  }
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    if (response.ok) throw upstreamMalformed(provider, `HTTP ${response.status}, body is neither events nor JSON`);
+  }
+  return { status: response.status, json, retryAfter: parseRetryAfter(response.headers.get("retry-after")) };
+}
+
+/** The events of a response body, parsed by eventsource-parser; a broken connection throws the upstream error. */
+async function* readEvents(body: ReadableStream<Uint8Array>, signal: AbortSignal, provider: string): AsyncGenerator<SseMessage> {
+  const queue: SseMessage[] = [];
+  const parser = createParser({ onEvent: (message) => queue.push({ event: message.event, data: message.data }) });
+  const decoder = new TextDecoder();
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        throw networkFailure(error, signal, provider);
+      }
+      if (chunk.done) break;
+      parser.feed(decoder.decode(chunk.value, { stream: true }));
+      while (queue.length > 0) yield queue.shift() as SseMessage;
+    }
+    parser.feed(decoder.decode());
+    while (queue.length > 0) yield queue.shift() as SseMessage;
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+}
+
+/** A failed fetch or body read as the contract's error: the caller's abort reason, a timeout, or an unreachable upstream. */
+function networkFailure(error: unknown, signal: AbortSignal, provider: string): unknown {
+  if (signal.aborted) {
+    if ((signal.reason as Error | undefined)?.name === "TimeoutError") return upstreamTimeout(provider);
+    return signal.reason ?? error;
+  }
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+  const detail = typeof cause?.code === "string" ? cause.code : typeof cause?.message === "string" && cause.message ? scrub(cause.message).slice(0, 80) : "network error";
+  return upstreamUnreachable(provider, detail);
 }

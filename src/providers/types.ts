@@ -2,13 +2,15 @@
  * The provider contract. A provider only speaks its upstream's protocol: fan-out, input fetching,
  * storage, usage and timeouts live in the pipeline around it (pipeline/generate.ts).
  */
-import type { ArkModelId, DrawingModelVersion, ModelFamily } from "../api/models.js";
+import type { ArkModelId, DrawingModelVersion } from "../api/models.js";
 import type { LogoInfo } from "../api/schemas.js";
+import type { InputFormat } from "../images/inspect.js";
+import type { ModelFamily } from "../models/types.js";
 
 /** A checked input image (images/inspect.ts). */
 export interface InputImage {
   bytes: Buffer;
-  format: "png" | "jpeg";
+  format: InputFormat;
   width: number;
   height: number;
 }
@@ -24,6 +26,24 @@ export interface ArkImagesCall {
   guidanceScale: number;
   watermark: boolean;
   image: InputImage | undefined;
+}
+
+/** Ark `POST /images/generations` for the Seedream 4.x/5.x family (LIVE-MODELS.md §1.3). */
+export interface ArkSeedreamCall {
+  operation: "ark.seedream";
+  /** The upstream model id. */
+  model: string;
+  prompt: string;
+  /** Reference images, in order (none for text-to-image). */
+  images: InputImage[];
+  /** A keyword (`2K`) or `"<W>x<H>"`; undefined: the model's default. */
+  size: string | undefined;
+  watermark: boolean;
+  optimizePromptMode: string | undefined;
+  sequential: "disabled" | "auto";
+  maxImages: number | undefined;
+  outputFormat: "jpeg" | "png" | undefined;
+  tools: Array<{ type: string }> | undefined;
 }
 
 /** Visual `CVProcess` general text-to-image. */
@@ -62,7 +82,7 @@ export interface VisualPortraitCall {
   seed: number;
 }
 
-export type ProviderCall = ArkImagesCall | VisualDrawingCall | VisualPortraitCall;
+export type ProviderCall = ArkImagesCall | ArkSeedreamCall | VisualDrawingCall | VisualPortraitCall;
 
 export interface CallOptions {
   signal: AbortSignal;
@@ -70,13 +90,29 @@ export interface CallOptions {
   delivery: "inline" | "url";
 }
 
-/** An image from an upstream: bytes (with the upstream's own base64, when it sent base64), or a URL to download. */
-export type ProviderImage = { bytes: Buffer; base64?: string; mediaType: string } | { url: string; mediaType: string };
+/**
+ * An image from an upstream: bytes (with the upstream's own base64, when it sent base64), or a URL to
+ * download; `size` is the upstream's `"WxH"` when it said.
+ */
+export type ProviderImage = ({ bytes: Buffer; base64?: string; mediaType: string } | { url: string; mediaType: string }) & { size?: string };
 
 /** The image of a base64 field, keeping the string so that a `b64_json` answer need not encode the bytes again. */
 export function fromBase64(base64: string, mediaType = "image/jpeg"): ProviderImage {
   return { bytes: Buffer.from(base64, "base64"), base64, mediaType };
 }
+
+/** An image the upstream could not make, at its place in the answer (a group image refused by moderation). */
+export interface ItemError {
+  index: number;
+  code: string;
+  message: string;
+}
+
+/** One event of a streamed generation (LIVE-MODELS.md §1.5), in upstream order. */
+export type StreamEvent =
+  | { type: "image"; index: number; image: ProviderImage }
+  | { type: "failed"; index: number; error: { code: string; message: string } }
+  | { type: "completed"; usage: Record<string, unknown> | undefined };
 
 /** Visual's extra text results, passed through in the envelope's `data`. */
 export interface VisualExtras {
@@ -92,7 +128,14 @@ export interface ProviderResult {
   images: ProviderImage[];
   upstreamRequestId: string | undefined;
   extras: VisualExtras | undefined;
+  /** Images the upstream could not make, by their index in its answer (the images fill the other places in order). */
+  errors?: ItemError[];
+  /** The upstream's `usage`, as it sent it. */
+  usage?: Record<string, unknown>;
 }
+
+/** What a model probe (LIVE-MODELS.md §1.6) learned: the upstream's verdict on one model, at no cost. */
+export type ModelProbe = { state: "live" | "not-activated" | "retired" } | { state: "unknown"; detail: string };
 
 export type ProviderId = "ark" | "visual" | "302ai";
 
@@ -117,6 +160,13 @@ export interface Provider {
   /** Whether the upstream draws `watermark` / `logo_info` marks itself; if not, the gateway draws them. */
   drawsMarks: boolean;
   generate(call: ProviderCall, options: CallOptions): Promise<ProviderResult>;
+  /**
+   * A streamed generation (Ark family only). Resolves once the upstream has accepted the request (its
+   * 200 headers), so failures before that are retried like any other; the events follow.
+   */
+  stream?(call: ArkSeedreamCall, options: CallOptions): Promise<AsyncIterable<StreamEvent>>;
+  /** Whether a model is live for this account, by a request the upstream refuses at no cost (Ark family only). */
+  probeModel?(model: string, signal: AbortSignal): Promise<ModelProbe>;
   /** Reachability and credentials, by a request the upstream must refuse for a parameter after authenticating it. */
   check(signal: AbortSignal): Promise<CheckReport>;
 }

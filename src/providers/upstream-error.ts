@@ -91,6 +91,11 @@ function upstreamFailed(upstream: string, code: string, upstreamMessage: string,
 
 /** Ark 429 codes that mean "later": rate limits and overload. `QuotaExceeded` and `SetLimitExceeded` do not pass with time. */
 const ARK_TRANSIENT_429 = /^(?:ServerOverloaded|RateLimitExceeded(?:\..+)?|ModelAccount(?:Rpm|Tpm|Ipm)RateLimitExceeded|InflightBatchsizeExceeded|AccountRateLimitExceeded)$/;
+/** Ark's answers for a model that is retired, unknown, or not activated for the account (LIVE-MODELS.md §1.4). */
+export const ARK_MODEL_GONE = /^(?:InvalidEndpointOrModel\.NotFound|ModelNotOpen|UnsupportedModel)$/;
+const MODEL_GONE_FIX =
+  "the model is retired upstream or not activated for the gateway's account. The operator must activate it in the Ark console, " +
+  "or mark it retired in GATEWAY_CONFIG (models.<id>.lifecycle: {state: retired, replacement: <a live model>}); `doubao-gateway check` lists which models are live.";
 const ARK_CREDENTIALS = "the operator must check ARK_API_KEY and that the model is activated in the Ark console.";
 
 /** An Ark error body `{"error":{"code","message","param","type"}}` with its HTTP status (the 302 relay passes these through). */
@@ -111,6 +116,9 @@ export function arkError(status: number, body: unknown, retryAfter?: number, ups
   const fix = upstream === "Ark" ? ARK_CREDENTIALS : `the operator must check the gateway's ${upstream} account.`;
   if (code === "InvalidEndpoint.ClosedEndpoint") return operatorProblem(upstream, code, upstreamMessage, status, fix);
   if (status === 400) return badParameter(upstream, code, upstreamMessage, status, param);
+  if (status === 404 && (ARK_MODEL_GONE.test(code) || /does not exist/i.test(upstreamMessage))) {
+    return operatorProblem(upstream, code, upstreamMessage, status, MODEL_GONE_FIX);
+  }
   if (status === 401 || status === 403 || status === 404) return operatorProblem(upstream, code, upstreamMessage, status, fix);
   if (status >= 500) return upstreamFailed(upstream, code, upstreamMessage, status, "transient");
   return upstreamFailed(upstream, code, upstreamMessage, status, "provider");

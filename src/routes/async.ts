@@ -57,6 +57,9 @@ export function registerAsync(app: FastifyInstance, deps: AsyncDeps): void {
     const key = request.apiKey;
     if (!key) return;
     const payload = await readBody(request, deps.bodyLimitBytes);
+    if (/"stream"\s*:\s*true/.test(payload.toString("utf8", 0, Math.min(payload.length, 1 << 20)))) {
+      throw invalidParameter("stream", "Invalid parameter `stream`: a streamed answer cannot be an async task; send stream: true without ?async=true, or ?async=true without stream.");
+    }
     url.searchParams.delete("async");
     const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !HOP_HEADERS.has(name))) as Record<string, string>;
     const taskId = newRequestId();

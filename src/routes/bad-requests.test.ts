@@ -23,6 +23,7 @@ after(() => h.close());
 
 const SEEDREAM = "doubao-seedream-3-0-t2i-250415";
 const SEEDEDIT = "doubao-seededit-3-0-i2i-250628";
+const ARK_IDS = "doubao-seedream-4-5-251128, doubao-seedream-4-0-250828, doubao-seedream-5-0-260128, doubao-seedream-5-0-pro-260628";
 const T2I = { model: SEEDREAM, prompt: "cat", response_format: "b64_json", size: "512x512" };
 const EDIT = () => ({ model: SEEDEDIT, prompt: "edit", image: images.ok, response_format: "b64_json" });
 const DRAW = { prompt: "山", width: 256, height: 256, use_sr: false, return_url: false };
@@ -55,8 +56,8 @@ const cases = (): Case[] => [
   // model
   { ...ark("missing model", { prompt: "cat" }, "model", "Missing required parameter `model`."), code: "MissingParameter" },
   ark("model of the wrong type", { ...T2I, model: 5 }, "model", invalid("model", "must be a string naming a served model (got number 5)")),
-  ark("unknown model", { ...T2I, model: "dall-e-3" }, "model", `Invalid parameter \`model\`: "dall-e-3" is not served on this endpoint; use one of ${SEEDREAM}, ${SEEDEDIT}.`),
-  ark("a drawing model on the Ark path", { ...T2I, model: "general_v2.1_L" }, "model", `Invalid parameter \`model\`: "general_v2.1_L" is not served on this endpoint; use one of ${SEEDREAM}, ${SEEDEDIT}.`),
+  ark("unknown model", { ...T2I, model: "dall-e-3" }, "model", `Invalid parameter \`model\`: "dall-e-3" is not served on this endpoint; use one of ${ARK_IDS}, ${SEEDREAM}, ${SEEDEDIT}.`),
+  ark("a drawing model on the Ark path", { ...T2I, model: "general_v2.1_L" }, "model", `Invalid parameter \`model\`: "general_v2.1_L" is not served on this endpoint; use one of ${ARK_IDS}, ${SEEDREAM}, ${SEEDEDIT}.`),
   // prompt
   { ...ark("missing prompt", { model: SEEDREAM }, "prompt", "Missing required parameter `prompt`."), code: "MissingParameter" },
   ark("empty prompt", { ...T2I, prompt: "" }, "prompt", invalid("prompt", 'must be a non-empty string (got "")')),

@@ -20,11 +20,12 @@ export async function accounted<T>(
   request: FastifyRequest,
   reply: FastifyReply,
   accounts: Accounts,
-  work: { model: string; images: number },
+  /** The model asked for (canonical id), the most images the request may make, the model that will serve (if another), the reference images sent. */
+  work: { model: string; images: number; servedModel?: string; referenceImages?: number },
   run: (admission: Admission) => Promise<T>,
 ): Promise<T> {
   if (!request.apiKey) throw keyRefused("unknown");
-  const admission = accounts.admit(request.apiKey, { id: request.id, model: work.model, endpoint: request.routeOptions.url ?? request.url, images: work.images });
+  const admission = accounts.admit(request.apiKey, { id: request.id, endpoint: request.routeOptions.url ?? request.url, ...work });
   reply.raw.once("close", admission.release);
   try {
     return await run(admission);

@@ -69,21 +69,20 @@ export function registerDrawingRoutes(app: FastifyInstance, deps: RouteDeps): vo
     const format: ResponseFormat = input.return_url ? "url" : "b64_json";
     const scale = input.use_sr ? 2 : 1;
     return accounted(request, reply, deps.accounts, { model: input.model_version, images: 1 }, async (admission) => {
-      const generation = await runGeneration(
-        deps,
-        input.model_version,
-        {
+      const generation = await runGeneration(deps, {
+        model: input.model_version,
+        call: {
           operation: "visual.drawing", modelVersion: input.model_version, prompt: input.prompt, reqScheduleConf: input.req_schedule_conf,
           llmSeed: input.llm_seed, seed: input.seed, scale: input.scale, ddimSteps: input.ddim_steps, width: input.width, height: input.height,
           usePreLlm: input.use_pre_llm, useSr: input.use_sr, srSeed: input.sr_seed, srStrength: input.sr_strength, srScale: input.sr_scale,
           srSteps: input.sr_steps, isOnlySr: input.is_only_sr, logo: input.logo_info,
         },
         format,
-        requestSignal(reply),
-        { width: input.width * scale, height: input.height * scale },
-        request.log,
-        hooksOf(admission),
-      );
+        signal: requestSignal(reply),
+        expected: { width: input.width * scale, height: input.height * scale },
+        log: request.log,
+        hooks: hooksOf(admission),
+      });
       settle(admission, generation);
       reply.header("x-gateway-provider", generation.provider.label);
       const body = envelope(generation, format, request.id, startedAt);
@@ -107,21 +106,20 @@ export function registerDrawingRoutes(app: FastifyInstance, deps: RouteDeps): vo
     const input = parseOrThrow(portraitRequest, requireObject(request));
     const signal = requestSignal(reply);
     return accounted(request, reply, deps.accounts, { model: PORTRAIT_MODEL, images: 1 }, async (admission) => {
-      const image = await loadInputImage(input.image_input, "image_input", false, deps, signal);
+      const image = await loadInputImage(input.image_input, { field: "image_input", checkRatio: false }, deps, signal);
       const prompt = input.prompt?.trim() ? input.prompt : undefined;
-      const generation = await runGeneration(
-        deps,
-        PORTRAIT_MODEL,
-        {
+      const generation = await runGeneration(deps, {
+        model: PORTRAIT_MODEL,
+        call: {
           operation: "visual.portrait", image, prompt, width: input.width, height: input.height, gpen: input.gpen, skin: input.skin,
           skinUnifi: input.skin_unifi, genMode: input.gen_mode ?? (prompt ? "creative" : "reference"), seed: input.seed,
         },
         format,
         signal,
-        { width: input.width, height: input.height },
-        request.log,
-        hooksOf(admission),
-      );
+        expected: { width: input.width, height: input.height },
+        log: request.log,
+        hooks: hooksOf(admission),
+      });
       settle(admission, generation);
       reply.header("x-gateway-provider", generation.provider.label);
       return reply.code(200).send({ ...envelope(generation, format, request.id, startedAt), status: 10000 });

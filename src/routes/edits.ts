@@ -1,48 +1,98 @@
-/** `POST /v1/images/edits`: the openai SDK's `images.edit` (multipart), mapped to SeedEdit 3.0. */
+/**
+ * `POST /v1/images/edits`: the openai SDK's `images.edit` (multipart). SeedEdit 3.0 edits one image (its
+ * default model; retired upstream, it is served by its replacement); a Seedream 4.x/5.x model takes
+ * several files (`image` repeated, or `image[]`) as its reference images.
+ */
 import multipart from "@fastify/multipart";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { editsForm } from "../api/schemas.js";
+import { SEEDEDIT_3_I2I } from "../api/models.js";
+import { editsForm, seedream4EditsForm } from "../api/schemas.js";
 import { parseOrThrow } from "../api/validate.js";
 import { invalidParameter, invalidRequest } from "../errors.js";
-import { inspectImage, MAX_INPUT_BYTES } from "../images/inspect.js";
+import { inspectImage, MAX_INPUT_BYTES, SEEDREAM_4_FORMATS } from "../images/inspect.js";
+import { checkCapabilities } from "../models/capabilities.js";
+import { lifecycleHeaders, modelRetired } from "../models/lifecycle.js";
+import type { Capabilities } from "../models/types.js";
+import type { ArkSeedreamCall, InputImage } from "../providers/types.js";
 import { accounted, requestSignal } from "./context.js";
-import { sendArkImages, type RouteDeps } from "./images.js";
+import { sendClassic, sendSeedream4Images, serveTranslated, type RouteDeps } from "./images.js";
 
 const tooLarge = () => invalidParameter("image", `Invalid parameter \`image\`: the image is larger than the limit of ${MAX_INPUT_BYTES} bytes (10 MB).`);
+const MAX_FILES = 15;
 
 export async function registerEditRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  await app.register(multipart, { limits: { fileSize: MAX_INPUT_BYTES, files: 2, fields: 20, fieldSize: 64 * 1024, parts: 24 } });
+  await app.register(multipart, { limits: { fileSize: MAX_INPUT_BYTES, files: MAX_FILES + 1, fields: 20, fieldSize: 64 * 1024, parts: MAX_FILES + 21 } });
 
   app.post("/v1/images/edits", async (request: FastifyRequest, reply: FastifyReply) => {
     if (!request.isMultipart()) {
       throw invalidRequest(415, "UnsupportedMediaType", "Send multipart/form-data with the image as the file field `image` (as the openai SDK's images.edit does).", "请以 multipart/form-data 发送，图片放在文件字段 image 中。");
     }
     const fields: Record<string, string> = {};
-    let bytes: Buffer | undefined;
+    const files: Buffer[] = [];
     try {
       for await (const part of request.parts()) {
         if (part.type === "file") {
           if (part.fieldname !== "image" && part.fieldname !== "image[]") {
             await part.toBuffer();
-            throw invalidParameter(part.fieldname, `Invalid parameter \`${part.fieldname}\`: only one file, \`image\`, is accepted (SeedEdit takes no mask).`);
+            throw invalidParameter(part.fieldname, `Invalid parameter \`${part.fieldname}\`: only image files (\`image\` or \`image[]\`) are accepted; no mask.`);
           }
-          if (bytes) throw invalidParameter("image", "Invalid parameter `image`: send exactly one image; SeedEdit edits one image.");
-          bytes = await part.toBuffer();
+          if (files.length === MAX_FILES) throw invalidParameter("image", `Invalid parameter \`image\`: at most ${MAX_FILES} images.`);
+          const bytes = await part.toBuffer();
           if (part.file.truncated) throw tooLarge();
+          files.push(bytes);
         } else {
           fields[part.fieldname] = String(part.value);
         }
       }
     } catch (error) {
       if ((error as { code?: string }).code === "FST_REQ_FILE_TOO_LARGE") throw tooLarge();
+      if ((error as { code?: string }).code === "FST_FILES_LIMIT") throw invalidParameter("image", `Invalid parameter \`image\`: at most ${MAX_FILES} images.`);
       throw error;
     }
-    if (!bytes) throw invalidParameter("image", "Missing required parameter `image`: attach the image file as the multipart field `image`.", undefined, "MissingParameter");
-    if (fields.model !== undefined) fields.model = deps.router.canonical(fields.model);
-    const input = parseOrThrow(editsForm, fields);
-    const image = await inspectImage(bytes, { field: "image", checkRatio: true });
-    return accounted(request, reply, deps.accounts, { model: input.model, images: input.n }, (admission) =>
-      sendArkImages(reply, deps, input, image, requestSignal(reply), request.log, admission),
+    if (files.length === 0) throw invalidParameter("image", "Missing required parameter `image`: attach the image file as the multipart field `image`.", undefined, "MissingParameter");
+    const asked = fields.model ?? SEEDEDIT_3_I2I;
+    const entry = deps.router.models.find(asked);
+    if (!entry || (entry.kind !== "seededit-3" && entry.kind !== "seedream-4")) {
+      const editors = deps.router.models.ofKind("seededit-3", "seedream-4").map((candidate) => candidate.id);
+      throw invalidParameter("model", `Invalid parameter \`model\`: must be a model that edits images: one of ${editors.join(", ")} (got ${JSON.stringify(asked.slice(0, 80))}).`);
+    }
+    const clientModel = entry.id;
+    for (const [name, value] of Object.entries(lifecycleHeaders(entry, deps.router.models))) reply.header(name, value);
+    const signal = requestSignal(reply);
+
+    if (entry.kind === "seededit-3") {
+      if (files.length > 1) throw invalidParameter("image", `Invalid parameter \`image\`: send exactly one image; ${entry.id} edits one image.`);
+      const input = parseOrThrow(editsForm, { ...fields, model: SEEDEDIT_3_I2I });
+      const image = await inspectImage(files[0] as Buffer, { field: "image", checkRatio: true });
+      if (entry.lifecycle.state === "retired") {
+        const replacement = entry.lifecycle.replacement ? deps.router.models.find(entry.lifecycle.replacement) : undefined;
+        if (!replacement || !deps.router.configured(replacement.id)) throw modelRetired(entry, deps.router.models.successor(entry));
+        reply.header("x-gateway-served-model", replacement.id);
+        return serveTranslated(request, reply, deps, { entry, replacement, capabilities: replacement.capabilities as Capabilities, input, image, signal, clientModel });
+      }
+      return accounted(request, reply, deps.accounts, { model: entry.id, images: input.n, referenceImages: 1 }, (admission) =>
+        sendClassic(request, reply, deps, admission, input, image, signal, clientModel),
+      );
+    }
+
+    if (entry.lifecycle.state === "retired") throw modelRetired(entry, deps.router.models.successor(entry));
+    const capabilities = entry.capabilities as Capabilities;
+    const input = parseOrThrow(seedream4EditsForm, fields);
+    checkCapabilities(entry, { ...input, image: files.map(() => "file"), sequential_image_generation: "disabled", stream: false });
+    const ratio = { min: capabilities.sizes.min_ratio, max: capabilities.sizes.max_ratio };
+    const images: InputImage[] = await Promise.all(files.map((bytes, index) =>
+      inspectImage(bytes, { field: files.length > 1 ? `image.${index}` : "image", checkRatio: false, ratio, formats: SEEDREAM_4_FORMATS }),
+    ));
+    const call: ArkSeedreamCall = {
+      operation: "ark.seedream", model: entry.id, prompt: input.prompt, images, size: input.size, watermark: input.watermark, optimizePromptMode: undefined,
+      sequential: "disabled", maxImages: undefined, outputFormat: input.output_format as "jpeg" | "png" | undefined, tools: undefined,
+    };
+    return accounted(request, reply, deps.accounts, { model: entry.id, images: input.n, referenceImages: images.length }, (admission) =>
+      sendSeedream4Images(
+        { reply, deps, clientModel, servedModel: entry.id, format: input.response_format, signal, log: request.log, admission },
+        Array.from({ length: input.n }, () => call),
+        capabilities.output_formats.length > 1,
+      ),
     );
   });
 }

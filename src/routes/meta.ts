@@ -1,7 +1,9 @@
 /** `GET /v1/models`, `GET /health`, `GET /files/...`, `GET /openapi.json`. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { invalidRequest } from "../errors.js";
+import type { ModelEntry } from "../models/types.js";
 import type { Router } from "../providers/registry.js";
+import type { Provider } from "../providers/types.js";
 import { BLOB_KEY, type BlobStorage } from "../storage/types.js";
 import { buildOpenApi } from "./openapi.js";
 
@@ -10,6 +12,8 @@ export interface MetaDeps {
   storage: BlobStorage;
   fileTtlMs: number;
   publicBaseUrl: string;
+  /** The price table's currency, shown with each model's price. */
+  currency?: string;
   now?: () => number;
 }
 
@@ -19,10 +23,33 @@ const fileGone = () =>
 export function registerMetaRoutes(app: FastifyInstance, deps: MetaDeps): void {
   const now = deps.now ?? Date.now;
 
+  const currency = deps.currency ?? "CNY";
+  /** One model as `/v1/models` shows it: OpenAI's four fields, then the table's entry. */
+  const describe = (entry: ModelEntry, provider: Provider | undefined) => ({
+    id: entry.id,
+    object: "model",
+    created: entry.created,
+    owned_by: provider?.label ?? "none",
+    kind: entry.kind,
+    aliases: entry.aliases,
+    lifecycle: { ...entry.lifecycle, ...(entry.lifecycle.state === "retired" && entry.lifecycle.replacement ? { served_by: entry.lifecycle.replacement } : {}) },
+    ...(entry.capabilities ? { capabilities: entry.capabilities } : {}),
+    price: { per_image: entry.price_micros / 1_000_000, currency },
+    ...(entry.unconfirmed ? { unconfirmed: entry.unconfirmed } : {}),
+  });
+
   app.get("/v1/models", async () => ({
     object: "list",
-    data: deps.router.servable().map((entry) => ({ id: entry.id, object: "model", created: entry.created, owned_by: entry.provider.label })),
+    data: deps.router.servable().map(({ entry, provider }) => describe(entry, provider)),
   }));
+
+  app.get("/v1/models/:id", async (request: FastifyRequest<{ Params: { id: string } }>) => {
+    const entry = deps.router.models.find(request.params.id);
+    if (!entry) {
+      throw invalidRequest(404, "NotFound", `No model ${request.params.id.slice(0, 100)} in this gateway's table; GET /v1/models lists those it serves.`, `网关模型表中没有模型 ${request.params.id.slice(0, 100)}。`);
+    }
+    return describe(entry, deps.router.servable().find((item) => item.entry.id === entry.id)?.provider);
+  });
 
   app.get("/health", async () => ({
     status: "ok",

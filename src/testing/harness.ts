@@ -2,12 +2,15 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { loadConfig } from "../config.js";
 import { createGateway, type Gateway, type GatewayOptions } from "../runtime.js";
 
 export const TEST_KEY = "dg_test_key_0123456789abcdefghijklmnop";
 export const BASE = "http://gateway.test";
+/** A GATEWAY_CONFIG that serves Seedream 3.0 and SeedEdit 3.0 as themselves (the tests of the source pages' models). */
+export const CLASSIC_LIVE_CONFIG = fileURLToPath(new URL("./classic-live.yaml", import.meta.url));
 
 /** Parsed response JSON, read freely by test assertions. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- assertions check the shape themselves
@@ -23,7 +26,7 @@ export interface Harness {
 
 export async function startHarness(environment: Record<string, string> = {}, options: GatewayOptions = {}): Promise<Harness> {
   const dataDir = mkdtempSync(join(tmpdir(), "doubao-gateway-test-"));
-  const config = loadConfig({ DATA_DIR: dataDir, GATEWAY_EMULATE: "1", GATEWAY_BOOTSTRAP_KEY: TEST_KEY, PUBLIC_BASE_URL: BASE, ...environment });
+  const config = loadConfig({ DATA_DIR: dataDir, GATEWAY_EMULATE: "1", GATEWAY_BOOTSTRAP_KEY: TEST_KEY, PUBLIC_BASE_URL: BASE, GATEWAY_CONFIG: CLASSIC_LIVE_CONFIG, ...environment });
   const gateway = await createGateway(config, options);
   const auth = { authorization: `Bearer ${TEST_KEY}` };
   return {

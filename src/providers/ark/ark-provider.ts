@@ -1,8 +1,9 @@
 /** Volcengine Ark Images (UPSTREAMS.md §1): Seedream 3.0 and SeedEdit 3.0 over `POST /images/generations`, Bearer key. */
 import { toDataUrl } from "../../images/data-url.js";
 import { SEEDREAM_3_T2I } from "../../api/models.js";
-import { postJson, runCheck, type FetchFunction } from "../http.js";
+import { postForEvents, postJson, runCheck, type FetchFunction } from "../http.js";
 import { fromBase64, type CallOptions, type Provider, type ProviderCall, type ProviderImage, type ProviderResult } from "../types.js";
+import { probeBody, probeVerdict, seedreamBody, seedreamEvents, seedreamResult } from "./seedream.js";
 import { arkError, upstreamMalformed } from "../upstream-error.js";
 
 export interface ArkProviderOptions {
@@ -50,7 +51,24 @@ export function createArkProvider(options: ArkProviderOptions): Provider {
         (response) => (response.status === 200 ? undefined : arkError(response.status, response.json, response.retryAfter)),
         (error) => error.upstreamStatus === 401,
       ),
+    async probeModel(model, signal) {
+      const response = await postJson(fetchFunction, "Ark", `${baseUrl}/images/generations`, headers, JSON.stringify(probeBody(model)), signal);
+      return probeVerdict(response.status === 200 ? undefined : arkError(response.status, response.json, response.retryAfter));
+    },
+    async stream(call, callOptions) {
+      const body = JSON.stringify(seedreamBody(call, callOptions.delivery === "inline" ? "b64_json" : "url", true));
+      const answer = await postForEvents(fetchFunction, "Ark", `${baseUrl}/images/generations`, headers, body, callOptions.signal);
+      if ("events" in answer) return seedreamEvents(answer.events, "Ark");
+      if (answer.status !== 200) throw arkError(answer.status, answer.json, answer.retryAfter);
+      throw upstreamMalformed("Ark", "a stream request was answered with JSON, not events");
+    },
     async generate(call: ProviderCall, callOptions: CallOptions): Promise<ProviderResult> {
+      if (call.operation === "ark.seedream") {
+        const body = JSON.stringify(seedreamBody(call, callOptions.delivery === "inline" ? "b64_json" : "url", false));
+        const response = await postJson(fetchFunction, "Ark", `${baseUrl}/images/generations`, headers, body, callOptions.signal);
+        if (response.status !== 200) throw arkError(response.status, response.json, response.retryAfter);
+        return seedreamResult(response.json, "Ark");
+      }
       if (call.operation !== "ark.images") throw new Error(`ark provider cannot serve ${call.operation}`);
       const body = JSON.stringify({
         model: call.model,

@@ -11,9 +11,10 @@
  */
 import { toDataUrl } from "../../images/data-url.js";
 import { ARK_CHECK_BODY, arkResult } from "../ark/ark-provider.js";
-import { postJson, runCheck, type FetchFunction, type UpstreamResponse } from "../http.js";
+import { postForEvents, postJson, runCheck, type FetchFunction, type UpstreamResponse } from "../http.js";
+import { probeBody, probeVerdict, seedreamBody, seedreamEvents, seedreamResult } from "../ark/seedream.js";
 import type { CallOptions, Provider, ProviderCall, ProviderResult } from "../types.js";
-import { arkError, relay302Error, type UpstreamError } from "../upstream-error.js";
+import { arkError, relay302Error, upstreamMalformed, type UpstreamError } from "../upstream-error.js";
 import { visualAnswerError, visualAnswerResult, visualBody } from "../visual/visual-provider.js";
 
 export interface Relay302ProviderOptions {
@@ -29,6 +30,7 @@ const UPSTREAM = "302.AI";
 
 /** The request 302 gets for a call: its path and JSON body. */
 export function relayRequest(call: ProviderCall): { path: string; body: Record<string, unknown> } {
+  if (call.operation === "ark.seedream") return { path: "/doubao/images/generations", body: seedreamBody(call, "url", false) };
   if (call.operation === "ark.images") {
     return {
       path: "/doubao/images/generations",
@@ -76,6 +78,7 @@ export function createRelay302Provider(options: Relay302ProviderOptions): Provid
   const fetchFunction = options.fetch ?? globalThis.fetch;
   const headers = { authorization: `Bearer ${options.apiKey}`, "content-type": "application/json" };
   const send = (path: string, body: unknown, signal: AbortSignal) => postJson(fetchFunction, UPSTREAM, `${baseUrl}${path}`, headers, JSON.stringify(body), signal);
+  const imagesPath = "/doubao/images/generations";
   return {
     id: "302ai",
     label: options.label ?? "302ai",
@@ -87,7 +90,17 @@ export function createRelay302Provider(options: Relay302ProviderOptions): Provid
       const response = await send(path, body, callOptions.signal);
       const error = relayAnswerError(response);
       if (error) throw error;
+      if (call.operation === "ark.seedream") return seedreamResult(response.json, UPSTREAM);
       return call.operation === "ark.images" ? arkResult(response.json, UPSTREAM) : visualAnswerResult(response, UPSTREAM);
+    },
+    async stream(call, callOptions) {
+      const answer = await postForEvents(fetchFunction, UPSTREAM, `${baseUrl}${imagesPath}`, headers, JSON.stringify(seedreamBody(call, "url", true)), callOptions.signal);
+      if ("events" in answer) return seedreamEvents(answer.events, UPSTREAM);
+      throw relayAnswerError(answer) ?? upstreamMalformed(UPSTREAM, "a stream request was answered with JSON, not events");
+    },
+    async probeModel(model, signal) {
+      const response = await send(imagesPath, probeBody(model), signal);
+      return probeVerdict(relayAnswerError(response));
     },
     check: (signal) =>
       runCheck(

@@ -1,0 +1,127 @@
+/**
+ * `stream: true` (LIVE-MODELS.md §2.4): `text/event-stream` at once — headers and a first comment line —
+ * then a comment every `keepAliveMs` while the upstream is silent, so that no proxy or client times out
+ * while the upstream holds its headers until the first image is done. Events are Ark's on `/doubao`
+ * and OpenAI's on `/v1`; each image is stored (or encoded) before its event is written. A failure after
+ * the stream began is an event and the end; the request is charged for the images delivered before it.
+ */
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { Admission } from "../accounts/accounts.js";
+import { GatewayError, internalError } from "../errors.js";
+import { openStream, type DeliveredImage, type GenerationJob, type PipelineDeps } from "../pipeline/generate.js";
+import type { ArkSeedreamCall } from "../providers/types.js";
+import { unixSeconds } from "./context.js";
+
+export interface StreamOptions {
+  /** `ark`: Ark's events (`/doubao`); `openai`: OpenAI's `image_generation.completed` per image (`/v1`). */
+  flavour: "ark" | "openai";
+  /** The `model` string the client sent, echoed in Ark's events. */
+  clientModel: string;
+  /** Comment interval while the upstream is silent; default 15 s. */
+  keepAliveMs: number;
+}
+
+const sizeText = (image: DeliveredImage) => `${image.width}x${image.height}`;
+
+export async function streamToClient(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  deps: PipelineDeps,
+  admission: Admission,
+  job: GenerationJob & { call: ArkSeedreamCall },
+  options: StreamOptions,
+): Promise<FastifyReply> {
+  const raw = reply.raw;
+  const headers = { ...(reply.getHeaders() as Record<string, string>), "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" };
+  reply.hijack();
+  raw.writeHead(200, headers);
+  raw.write(": stream opened; images follow as they are made\n\n");
+  const write = (text: string) => {
+    if (!raw.destroyed) raw.write(text);
+  };
+  const send = (event: string, data: Record<string, unknown>) => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  let lastWrite = Date.now();
+  const timer = setInterval(() => {
+    if (Date.now() - lastWrite >= options.keepAliveMs - 5) write(": keep-alive\n\n");
+  }, options.keepAliveMs);
+  timer.unref();
+
+  const delivered: DeliveredImage[] = [];
+  let usage: Record<string, unknown> | undefined;
+  let provider: string | null = null;
+  let failure: GatewayError | undefined;
+  let failedItems = 0;
+  let nextIndex = 0;
+  try {
+    const opened = await openStream(deps, job);
+    provider = opened.provider.id;
+    for await (const event of opened.events) {
+      lastWrite = Date.now();
+      if (event.type === "image") {
+        nextIndex = event.index + 1;
+        const { image } = event;
+        if (raw.destroyed) break;
+        delivered.push(image);
+        if (options.flavour === "ark") {
+          send("image_generation.partial_succeeded", {
+            type: "image_generation.partial_succeeded", model: options.clientModel, created: unixSeconds(), image_index: event.index,
+            ...(image.url !== undefined ? { url: image.url } : { b64_json: image.b64 }), size: sizeText(image),
+          });
+        } else {
+          send("image_generation.completed", {
+            type: "image_generation.completed", b64_json: image.b64, created_at: unixSeconds(), size: sizeText(image), output_format: image.format,
+            image_index: event.index, ...(image.url !== undefined ? { url: image.url } : {}),
+          });
+        }
+      } else if (event.type === "failed") {
+        nextIndex = event.index + 1;
+        failedItems += 1;
+        if (options.flavour === "ark") {
+          send("image_generation.partial_failed", { type: "image_generation.partial_failed", model: options.clientModel, created: unixSeconds(), image_index: event.index, error: event.error });
+        } else {
+          // OpenAI's image stream has no per-image failure event, and its SDK throws on any `error` field: a comment says it.
+          write(`: image ${event.index} failed: ${event.error.code}: ${event.error.message.replace(/[\r\n]+/g, " ")}\n\n`);
+        }
+      } else {
+        usage = event.usage;
+      }
+    }
+  } catch (error) {
+    failure = error instanceof GatewayError ? error : (error as Error | undefined)?.name === "ClientGone" || raw.destroyed ? undefined : internalError();
+    if (!(error instanceof GatewayError) && failure) request.log.error({ err: error }, "stream failed");
+  } finally {
+    clearInterval(timer);
+  }
+
+  const clientGone = raw.destroyed;
+  if (!raw.destroyed) {
+    if (failure) {
+      const error = { code: failure.code, message: failure.message };
+      if (options.flavour === "ark") {
+        send("image_generation.partial_failed", { type: "image_generation.partial_failed", model: options.clientModel, created: unixSeconds(), image_index: nextIndex, error });
+        write("data: [DONE]\n\n");
+      } else {
+        send("error", { type: "error", error: { ...error, type: failure.type, param: failure.param } });
+      }
+    } else if (options.flavour === "ark") {
+      const tokens = delivered.reduce((sum, image) => sum + (image.width * image.height) / 256, 0);
+      send("image_generation.completed", {
+        type: "image_generation.completed", model: options.clientModel, created: unixSeconds(),
+        usage: usage ?? { generated_images: delivered.length, output_tokens: Math.round(tokens), total_tokens: Math.round(tokens) },
+      });
+      write("data: [DONE]\n\n");
+    }
+    raw.end();
+  }
+  // Charged for what reached the client or storage; a client that left is recorded as 499 when nothing did.
+  if (delivered.length === 0) {
+    await admission.fail(failure ?? (clientGone ? Object.assign(new Error("client disconnected"), { name: "ClientGone" }) : internalError()));
+  } else {
+    const tokens = Math.round(delivered.reduce((sum, image) => sum + (image.width * image.height) / 256, 0));
+    admission.settle({
+      status: 200, images: delivered.length, outputTokens: tokens, provider, upstreamRequestId: null, servedModel: job.model,
+      errorCode: failure?.code ?? (clientGone ? "ClientClosedRequest" : failedItems > 0 ? "PartialFailure" : null),
+    });
+  }
+  return reply;
+}

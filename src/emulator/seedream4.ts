@@ -6,7 +6,7 @@
  * Markers in the prompt drive the group cases: `[[images:K]]` — in `auto` mode the model "decides" to
  * make K images (at most `max_images`; without a marker it makes `max_images`); `[[refuse-image:N]]` —
  * image N (1-based) fails moderation, the others go on; `[[fail-image:N]]` — image N fails internally and
- * the rest are not made; `[[drop-after:N]]` — a stream's connection is cut after N events.
+ * the rest are not made; `[[image-pause:MS]]` — a stream waits MS between images; `[[drop-after:N]]` — a stream's connection is cut after N events (before the next one).
  */
 import sharp from "sharp";
 import { ARK_MARK, drawMark } from "../images/watermark.js";
@@ -80,6 +80,8 @@ export interface Seedream4Plan {
   refused: Set<number>;
   failAt: number | undefined;
   dropAfter: number | undefined;
+  /** Milliseconds a stream waits before each image after the first. */
+  pauseMs: number;
 }
 
 const marker = (prompt: string, name: string): number | undefined => {
@@ -160,6 +162,7 @@ export async function planSeedream4(model: string, body: Record<string, unknown>
     refused: new Set(refuse !== undefined ? [refuse - 1] : []),
     failAt: fail !== undefined ? fail - 1 : undefined,
     dropAfter: marker(prompt, "drop-after"),
+    pauseMs: Math.min(marker(prompt, "image-pause") ?? 0, 60_000),
   };
 }
 

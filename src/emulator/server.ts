@@ -355,20 +355,22 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     let events = 0;
     let made = 0;
     const send = (event: string, data: Record<string, unknown>) => {
+      // `[[drop-after:N]]`: the connection is cut instead of the event after the N-th (those were written well before).
+      if (plan.dropAfter !== undefined && events >= plan.dropAfter) {
+        dropped.add(raw.req);
+        raw.destroy();
+        return false;
+      }
       if (!raw.headersSent) {
         raw.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "x-request-id": id });
         stats.streamsOpened += 1;
       }
       raw.write(`event: ${event}\ndata: ${JSON.stringify({ type: event, model, created: created(), ...data })}\n\n`);
       events += 1;
-      if (plan.dropAfter !== undefined && events >= plan.dropAfter) {
-        dropped.add(raw.req);
-        raw.destroy();
-        return false;
-      }
       return true;
     };
     for (let index = 0; index < plan.count; index += 1) {
+      if (index > 0 && plan.pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, plan.pauseMs));
       if (raw.destroyed) return "sent";
       const outcome = outcomeOf(plan, index);
       if (outcome === "made") {

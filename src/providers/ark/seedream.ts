@@ -89,7 +89,8 @@ export async function* seedreamEvents(messages: AsyncIterable<SseMessage>, upstr
       if (!image) throw upstreamMalformed(upstream, "a partial_succeeded event has neither url nor b64_json");
       yield { type: "image", index, image };
     } else if (type === "image_generation.partial_failed") {
-      yield { type: "failed", index, error: itemError(index, data.error as SeedreamItem["error"]) };
+      const { code, message: text } = itemError(index, data.error as SeedreamItem["error"]);
+      yield { type: "failed", index, error: { code, message: text } };
     } else if (type === "image_generation.completed") {
       yield { type: "completed", usage: data.usage && typeof data.usage === "object" ? (data.usage as Record<string, unknown>) : undefined };
     } else if (data.error) {

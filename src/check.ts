@@ -37,7 +37,7 @@ export async function checkUpstreams(config: Config, timeoutMs = 15_000): Promis
   const router = createRouter(providers, config.file.routing, config.file.models);
   const models: Record<string, ProviderId[]> = {};
   const probes: CheckResult["probes"] = {};
-  const reachable = new Set(upstreams.filter((line) => line.report.ok).map((line) => line.provider));
+  const reachable = new Set(upstreams.filter((line) => line.report.reachable && line.report.credentials === "accepted").map((line) => line.provider));
   await Promise.all(config.file.models.entries.map(async (entry) => {
     models[entry.id] = router.configured(entry.id) ? router.routesFor(entry.id).map((route) => route.provider.id) : [];
     if (KIND_FAMILY[entry.kind] !== "ark") return;

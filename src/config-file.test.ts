@@ -118,3 +118,54 @@ test("a model whose listed providers are not configured is a 503 naming what to 
     ["general_v2.1_L", "302ai"], ["general_v2.0_L", "302ai"], ["general_v2.0", "302ai"], ["i2i_portrait_photo", "302ai"],
   ]);
 });
+
+test("the model table as data: a new model, changed capabilities and prices, lifecycles; mistakes name the path", () => {
+  const file = parseConfigFile(
+    `
+models:
+  doubao-seedream-5-1-261215:
+    kind: seedream-4
+    aliases: [seedream-5.1]
+    price: 0.3
+    capabilities:
+      sizes: { keywords: [2K, 4K], min_pixels: 3686400, max_pixels: 16777216, default: 2048x2048 }
+      max_reference_images: 14
+      group_generation: true
+      stream: true
+      output_formats: [jpeg, png]
+  doubao-seedream-4-5-251128:
+    capabilities: { max_reference_images: 10, sizes: { keywords: [2K] } }
+  doubao-seedream-4-0-250828:
+    lifecycle: { state: retired, sunset: "2026-07-23", replacement: doubao-seedream-5-1-261215 }
+`,
+    "g.yaml",
+  );
+  const added = file.models.find("seedream-5.1");
+  assert.equal(added?.id, "doubao-seedream-5-1-261215");
+  assert.deepEqual(added?.capabilities?.sizes, { keywords: ["2K", "4K"], min_pixels: 3686400, max_pixels: 16777216, min_ratio: 1 / 16, max_ratio: 16, default: "2048x2048" });
+  assert.equal(file.prices.perImageMicros["doubao-seedream-5-1-261215"], 300000);
+  const v45 = file.models.get("doubao-seedream-4-5-251128");
+  assert.equal(v45.capabilities?.max_reference_images, 10);
+  assert.deepEqual(v45.capabilities?.sizes.keywords, ["2K"]);
+  assert.equal(v45.capabilities?.sizes.min_pixels, 3686400);
+  assert.deepEqual(file.models.get("doubao-seedream-4-0-250828").lifecycle, { state: "retired", sunset: "2026-07-23", replacement: "doubao-seedream-5-1-261215" });
+  const cases: Array<[string, string]> = [
+    ["models:\n  x-1:\n    price: 1\n", 'g.yaml: models.x-1: "x-1" is not a built-in model; give its kind (one of seedream-3, seededit-3, seedream-4, drawing, portrait) to add it'],
+    ["models:\n  x-1:\n    kind: seedream-4\n", "g.yaml: models.x-1.capabilities: a new seedream-4 model needs at least sizes {keywords, min_pixels, default} and max_reference_images"],
+    ["models:\n  general_v2.0:\n    lifecycle: { state: retired, replacement: doubao-seedream-4-5-251128 }\n",
+      "g.yaml: models.general_v2.0.lifecycle.replacement: a drawing model cannot be served by doubao-seedream-4-5-251128 (seedream-4); use a drawing model"],
+    ["models:\n  doubao-seedream-4-0-250828:\n    lifecycle: { state: deprecated, sunset: \"2027-01-01\" }\n",
+      "g.yaml: models.doubao-seedream-4-0-250828.lifecycle: a deprecated model needs deprecated_at and sunset (dates YYYY-MM-DD)"],
+    ["models:\n  doubao-seedream-3-0-t2i-250415:\n    lifecycle: { state: retired, replacement: doubao-seededit-3-0-i2i-250628 }\n",
+      'g.yaml: models.doubao-seedream-3-0-t2i-250415.lifecycle.replacement: "doubao-seededit-3-0-i2i-250628" is retired itself'],
+    ["models:\n  i2i_portrait_photo:\n    capabilities: { stream: true }\n",
+      "g.yaml: models.i2i_portrait_photo.capabilities: only seedream-4 models have capabilities in the table (i2i_portrait_photo is portrait; its rules are the contract's)"],
+    ["models:\n  doubao-seedream-4-5-251128:\n    capabilities: { sizes: { max_pixels: 100 } }\n", "g.yaml: models.doubao-seedream-4-5-251128.capabilities.sizes: max_pixels is below min_pixels"],
+  ];
+  for (const [text, message] of cases) {
+    assert.throws(() => parseConfigFile(text, "g.yaml"), (error: Error) => {
+      assert.equal(error.message, message);
+      return true;
+    });
+  }
+});

@@ -1,6 +1,5 @@
 /** Volcengine Ark Images (UPSTREAMS.md §1): Seedream 3.0 and SeedEdit 3.0 over `POST /images/generations`, Bearer key. */
 import { toDataUrl } from "../../images/data-url.js";
-import { SEEDREAM_3_T2I } from "../../api/models.js";
 import { postForEvents, postJson, runCheck, type FetchFunction } from "../http.js";
 import { fromBase64, type CallOptions, type Provider, type ProviderCall, type ProviderImage, type ProviderResult } from "../types.js";
 import { probeBody, probeVerdict, seedreamBody, seedreamEvents, seedreamResult } from "./seedream.js";
@@ -32,8 +31,8 @@ export function arkResult(json: unknown, upstream: string): ProviderResult {
   return { images, upstreamRequestId: undefined, extras: undefined };
 }
 
-/** A request Ark refuses for its parameters (size and guidance_scale out of range) once the key is accepted. */
-export const ARK_CHECK_BODY = { model: SEEDREAM_3_T2I, prompt: "doubao-gateway credential check", size: "1x1", guidance_scale: 100, watermark: false };
+/** A request Ark refuses for its parameters (a 1x1 size) once the key is accepted (LIVE-MODELS.md §1.6). */
+export const ARK_CHECK_BODY = { model: "doubao-seedream-4-5-251128", prompt: "doubao-gateway credential check", size: "1x1", watermark: false };
 
 export function createArkProvider(options: ArkProviderOptions): Provider {
   const baseUrl = options.baseUrl.replace(/\/+$/, "");

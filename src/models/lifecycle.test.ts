@@ -169,3 +169,21 @@ test("an operator's edit of a model's capabilities in GATEWAY_CONFIG changes wha
   assert.equal(keyword.json.error.message, `Invalid parameter \`size\`: ${V45} accepts one of "4K", or "<W>x<H>" with W×H in [3686400, 16777216] pixels and W/H in [1/16, 16] (got "2K").`);
   assert.equal(emulator.stats.byApi.ark, calls);
 });
+
+test("a stream through the 302.AI relay: the relay's events become the gateway's, each image re-hosted", async () => {
+  const relay = await gatewayWith("302ai");
+  const response = await relay.gateway.app.inject({
+    method: "POST", url: "/doubao/images/generations", headers: { authorization: `Bearer ${TEST_KEY}`, "content-type": "application/json" },
+    payload: JSON.stringify({ model: "doubao-seedream-4-0-250828", prompt: "two gulls [[images:2]]", size: "1280x720", sequential_image_generation: "auto", stream: true }),
+  });
+  assert.equal(response.statusCode, 200);
+  const events = response.payload.split("\n\n").filter((block) => block.startsWith("event:") || block.startsWith("data:"));
+  assert.deepEqual(events.map((block) => block.split("\n")[0]), [
+    "event: image_generation.partial_succeeded", "event: image_generation.partial_succeeded", "event: image_generation.completed", "data: [DONE]",
+  ]);
+  const first = JSON.parse((events[0] as string).split("\n")[1]?.slice("data: ".length) as string) as Json;
+  assert.ok(first.url.startsWith("http://gw.test/files/"));
+  assert.deepEqual(await jpegSize(await relay.file(first.url)), { format: "jpeg", width: 1280, height: 720 });
+  const row = relay.gateway.accounts.ledger.get(response.headers["x-request-id"] as string) as Json;
+  assert.deepEqual([row.provider, row.images, row.reserved_images], ["302ai", 2, 15]);
+});

@@ -54,3 +54,22 @@ test("edits without an image, or with a JSON body, say what to send", async () =
   const json = await fetch(`${client.baseURL}/images/edits`, { method: "POST", headers: { authorization: `Bearer ${TEST_KEY}`, "content-type": "application/json" }, body: "{}" });
   assert.equal(json.status, 415);
 });
+
+test("images.edit with several files for a Seedream 4.x model: they are its reference images; too many is a 400 naming the model's limit", async () => {
+  const stats = h.gateway.emulator?.stats;
+  const references = stats?.referenceImages ?? 0;
+  const files = await Promise.all([testImage(300, 200), testImage(200, 300, "png"), testImage(64, 64)].map(async (bytes, index) =>
+    toFile(await bytes, `ref${index}.${index === 1 ? "png" : "jpg"}`, { type: index === 1 ? "image/png" : "image/jpeg" })));
+  const result = await client.images.edit({ model: "doubao-seedream-4-0-250828", image: files, prompt: "all three in one room", size: "1280x720" as "1024x1024", response_format: "b64_json" });
+  assert.equal(stats?.referenceImages, references + 3);
+  assert.equal(result.data?.length, 1);
+  assert.equal((result.data?.[0] as { size?: string }).size, "1280x720");
+  assert.deepEqual(await jpegSize(Buffer.from(result.data?.[0]?.b64_json ?? "", "base64")), { format: "jpeg", width: 1280, height: 720 });
+  const many = await Promise.all(Array.from({ length: 11 }, async (_, index) => toFile(await testImage(64, 64), `r${index}.jpg`, { type: "image/jpeg" })));
+  await assert.rejects(client.images.edit({ model: "doubao-seedream-5-0-pro-260628", image: many, prompt: "x" }), (error: InstanceType<typeof OpenAI.APIError>) => {
+    assert.equal(error.status, 400);
+    assert.equal((error.error as { message: string }).message, "Invalid parameter `image`: doubao-seedream-5-0-pro-260628 accepts at most 10 reference images (got 11).");
+    return true;
+  });
+  assert.equal(stats?.referenceImages, references + 3);
+});

@@ -60,7 +60,10 @@ Reads the same environment as the server (ARK_API_KEY, VOLC_ACCESSKEY/VOLC_SECRE
 GATEWAY_CONFIG) and asks each configured upstream something it must refuse for a parameter only after accepting the
 credentials — an out-of-range size, or a missing prompt — so no image is generated and nothing is charged.
 Prints, per upstream: OK, DENIED (credentials rejected), FAILED (reachable but not usable) or DOWN (unreachable),
-then which providers serve each model. Exit status 0 when every configured upstream is OK, 1 otherwise.
+then which providers serve each model, then a table of the image models (Seedream, SeedEdit) per provider: live,
+not activated or retired — probed with a 1x1 size, which the upstream refuses as a parameter when the model is there
+and with 404 when it is not; nothing is generated or billed. Exit status 0 when every configured upstream is OK,
+1 otherwise.
 `;
 
 async function checkCommand(args: string[]): Promise<number> {

@@ -1,12 +1,13 @@
 /** `/openapi.json`, generated from the same zod schemas that validate requests. */
 import { keySettings } from "../accounts/key-admin.js";
 import { z } from "zod";
-import { drawingRequest, portraitRequest, seededitRequest, seededitRequestV1, seedreamRequest, seedreamRequestV1 } from "../api/schemas.js";
+import { drawingRequest, portraitRequest, seededitRequest, seededitRequestV1, seedream4Request, seedream4RequestV1, seedreamRequest, seedreamRequestV1 } from "../api/schemas.js";
 
 const schema = (zodSchema: z.ZodType) => {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(zodSchema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
   return rest;
 };
+
 
 const errorEnvelope = {
   type: "object",
@@ -34,10 +35,21 @@ const arkResponse = {
   properties: {
     model: { type: "string" },
     created: { type: "integer" },
-    data: { type: "array", items: { type: "object", properties: { url: { type: "string" }, b64_json: { type: "string" } } } },
+    data: {
+      type: "array",
+      description: "One item per image in order; 4.x/5.x items carry size (and output_format on 5.x), and an image that could not be made is {error} at its place",
+      items: {
+        type: "object",
+        properties: {
+          url: { type: "string" }, b64_json: { type: "string" }, size: { type: "string" }, output_format: { type: "string" },
+          error: { type: "object", properties: { code: { type: "string" }, message: { type: "string" } } },
+        },
+      },
+    },
     usage: {
       type: "object",
-      properties: { generated_images: { type: "integer" }, output_tokens: { type: "integer" }, total_tokens: { type: "integer" } },
+      description: "As the upstream sent it for 4.x/5.x (5.x adds input_images and tool_usage)",
+      properties: { generated_images: { type: "integer" }, output_tokens: { type: "integer" }, total_tokens: { type: "integer" }, input_images: { type: "integer" } },
     },
   },
 };
@@ -73,6 +85,14 @@ const errors = {
 
 const json = (value: unknown) => ({ required: true, content: { "application/json": { schema: value } } });
 const ok = (value: unknown) => ({ "200": { description: "Success", content: { "application/json": { schema: value } } }, ...errors });
+/** A 200 that is JSON, or server-sent events with `stream: true` (LIVE-MODELS.md §2.4). */
+const okOrStreamed = (value: unknown, events: string) => ({
+  "200": {
+    description: "Success; with stream: true, server-sent events",
+    content: { "application/json": { schema: value }, "text/event-stream": { schema: { type: "string", description: events } } },
+  },
+  ...errors,
+});
 
 /** `?async=true`: 202 {task_id} at once, the result at /async_result (CONTRACT.md §1). */
 const asyncParameter = { name: "async", in: "query", schema: { type: "string", enum: ["true", "false"], default: "false" }, description: "true: answer 202 {task_id} at once; fetch the result at /async_result" };
@@ -91,6 +111,8 @@ export function buildOpenApi(serverUrl: string): Record<string, unknown> {
         SeededitRequest: schema(seededitRequest),
         SeedreamRequestV1: schema(seedreamRequestV1),
         SeededitRequestV1: schema(seededitRequestV1),
+        Seedream4Request: schema(seedream4Request),
+        Seedream4RequestV1: schema(seedream4RequestV1),
         DrawingRequest: schema(drawingRequest),
         PortraitRequest: schema(portraitRequest),
         ArkResponse: arkResponse,
@@ -101,18 +123,18 @@ export function buildOpenApi(serverUrl: string): Record<string, unknown> {
     paths: {
       "/doubao/images/generations": {
         post: {
-          summary: "Seedream 3.0 text-to-image / SeedEdit 3.0 (302.AI path)",
+          summary: "Seedream 4.0/4.5/5.0/5.0-pro, Seedream 3.0, SeedEdit 3.0 (302.AI path). What each 4.x/5.x model accepts: GET /v1/models/{id} capabilities",
           parameters: [asyncParameter],
-          requestBody: json({ oneOf: [{ $ref: "#/components/schemas/SeedreamRequest" }, { $ref: "#/components/schemas/SeededitRequest" }] }),
-          responses: ok({ $ref: "#/components/schemas/ArkResponse" }),
+          requestBody: json({ oneOf: [{ $ref: "#/components/schemas/Seedream4Request" }, { $ref: "#/components/schemas/SeedreamRequest" }, { $ref: "#/components/schemas/SeededitRequest" }] }),
+          responses: okOrStreamed({ $ref: "#/components/schemas/ArkResponse" }, "Ark's events: image_generation.partial_succeeded / partial_failed / completed, then data: [DONE]"),
         },
       },
       "/v1/images/generations": {
         post: {
-          summary: "Seedream 3.0 / SeedEdit 3.0 (OpenAI-style path, with n)",
+          summary: "The same models (OpenAI-style path, with n: exactly n images)",
           parameters: [asyncParameter],
-          requestBody: json({ oneOf: [{ $ref: "#/components/schemas/SeedreamRequestV1" }, { $ref: "#/components/schemas/SeededitRequestV1" }] }),
-          responses: ok({ $ref: "#/components/schemas/ArkResponse" }),
+          requestBody: json({ oneOf: [{ $ref: "#/components/schemas/Seedream4RequestV1" }, { $ref: "#/components/schemas/SeedreamRequestV1" }, { $ref: "#/components/schemas/SeededitRequestV1" }] }),
+          responses: okOrStreamed({ $ref: "#/components/schemas/ArkResponse" }, "OpenAI's events: image_generation.completed per image (b64_json), error on failure"),
         },
       },
       "/v1/images/edits": {
@@ -153,7 +175,14 @@ export function buildOpenApi(serverUrl: string): Record<string, unknown> {
           responses: ok({ $ref: "#/components/schemas/VolcengineEnvelope" }),
         },
       },
-      "/v1/models": { get: { summary: "Models that can be served now", responses: { "200": { description: "OpenAI model list" } } } },
+      "/v1/models": { get: { summary: "Models that can be served now, with kind, aliases, lifecycle, capabilities and price", responses: { "200": { description: "OpenAI model list" } } } },
+      "/v1/models/{id}": {
+        get: {
+          summary: "One model of the table (by id or alias), whatever its lifecycle",
+          parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+          responses: { "200": { description: "The model" }, "404": { description: "Not in the table" } },
+        },
+      },
       "/files/{day}/{name}": {
         get: {
           summary: "A stored result (no key needed; expires)",

@@ -187,3 +187,18 @@ test("a stream through the 302.AI relay: the relay's events become the gateway's
   const row = relay.gateway.accounts.ledger.get(response.headers["x-request-id"] as string) as Json;
   assert.deepEqual([row.provider, row.images, row.reserved_images], ["302ai", 2, 15]);
 });
+
+test("a retired 4.x model behind another: its size translated (a WxH the replacement cannot make is resized, a keyword it lacks becomes its nearest)", async () => {
+  const { gateway, post, file } = await gatewayWith("ark", `models:\n  doubao-seedream-4-0-250828:\n    lifecycle: { state: retired, sunset: "2026-07-23", replacement: ${V45} }\n`);
+  const small = await post("/doubao/images/generations", { model: "doubao-seedream-4-0-250828", prompt: "a kite", size: "1280x720", watermark: false });
+  assert.equal(small.status, 200);
+  assert.equal(small.headers["x-gateway-served-model"], V45);
+  assert.equal(small.json.model, "doubao-seedream-4-0-250828");
+  assert.equal(small.json.data[0].size, "1280x720");
+  assert.deepEqual(await jpegSize(await file(small.json.data[0].url)), { format: "jpeg", width: 1280, height: 720 });
+  const row = gateway.accounts.ledger.get(small.headers["x-request-id"] as string) as Json;
+  assert.deepEqual([row.model, row.served_model, row.cost_micros], ["doubao-seedream-4-0-250828", V45, 250000]);
+  const keyword = await post("/doubao/images/generations", { model: "seedream-4", prompt: "a kite", size: "1K", watermark: false, response_format: "b64_json" });
+  assert.equal(keyword.status, 200);
+  assert.equal(keyword.json.data[0].size, "2048x2048");
+});

@@ -27,9 +27,18 @@ export async function postJson(
   signal: AbortSignal,
 ): Promise<UpstreamResponse> {
   let response: Response;
-  let text: string;
   try {
     response = await fetchFunction(url, { method: "POST", headers, body, signal });
+  } catch (error) {
+    throw networkFailure(error, signal, provider);
+  }
+  return readAnswer(response, signal, provider);
+}
+
+/** A response's body read as JSON (a 200 whose body is not JSON is malformed; an error page's body is dropped). */
+async function readAnswer(response: Response, signal: AbortSignal, provider: string): Promise<UpstreamResponse> {
+  let text: string;
+  try {
     text = await response.text();
   } catch (error) {
     throw networkFailure(error, signal, provider);
@@ -96,19 +105,7 @@ export async function postForEvents(
   if (response.status === 200 && response.body && /text\/event-stream/i.test(response.headers.get("content-type") ?? "")) {
     return { events: readEvents(response.body, signal, provider) };
   }
-  let text: string;
-  try {
-    text = await response.text();
-  } catch (error) {
-    throw networkFailure(error, signal, provider);
-  }
-  let json: unknown;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    if (response.ok) throw upstreamMalformed(provider, `HTTP ${response.status}, body is neither events nor JSON`);
-  }
-  return { status: response.status, json, retryAfter: parseRetryAfter(response.headers.get("retry-after")) };
+  return readAnswer(response, signal, provider);
 }
 
 /** The events of a response body, parsed by eventsource-parser; a broken connection throws the upstream error. */

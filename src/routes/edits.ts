@@ -11,11 +11,11 @@ import { parseOrThrow } from "../api/validate.js";
 import { invalidParameter, invalidRequest } from "../errors.js";
 import { inspectImage, MAX_INPUT_BYTES, SEEDREAM_4_FORMATS } from "../images/inspect.js";
 import { checkCapabilities } from "../models/capabilities.js";
-import { lifecycleHeaders, modelRetired } from "../models/lifecycle.js";
+import { lifecycleHeaders } from "../models/lifecycle.js";
 import type { Capabilities } from "../models/types.js";
 import type { ArkSeedreamCall, InputImage } from "../providers/types.js";
 import { accounted, requestSignal } from "./context.js";
-import { sendClassic, sendSeedream4Images, serveTranslated, type RouteDeps } from "./images.js";
+import { replacementFor, sendClassic, sendSeedream4Images, serveTranslated, translateSize, type RouteDeps } from "./images.js";
 
 const tooLarge = () => invalidParameter("image", `Invalid parameter \`image\`: the image is larger than the limit of ${MAX_INPUT_BYTES} bytes (10 MB).`);
 const MAX_FILES = 15;
@@ -65,9 +65,7 @@ export async function registerEditRoutes(app: FastifyInstance, deps: RouteDeps):
       const input = parseOrThrow(editsForm, { ...fields, model: SEEDEDIT_3_I2I });
       const image = await inspectImage(files[0] as Buffer, { field: "image", checkRatio: true });
       if (entry.lifecycle.state === "retired") {
-        const replacement = entry.lifecycle.replacement ? deps.router.models.find(entry.lifecycle.replacement) : undefined;
-        if (!replacement || !deps.router.configured(replacement.id)) throw modelRetired(entry, deps.router.models.successor(entry));
-        reply.header("x-gateway-served-model", replacement.id);
+        const replacement = replacementFor(reply, deps, entry);
         return serveTranslated(request, reply, deps, { entry, replacement, capabilities: replacement.capabilities as Capabilities, input, image, signal, clientModel });
       }
       return accounted(request, reply, deps.accounts, { model: entry.id, images: input.n, referenceImages: 1 }, (admission) =>
@@ -75,21 +73,23 @@ export async function registerEditRoutes(app: FastifyInstance, deps: RouteDeps):
       );
     }
 
-    if (entry.lifecycle.state === "retired") throw modelRetired(entry, deps.router.models.successor(entry));
-    const capabilities = entry.capabilities as Capabilities;
+    const served = entry.lifecycle.state === "retired" ? replacementFor(reply, deps, entry) : entry;
+    const capabilities = served.capabilities as Capabilities;
     const input = parseOrThrow(seedream4EditsForm, fields);
-    checkCapabilities(entry, { ...input, image: files.map(() => "file"), sequential_image_generation: "disabled", stream: false });
+    let resizeTo: { width: number; height: number } | undefined;
+    if (served !== entry && input.size !== undefined) ({ size: input.size, resizeTo } = translateSize(capabilities, input.size));
+    checkCapabilities(served, { ...input, image: files.map(() => "file"), sequential_image_generation: "disabled", stream: false });
     const ratio = { min: capabilities.sizes.min_ratio, max: capabilities.sizes.max_ratio };
     const images: InputImage[] = await Promise.all(files.map((bytes, index) =>
       inspectImage(bytes, { field: files.length > 1 ? `image.${index}` : "image", checkRatio: false, ratio, formats: SEEDREAM_4_FORMATS }),
     ));
     const call: ArkSeedreamCall = {
-      operation: "ark.seedream", model: entry.id, prompt: input.prompt, images, size: input.size, watermark: input.watermark, optimizePromptMode: undefined,
+      operation: "ark.seedream", model: served.id, prompt: input.prompt, images, size: input.size, watermark: input.watermark, optimizePromptMode: undefined,
       sequential: "disabled", maxImages: undefined, outputFormat: input.output_format as "jpeg" | "png" | undefined, tools: undefined,
     };
-    return accounted(request, reply, deps.accounts, { model: entry.id, images: input.n, referenceImages: images.length }, (admission) =>
+    return accounted(request, reply, deps.accounts, { model: entry.id, servedModel: served.id, images: input.n, referenceImages: images.length }, (admission) =>
       sendSeedream4Images(
-        { reply, deps, clientModel, servedModel: entry.id, format: input.response_format, signal, log: request.log, admission },
+        { reply, deps, clientModel, servedModel: served.id, format: input.response_format, signal, log: request.log, admission, resizeTo },
         Array.from({ length: input.n }, () => call),
         capabilities.output_formats.length > 1,
       ),

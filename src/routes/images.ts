@@ -129,6 +129,7 @@ async function sendSeedream4Images(context: ArkRequestContext, calls: readonly A
   const { reply, deps } = context;
   const settled = await Promise.allSettled(calls.map((call) => runGeneration(deps, {
     model: context.servedModel, call, format: context.format, signal: context.signal, expected: undefined, log: context.log, hooks: hooksOf(context.admission),
+    resizeTo: context.resizeTo,
   })));
   const succeeded = settled.filter((entry): entry is PromiseFulfilledResult<Generation> => entry.status === "fulfilled").map((entry) => entry.value);
   if (succeeded.length === 0) throw (settled[0] as PromiseRejectedResult).reason;
@@ -182,19 +183,45 @@ export function sizeFor(capabilities: Capabilities, width: number, height: numbe
   return { size: `${scaledWidth}x${scaledHeight}`, resize: true };
 }
 
+/**
+ * A 4.x/5.x `size` for a retired model's replacement: kept when the replacement takes it; a keyword it lacks
+ * becomes its nearest keyword; a `"<W>x<H>"` it cannot make is asked at the nearest size it can, and resized.
+ */
+export function translateSize(capabilities: Capabilities, size: string): { size: string; resizeTo: { width: number; height: number } | undefined } {
+  if (capabilities.sizes.keywords.includes(size)) return { size, resizeTo: undefined };
+  const keyword = /^(\d+(?:\.\d+)?)K$/.exec(size);
+  if (keyword && capabilities.sizes.keywords.length > 0) {
+    const wanted = Number(keyword[1]);
+    const distance = (candidate: string) => Math.abs(Number(candidate.slice(0, -1)) - wanted);
+    const nearest = [...capabilities.sizes.keywords].sort((a, b) => distance(a) - distance(b) || Number(b.slice(0, -1)) - Number(a.slice(0, -1)))[0] as string;
+    return { size: nearest, resizeTo: undefined };
+  }
+  const pixels = /^(\d{1,5})x(\d{1,5})$/.exec(size);
+  if (!pixels) return { size, resizeTo: undefined };
+  const target = { width: Number(pixels[1]), height: Number(pixels[2]) };
+  const fitted = sizeFor(capabilities, target.width, target.height);
+  return { size: fitted.size, resizeTo: fitted.resize ? target : undefined };
+}
+
 /** The 400 for a model that is not an image model of this endpoint. */
 function notServedHere(deps: PipelineDeps, model: string) {
   const ids = deps.router.models.entries.filter((entry) => KIND_FAMILY[entry.kind] === "ark").map((entry) => entry.id);
   return invalidParameter("model", `Invalid parameter \`model\`: "${model.slice(0, 80)}" is not served on this endpoint; use one of ${ids.join(", ")}.`);
 }
 
-/** A request whose model is retired: served by its replacement in the client's shape, or 410. */
-async function serveRetired(request: FastifyRequest, reply: FastifyReply, deps: RouteDeps, entry: ModelEntry, body: Record<string, unknown>, v1: boolean, clientModel: string) {
+/** The model that serves a retired model's requests (named in `x-gateway-served-model`); 410 when there is none that can be served. */
+export function replacementFor(reply: FastifyReply, deps: PipelineDeps, entry: ModelEntry): ModelEntry {
   const replacementId = entry.lifecycle.replacement;
   const replacement = replacementId ? deps.router.models.find(replacementId) : undefined;
   if (!replacement || !deps.router.configured(replacement.id)) throw modelRetired(entry, deps.router.models.successor(entry));
-  const capabilities = replacement.capabilities as Capabilities;
   reply.header("x-gateway-served-model", replacement.id);
+  return replacement;
+}
+
+/** A request whose model is retired: served by its replacement in the client's shape, or 410. */
+async function serveRetired(request: FastifyRequest, reply: FastifyReply, deps: RouteDeps, entry: ModelEntry, body: Record<string, unknown>, v1: boolean, clientModel: string) {
+  const replacement = replacementFor(reply, deps, entry);
+  const capabilities = replacement.capabilities as Capabilities;
   body.model = entry.id;
   const input: SeedreamRequest | SeededitRequest =
     entry.kind === "seededit-3"
@@ -239,9 +266,16 @@ async function loadReferences(value: string | string[] | undefined, capabilities
   ));
 }
 
-/** A 4.x/5.x request: validated from the model's entry, reference images checked, then answered or streamed. */
-async function serveSeedream4(request: FastifyRequest, reply: FastifyReply, deps: RouteDeps, entry: ModelEntry, body: Record<string, unknown>, v1: boolean, clientModel: string) {
+/**
+ * A 4.x/5.x request: validated from the serving model's entry, reference images checked, then answered or
+ * streamed. `asked` is the model the client named when it is retired and `entry` its replacement: the
+ * request is then translated (its size) and answered under the asked model's id.
+ */
+async function serveSeedream4(request: FastifyRequest, reply: FastifyReply, deps: RouteDeps, entry: ModelEntry, body: Record<string, unknown>, v1: boolean, asked: ModelEntry = entry) {
   const capabilities = entry.capabilities as Capabilities;
+  const clientModel = asked.id;
+  let resizeTo: { width: number; height: number } | undefined;
+  if (asked !== entry && typeof body.size === "string") ({ size: body.size, resizeTo } = translateSize(capabilities, body.size));
   const input: Seedream4Request = { n: 1, ...parseOrThrow(v1 ? seedream4RequestV1 : seedream4Request, body) };
   checkCapabilities(entry, input);
   if (input.stream && input.n > 1) throw invalidParameter("n", "Invalid parameter `n`: n > 1 cannot be combined with stream; use sequential_image_generation \"auto\" for several images in one stream.");
@@ -255,11 +289,12 @@ async function serveSeedream4(request: FastifyRequest, reply: FastifyReply, deps
     maxImages: input.sequential_image_generation === "auto" ? mostImages(entry, input) : undefined,
     outputFormat: input.output_format as "jpeg" | "png" | undefined, tools: input.tools,
   };
-  const work = { model: entry.id, images: mostImages(entry, input), referenceImages: images.length };
+  const work = { model: asked.id, servedModel: entry.id, images: mostImages(entry, input), referenceImages: images.length };
   return accounted(request, reply, deps.accounts, work, async (admission) => {
-    const context: ArkRequestContext = { reply, deps, clientModel, servedModel: entry.id, format: input.response_format, signal, log: request.log, admission };
+    const context: ArkRequestContext = { reply, deps, clientModel, servedModel: entry.id, format: input.response_format, signal, log: request.log, admission, resizeTo };
     if (input.stream) {
-      return streamToClient(request, reply, deps, admission, { model: entry.id, call, format: v1 ? "b64_json" : input.response_format, signal, expected: undefined, log: request.log, hooks: hooksOf(admission) }, {
+      const job = { model: entry.id, call, format: v1 ? "b64_json" as const : input.response_format, signal, expected: undefined, log: request.log, hooks: hooksOf(admission), resizeTo };
+      return streamToClient(request, reply, deps, admission, job, {
         flavour: v1 ? "openai" : "ark", clientModel, keepAliveMs: deps.streamKeepAliveMs ?? 15_000,
       });
     }
@@ -276,9 +311,13 @@ export function registerImageRoutes(app: FastifyInstance, deps: RouteDeps): void
     // The answer names the model asked for by its id (an alias is answered with the id; a retired model keeps its own).
     const clientModel = entry.id;
     for (const [name, value] of Object.entries(lifecycleHeaders(entry, deps.router.models))) reply.header(name, value);
-    if (entry.lifecycle.state === "retired") return serveRetired(request, reply, deps, entry, body, v1, clientModel);
+    if (entry.lifecycle.state === "retired") {
+      if (entry.kind !== "seedream-4") return serveRetired(request, reply, deps, entry, body, v1, clientModel);
+      const replacement = replacementFor(reply, deps, entry);
+      return serveSeedream4(request, reply, deps, replacement, { ...body, model: replacement.id }, v1, entry);
+    }
     body.model = entry.id;
-    if (entry.kind === "seedream-4") return serveSeedream4(request, reply, deps, entry, body, v1, clientModel);
+    if (entry.kind === "seedream-4") return serveSeedream4(request, reply, deps, entry, body, v1);
     const signal = requestSignal(reply);
     const input: SeedreamRequest | SeededitRequest =
       entry.kind === "seededit-3"
@@ -305,4 +344,4 @@ export function sendClassic(
   return sendClassicImages({ reply, deps, clientModel, servedModel: input.model, format: input.response_format, signal, log: request.log, admission, expected }, calls);
 }
 
-export { serveTranslated, loadReferences, sendSeedream4Images };
+export { serveTranslated, sendSeedream4Images };

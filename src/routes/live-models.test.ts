@@ -116,6 +116,16 @@ describe("capabilities from the model table, refused before any upstream call", 
     assert.equal(bmp.json.error.message, 'Invalid parameter `image`: the data URL\'s media type is "image/bmp"; it must be image/png, image/jpeg, image/webp, image/gif or image/tiff.');
     assert.equal(arkCalls(), calls);
   });
+
+  test("each reference image goes through the SSRF-safe fetcher: an address inside the network is refused, naming the element", async () => {
+    const calls = arkCalls();
+    const response = await h.post("/doubao/images/generations", { model: V45, prompt: "x", image: [reference, "http://169.254.169.254/latest/meta-data/x.png"] });
+    assert.equal(response.status, 400);
+    assert.equal(response.json.error.param, "image.1");
+    assert.equal(response.json.error.message, "Invalid parameter `image.1`: the image URL's host 169.254.169.254 points to a non-public address (169.254.169.254); the gateway only fetches public addresses.");
+    assert.equal(arkCalls(), calls);
+    assert.equal(h.gateway.accounts.ledger.get(response.json.request_id), undefined, "refused before admission: not recorded");
+  });
 });
 
 describe("answers", () => {

@@ -71,7 +71,7 @@ async function settledRow(id: string): Promise<Json> {
 
 test("Ark's events in order: headers and a comment at once while the upstream holds its headers, keep-alives, each image stored first, [DONE]", async () => {
   const opened = h.gateway.emulator?.stats.streamsOpened ?? 0;
-  const read = await readStream("/doubao/images/generations", group("a lighthouse in three moods [[refuse-image:2]] [[fault:slow:1500]]"));
+  const read = await readStream("/doubao/images/generations", group("a lighthouse in three moods [[refuse-image:2]] [[fault:slow:3000]]"));
   assert.equal(read.status, 200);
   assert.equal(read.headers.get("content-type"), "text/event-stream; charset=utf-8");
   assert.equal(read.upstreamOpenedAtFirstByte, opened, "the client had its first byte before the upstream sent its headers");

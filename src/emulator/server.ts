@@ -32,6 +32,8 @@ export interface EmulatorOptions {
   api302Key?: string;
   /** Models answered as Ark answers a retired one (404 "does not exist"), e.g. Seedream 3.0 after May 2026. */
   retiredModels?: readonly string[];
+  /** Models the account has not activated: 404 `ModelNotOpen`, as Ark answers them. */
+  inactiveModels?: readonly string[];
   /** Allowed clock skew for `X-Date`, default 900 s (Volcengine's). */
   maxSkewSeconds?: number;
   now?: () => Date;
@@ -102,6 +104,7 @@ export function createEmulator(options: EmulatorOptions): Emulator {
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: 32 * 1024 * 1024, forceCloseConnections: true });
   const stats: EmulatorStats = { imagesGenerated: 0, requests: 0, byApi: { ark: 0, visual: 0, "302": 0 }, aborted: 0, faultsInjected: 0, streamsOpened: 0, referenceImages: 0 };
   const retired = new Set(options.retiredModels ?? []);
+  const inactive = new Set(options.inactiveModels ?? []);
   const faults = new FaultBook();
   /** Requests the emulator itself dropped: not counted as aborted by their client. */
   const dropped = new WeakSet<object>();
@@ -405,6 +408,9 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     }
     const body = parseJson(request.body as Buffer | undefined);
     if (!body) return reply.code(400).send(arkErrorBody(400, "InvalidParameter", "The request body is not valid JSON.", id));
+    if (typeof body.model === "string" && inactive.has(body.model)) {
+      return reply.code(404).send(arkErrorBody(404, "ModelNotOpen", `Your account has not activated the model service ${body.model}. Please activate it in the Ark console.`, id, "model"));
+    }
     const fault = faults.take("ark", body.prompt);
     if (fault && (await playFault(fault, request, reply, faultAnswer(id, {}))) === "sent") return reply;
     const answer = await arkImages(body, host(request), id, fault?.spec.kind === "expired-url", reply);

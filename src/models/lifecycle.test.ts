@@ -28,7 +28,10 @@ const root = mkdtempSync(join(tmpdir(), "doubao-gateway-lifecycle-"));
 const gateways: Gateway[] = [];
 
 before(async () => {
-  emulator = createEmulator({ arkApiKey: ARK_KEY, accessKeyId: "AKUNUSED", secretAccessKey: "unused", api302Key: RELAY_KEY, retiredModels: [SEEDREAM_3, SEEDEDIT_3] });
+  emulator = createEmulator({
+    arkApiKey: ARK_KEY, accessKeyId: "AKUNUSED", secretAccessKey: "unused", api302Key: RELAY_KEY, retiredModels: [SEEDREAM_3, SEEDEDIT_3],
+    inactiveModels: ["doubao-seedream-5-0-260128"],
+  });
   base = await emulator.listen(0, "127.0.0.1");
 });
 after(async () => {
@@ -154,9 +157,11 @@ test("doubao-gateway check probes each image model at no cost: live, retired, pe
   assert.deepEqual(result.probes[SEEDREAM_3], { ark: { state: "retired" }, "302ai": { state: "retired" } });
   assert.deepEqual(result.probes[V45], { ark: { state: "live" }, "302ai": { state: "live" } });
   assert.deepEqual(result.probes["doubao-seedream-5-0-pro-260628"], { ark: { state: "live" }, "302ai": { state: "live" } });
+  assert.deepEqual(result.probes["doubao-seedream-5-0-260128"], { ark: { state: "not-activated" }, "302ai": { state: "live" } });
   const text = formatCheck(result);
   assert.match(text, new RegExp(`\\n  ${SEEDREAM_3}\\s+retired\\s+retired\\n`));
   assert.match(text, new RegExp(`\\n  ${V45}\\s+live\\s+live\\n`));
+  assert.match(text, /\n  doubao-seedream-5-0-260128\s+not activated\s+live\n/);
 });
 
 test("an operator's edit of a model's capabilities in GATEWAY_CONFIG changes what the gateway accepts, with no release", async () => {

@@ -161,7 +161,7 @@ test("doubao-gateway check probes each image model at no cost: live, retired, pe
   const text = formatCheck(result);
   assert.match(text, new RegExp(`\\n  ${SEEDREAM_3}\\s+retired\\s+retired\\n`));
   assert.match(text, new RegExp(`\\n  ${V45}\\s+live\\s+live\\n`));
-  assert.match(text, /\n  doubao-seedream-5-0-260128\s+not activated\s+live\n/);
+  assert.match(text, /\n {2}doubao-seedream-5-0-260128\s+not activated\s+live\n/);
 });
 
 test("an operator's edit of a model's capabilities in GATEWAY_CONFIG changes what the gateway accepts, with no release", async () => {

@@ -5,7 +5,8 @@
  */
 import { parseArgs } from "node:util";
 import { Accounts } from "./accounts/accounts.js";
-import { KeyAdmin, usageCsv, usageReport, type KeySettings, type KeyView, type UsageReport } from "./accounts/key-admin.js";
+import type { KeyView, UsageReport } from "@doubao-gateway/sdk";
+import { KeyAdmin, usageCsv, usageReport, type KeySettings } from "./accounts/key-admin.js";
 import { loadConfig } from "./config.js";
 import { GatewayError } from "./errors.js";
 import { openDatabase } from "./runtime.js";
@@ -101,7 +102,7 @@ function table(header: string[], rows: string[][]): string {
 
 function usageTable(report: UsageReport): string {
   const dims = report.group_by.flatMap((dimension) => (dimension === "key" ? ["key_name", "key_id"] : [dimension]));
-  const rows = report.data.map((row) => [...dims.map((dimension) => String((row as Record<string, unknown>)[dimension] ?? "")), String(row.requests), String(row.charged_requests), String(row.images), String(row.output_tokens), String(row.cost)]);
+  const rows = report.data.map((row) => [...dims.map((dimension) => String((row as unknown as Record<string, unknown>)[dimension] ?? "")), String(row.requests), String(row.charged_requests), String(row.images), String(row.output_tokens), String(row.cost)]);
   const totals = report.totals;
   rows.push([...dims.map((_, index) => (index === 0 ? "total" : "")), String(totals.requests), String(totals.charged_requests), String(totals.images), String(totals.output_tokens), String(totals.cost)]);
   return `Usage ${report.since} … ${report.until} (${report.currency})\n${table([...dims, "requests", "charged", "images", "output_tokens", "cost"], rows)}`;

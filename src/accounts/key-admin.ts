@@ -2,36 +2,22 @@
  * Key management and usage reports, shared by the admin HTTP API (routes/accounts.ts) and the CLI: one
  * schema for a key's settings, one view of a key, one report. Both front ends only translate.
  */
-import { z } from "zod";
+import type { z } from "zod";
+import type { KeyView, UsageReport } from "@doubao-gateway/sdk";
+import { keySettingsSchema, usageQuery } from "@doubao-gateway/sdk/schemas";
 import { BUILT_IN_MODELS } from "../models/builtin.js";
 import { parseOrThrow } from "../api/validate.js";
 import { invalidParameter, invalidRequest } from "../errors.js";
 import { keyState, type ApiKeyRecord, type KeyLimits, type KeyRole, type KeyStore } from "../stores/keys.js";
 import type { Accounts } from "./accounts.js";
 import { dayOf } from "./clock.js";
-import type { UsageDimension, UsageRow } from "./ledger.js";
+import type { UsageDimension } from "./ledger.js";
 import { fromMicros, toMicros } from "./prices.js";
 
 const MODEL_IDS = BUILT_IN_MODELS.map((entry) => entry.id);
-const count = (what: string) =>
-  z.number({ error: `must be a positive integer (${what}) or null for no limit` }).int({ error: `must be a positive integer (${what}) or null for no limit` })
-    .min(1, { error: `must be at least 1 (${what}), or null for no limit` }).max(1_000_000_000).nullable();
-const money = z.number({ error: "must be an amount ≥ 0 in the price currency, or null for no limit" }).min(0, { error: "must be ≥ 0, or null for no limit" }).max(1_000_000_000).nullable();
 
-/** A key's settings as the admin API takes them (the CLI's flags are turned into the same object). */
-export const keySettings = z.strictObject({
-  name: z.string({ error: "must be a string" }).trim().min(1, { error: "must not be empty" }).max(100, { error: "must be at most 100 characters" }),
-  role: z.enum(["user", "admin"], { error: 'must be "user" or "admin"' }),
-  expires_at: z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time such as 2027-01-01T00:00:00Z, or null" }).nullable(),
-  allowed_models: z.array(z.enum(MODEL_IDS as [string, ...string[]], { error: `must list models among ${MODEL_IDS.join(", ")}` }), { error: "must be a list of model ids, or null for all" })
-    .min(1, { error: "must list at least one model, or be null for all" }).nullable(),
-  rpm_limit: count("requests per minute"),
-  concurrency_limit: count("requests at a time"),
-  daily_image_quota: count("images per day"),
-  total_image_quota: count("images in total"),
-  daily_spend_limit: money,
-  total_spend_limit: money,
-}).partial();
+/** A key's settings as the admin API takes them (the CLI's flags are turned into the same object): the SDK's schema, with the gateway's model ids. */
+export const keySettings = keySettingsSchema(MODEL_IDS);
 
 export type KeySettings = z.infer<typeof keySettings>;
 
@@ -54,7 +40,7 @@ const iso = (at: number | null) => (at === null ? null : new Date(at).toISOStrin
 const amount = (micros: number | null) => (micros === null ? null : fromMicros(micros));
 
 /** A key as the API and the CLI show it: never its hash, never its secret. */
-export function keyView(record: ApiKeyRecord, accounts: Accounts) {
+export function keyView(record: ApiKeyRecord, accounts: Accounts): KeyView {
   const state = keyState(record, accounts.now());
   const spent = accounts.ledger.spent(record.id, accounts.today());
   return {
@@ -78,7 +64,6 @@ export function keyView(record: ApiKeyRecord, accounts: Accounts) {
   };
 }
 
-export type KeyView = ReturnType<typeof keyView>;
 
 export class KeyAdmin {
   constructor(private readonly keys: KeyStore, private readonly accounts: Accounts) {}
@@ -120,26 +105,6 @@ export class KeyAdmin {
   }
 }
 
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
-
-/** `?since=&until=&group_by=&format=` of the usage reports; days in the usage time zone. */
-export const usageQuery = z.strictObject({
-  since: z.string().regex(DAY, { error: "must be a day, YYYY-MM-DD" }).optional(),
-  until: z.string().regex(DAY, { error: "must be a day, YYYY-MM-DD" }).optional(),
-  group_by: z.string().regex(/^(key|model|day)(,(key|model|day))*$/, { error: "must be a comma-separated list of key, model, day" }).optional(),
-  key: z.string().min(1).optional(),
-  format: z.enum(["json", "csv"], { error: "must be json or csv" }).optional(),
-});
-
-export interface UsageReport {
-  object: "usage";
-  since: string;
-  until: string;
-  group_by: UsageDimension[];
-  currency: string;
-  data: Array<Omit<UsageRow, "cost_micros"> & { cost: number }>;
-  totals: { requests: number; charged_requests: number; images: number; output_tokens: number; cost: number };
-}
 
 export function usageReport(accounts: Accounts, raw: unknown, defaults: { by: UsageDimension[]; keyId?: string }): UsageReport {
   const query = parseOrThrow(usageQuery, raw ?? {});
@@ -167,6 +132,6 @@ export function usageCsv(report: UsageReport): string {
     const text = String(value ?? "");
     return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
   };
-  const lines = report.data.map((row) => columns.map((column) => cell(column === "currency" ? report.currency : (row as Record<string, unknown>)[column])).join(","));
+  const lines = report.data.map((row) => columns.map((column) => cell(column === "currency" ? report.currency : (row as unknown as Record<string, unknown>)[column])).join(","));
   return `${[columns.join(","), ...lines].join("\n")}\n`;
 }

@@ -1,4 +1,5 @@
 /** `POST /doubao/drawing` (CONTRACT.md §2.3, §3.2) and `POST /doubao/drawing/portrait` (§2.4, §3.3). */
+import type { DrawingResponse, PortraitResponse, VolcengineEnvelope } from "@doubao-gateway/sdk";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { PORTRAIT_MODEL } from "../api/models.js";
 import { drawingRequest, portraitQuery, portraitRequest, type ResponseFormat } from "../api/schemas.js";
@@ -9,25 +10,6 @@ import { outputTokens, runGeneration, type Generation } from "../pipeline/genera
 import { loadInputImage } from "../pipeline/input-image.js";
 import { accounted, hooksOf, requestSignal, requireObject } from "./context.js";
 import type { RouteDeps } from "./images.js";
-
-/** The Volcengine envelope (§3.3). */
-export interface VolcengineEnvelope {
-  code: 10000;
-  message: "Success";
-  request_id: string;
-  time_elapsed: string;
-  data: {
-    image_urls: string[];
-    binary_data_base64: string[];
-    algorithm_base_resp: { status_code: 0; status_message: "Success" };
-    llm_result: string;
-    pe_result: string;
-    predict_tags_result: string;
-    rephraser_result: string;
-    request_id: string;
-    vlm_result: string;
-  };
-}
 
 function envelope(generation: Generation, format: ResponseFormat, requestId: string, startedAt: number): VolcengineEnvelope {
   const extras = generation.extras;
@@ -86,7 +68,7 @@ export function registerDrawingRoutes(app: FastifyInstance, deps: RouteDeps): vo
       settle(admission, generation);
       reply.header("x-gateway-provider", generation.provider.label);
       const body = envelope(generation, format, request.id, startedAt);
-      return reply.code(200).send({
+      const answer: DrawingResponse = {
         completed_at: new Date().toISOString(),
         created_at: created.toISOString(),
         error: "",
@@ -96,7 +78,8 @@ export function registerDrawingRoutes(app: FastifyInstance, deps: RouteDeps): vo
         started_at: created.toISOString(),
         status: "succeeded",
         ...body,
-      });
+      };
+      return reply.code(200).send(answer);
     });
   });
 
@@ -122,7 +105,8 @@ export function registerDrawingRoutes(app: FastifyInstance, deps: RouteDeps): vo
       });
       settle(admission, generation);
       reply.header("x-gateway-provider", generation.provider.label);
-      return reply.code(200).send({ ...envelope(generation, format, request.id, startedAt), status: 10000 });
+      const answer: PortraitResponse = { ...envelope(generation, format, request.id, startedAt), status: 10000 };
+      return reply.code(200).send(answer);
     });
   });
 }

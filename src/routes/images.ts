@@ -4,6 +4,7 @@
  * from the model's capabilities), a Seedream 3.0 / SeedEdit 3.0 request served as it is, or one for a
  * retired model served by its replacement, translated so the client's contract holds.
  */
+import type { ImagesResponse, ImageUsage } from "@doubao-gateway/sdk";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { SEEDEDIT_3_I2I, SEEDREAM_3_T2I } from "../api/models.js";
 import {
@@ -26,16 +27,9 @@ import { crashPoint } from "../crash-points.js";
 import { accounted, hooksOf, requestSignal, requireObject, unixSeconds } from "./context.js";
 import { streamToClient } from "./stream.js";
 
-/** One item of an answer: an image with its size, or the error of an image that could not be made. */
-export type ArkItem = ({ url: string } | { b64_json: string }) & { size?: string; output_format?: string } | { error: { code: string; message: string } };
-
-export interface ArkResponse {
-  model: string;
-  created: number;
-  data: ArkItem[];
-  usage: Record<string, unknown>;
-  error?: { code: string; message: string };
-}
+/** The answer's shape is the SDK's (one definition for the gateway and its clients). */
+export type ArkResponse = ImagesResponse;
+type ArkItem = ImagesResponse["data"][number];
 
 /** The fields every 3.0-shaped call needs, whichever route parsed them. */
 export type ArkInput = Pick<SeedreamRequest | SeededitRequest, "model" | "prompt" | "size" | "seed" | "guidance_scale" | "watermark" | "response_format" | "n">;
@@ -70,7 +64,7 @@ const usageOf = (images: readonly DeliveredImage[]) => {
 };
 
 /** Sums the upstream `usage` objects of several calls, field by field (nested objects too). */
-function sumUsage(usages: ReadonlyArray<Record<string, unknown> | undefined>): Record<string, unknown> | undefined {
+function sumUsage(usages: ReadonlyArray<Record<string, unknown> | undefined>): ImageUsage | undefined {
   const present = usages.filter((usage): usage is Record<string, unknown> => usage !== undefined);
   if (present.length === 0) return undefined;
   const sum = (values: unknown[]): unknown => {
@@ -81,7 +75,7 @@ function sumUsage(usages: ReadonlyArray<Record<string, unknown> | undefined>): R
     }
     return values[0];
   };
-  return sum(present) as Record<string, unknown>;
+  return sum(present) as ImageUsage;
 }
 
 /**

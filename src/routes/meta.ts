@@ -1,4 +1,5 @@
 /** `GET /v1/models`, `GET /health`, `GET /files/...`, `GET /openapi.json`. */
+import type { ModelObject } from "@doubao-gateway/sdk";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { invalidRequest } from "../errors.js";
 import type { ModelEntry } from "../models/types.js";
@@ -25,7 +26,7 @@ export function registerMetaRoutes(app: FastifyInstance, deps: MetaDeps): void {
 
   const currency = deps.currency ?? "CNY";
   /** One model as `/v1/models` shows it: OpenAI's four fields, then the table's entry. */
-  const describe = (entry: ModelEntry, provider: Provider | undefined) => ({
+  const describe = (entry: ModelEntry, provider: Provider | undefined): ModelObject => ({
     id: entry.id,
     object: "model",
     created: entry.created,

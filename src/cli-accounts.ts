@@ -3,7 +3,6 @@
  * `/admin/usage` (accounts/key-admin.ts), on the database under DATA_DIR. Results go to stdout (a new
  * key's secret alone, unless --json); explanations and errors to stderr.
  */
-import { parseArgs } from "node:util";
 import { Accounts } from "./accounts/accounts.js";
 import type { KeyView, UsageReport } from "@doubao-gateway/sdk";
 import { KeyAdmin, usageCsv, usageReport, type KeySettings } from "./accounts/key-admin.js";
@@ -13,6 +12,7 @@ import { openDatabase } from "./runtime.js";
 import { createFsStorage } from "./storage/fs.js";
 import { createKeyStore } from "./stores/keys.js";
 import { join } from "node:path";
+import { parseFlags, UsageError } from "./cli-usage.js";
 
 export const KEYS_HELP = `doubao-gateway keys — manage API keys (the same as the /admin/keys API)
 
@@ -51,7 +51,7 @@ const FLAG_FIELDS: Readonly<Record<string, keyof KeySettings>> = {
 
 const LIMIT_OPTIONS: Record<string, { type: "string" }> = Object.fromEntries(Object.keys(FLAG_FIELDS).map((flag) => [flag, { type: "string" as const }]));
 
-function settingsOf(values: Record<string, string | boolean | undefined>, now: number): Record<string, unknown> {
+function settingsOf(values: Record<string, string | boolean | undefined>, now: number, command: string): Record<string, unknown> {
   const settings: Record<string, unknown> = {};
   for (const [flag, field] of Object.entries(FLAG_FIELDS)) {
     const raw = values[flag];
@@ -60,6 +60,9 @@ function settingsOf(values: Record<string, string | boolean | undefined>, now: n
     else if (flag === "models") settings[field] = raw === "all" ? null : raw.split(",").map((model) => model.trim()).filter(Boolean);
     else if (flag === "expires") {
       const relative = /^(\d+)([dh])$/.exec(raw);
+      if (!relative && Number.isNaN(Date.parse(raw))) {
+        throw new UsageError(`--expires must be an ISO 8601 date-time such as 2027-01-01T00:00:00Z, a time from now such as 30d or 12h, or "none"; got "${raw}".`, command);
+      }
       settings[field] = relative ? new Date(now + Number(relative[1]) * (relative[2] === "d" ? 86_400_000 : 3_600_000)).toISOString() : raw;
     } else if (flag === "name" || flag === "role") settings[field] = raw;
     else settings[field] = raw.trim() === "" ? Number.NaN : Number(raw);
@@ -111,7 +114,7 @@ function usageTable(report: UsageReport): string {
 export function keysCommand(args: string[]): number {
   const [first, ...others] = args;
   const [action, rest] = first === "--help" || first === "-h" ? ["help", others] : [first, others];
-  const parsed = parseArgs({ args: rest, allowPositionals: true, options: { ...LIMIT_OPTIONS, json: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
+  const parsed = parseFlags(`keys ${action ?? ""}`.trim(), rest, { ...LIMIT_OPTIONS, json: { type: "boolean" }, help: { type: "boolean", short: "h" } });
   const values = parsed.values as Record<string, string | boolean | undefined> & { json?: boolean; help?: boolean; name?: string };
   const { positionals } = parsed;
   if (!action || values.help || action === "help") {
@@ -135,7 +138,7 @@ export function keysCommand(args: string[]): number {
   const { admin, close } = openAccounts();
   const print = (view: KeyView) => process.stdout.write(values.json ? `${JSON.stringify(view, null, 2)}\n` : keyLines([view]));
   try {
-    const settings = settingsOf(values, Date.now());
+    const settings = settingsOf(values, Date.now(), `keys ${action}`);
     switch (action) {
       case "create": {
         const created = admin.create(settings);
@@ -181,10 +184,7 @@ export function keysCommand(args: string[]): number {
 }
 
 export function usageCommand(args: string[]): number {
-  const { values } = parseArgs({
-    args,
-    options: { since: { type: "string" }, until: { type: "string" }, by: { type: "string" }, key: { type: "string" }, format: { type: "string", default: "table" }, help: { type: "boolean", short: "h" } },
-  });
+  const { values } = parseFlags("usage", args, { since: { type: "string" }, until: { type: "string" }, by: { type: "string" }, key: { type: "string" }, format: { type: "string", default: "table" }, help: { type: "boolean", short: "h" } }, false);
   if (values.help) {
     process.stdout.write(USAGE_HELP);
     return 0;

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { createServer as createNetServer } from "node:net";
 import { createEmulator } from "./emulator/server.js";
 import { openDatabase } from "./runtime.js";
 import { createKeyStore } from "./stores/keys.js";
@@ -163,4 +164,60 @@ test("keys list / show / update / disable / enable / delete and usage, from the 
   assert.equal(wrongBy.status, 2);
   assert.match(wrongBy.stderr, /Invalid parameter --by: must be a comma-separated list of key, model, day/);
   assert.match(cli(["keys", "--help"]).stdout, /keys disable ID \| keys enable ID/);
+});
+
+/** Runs the built binary (npm test builds it) with the test environment; async, so that a server in this process can answer. */
+function binary(args: string[], extra: Record<string, string> = {}, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, ["bin/doubao-gateway.js", ...args], { env: { ...environment, LOG_LEVEL: "warn", ...extra } });
+    let stdout = "";
+    let stderr = "";
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      done({ code, stdout, stderr });
+    });
+  });
+}
+
+test("snag: serve --help prints help and does not start a server", async () => {
+  const result = await binary(["serve", "--help"], {}, 20_000);
+  assert.equal(result.code, 0);
+  assert.match(result.stdout, /^doubao-gateway \[serve\] — start the gateway\n/);
+  assert.doesNotMatch(result.stdout, /listening/);
+});
+
+test("snag: a port already taken is one line naming the port and PORT, exit 1, and the process ends", async () => {
+  const holder = createNetServer();
+  await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
+  const port = String((holder.address() as { port: number }).port);
+  try {
+    const result = await binary(["serve"], { PORT: port, HOST: "127.0.0.1" }, 30_000);
+    assert.equal(result.code, 1, result.stderr);
+    assert.equal(result.stderr, `doubao-gateway: port ${port} on 127.0.0.1 is already in use; stop the process that holds it, or set PORT to a free port.\n`);
+    const entry = spawnSync(process.execPath, ["dist/main.js"], { env: { ...environment, PORT: port, HOST: "127.0.0.1", LOG_LEVEL: "warn" }, encoding: "utf8", timeout: 30_000 });
+    assert.equal(entry.status, 1);
+    assert.equal(entry.stderr, `doubao-gateway: port ${port} on 127.0.0.1 is already in use; stop the process that holds it, or set PORT to a free port.\n`);
+  } finally {
+    holder.close();
+  }
+});
+
+test("snag: flag errors say what to type and exit 2", async () => {
+  const cases: Array<[string[], string]> = [
+    [["keys", "create", "--name", "x", "--rpm", "-5"], "doubao-gateway keys create: --rpm needs a value; to pass one that starts with a dash, write --rpm=VALUE (e.g. --rpm=-5)\nSee: doubao-gateway keys --help\n"],
+    [["keys", "create", "--name", "x", "--rmp", "5"], "doubao-gateway keys create: unknown option --rmp; did you mean --rpm?\nSee: doubao-gateway keys --help\n"],
+    [["keys", "create", "--name", "x", "--expires", "tomorrow"], 'doubao-gateway keys create: --expires must be an ISO 8601 date-time such as 2027-01-01T00:00:00Z, a time from now such as 30d or 12h, or "none"; got "tomorrow".\nSee: doubao-gateway keys --help\n'],
+    [["usage", "--sinse", "2026-01-01"], "doubao-gateway usage: unknown option --sinse; did you mean --since?\nSee: doubao-gateway usage --help\n"],
+  ];
+  for (const [args, stderr] of cases) {
+    const result = await binary(args);
+    assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+    assert.equal(result.stderr, stderr);
+  }
+  const negative = await binary(["keys", "create", "--name", "x", "--rpm=-5"]);
+  assert.equal(negative.code, 2);
+  assert.equal(negative.stderr, "doubao-gateway keys create: Invalid parameter --rpm: must be at least 1 (requests per minute), or \"none\" for no limit (got number -5).\n");
 });

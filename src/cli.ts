@@ -2,12 +2,17 @@
  * `doubao-gateway` command line: serve (default), check, emulator, keys create.
  * Output meant for scripts goes to stdout alone; everything else to stderr.
  */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { checkUpstreams, formatCheck } from "./check.js";
 import { keysCommand, usageCommand } from "./cli-accounts.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createEmulator } from "./emulator/server.js";
+import { CLIENT_COMMANDS, describeFailure } from "./cli-client.js";
+import { UsageError } from "./cli-usage.js";
 import { serve } from "./main.js";
+
+const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 const HELP = `doubao-gateway — a 302.AI-compatible Doubao image API gateway
 
@@ -21,7 +26,11 @@ Usage:
                                          keys list | show | update | disable | enable | delete (keys --help)
   doubao-gateway usage [--since D] [--until D] [--by key,model,day] [--format table|json|csv]
                                          Usage and cost per key, model and day (usage --help)
-  doubao-gateway --help                  Show this help
+  doubao-gateway generate PROMPT         Make images from a terminal (also: edit, draw, portrait, tasks, models);
+                                         DOUBAO_BASE_URL and DOUBAO_API_KEY say where and who (generate --help)
+  doubao-gateway --help | --version      Show this help | the version
+
+Exit status: 0 ok, 1 refused or failed (the message says why), 2 a usage error.
 
 Environment: HOST, PORT, PUBLIC_BASE_URL, DATA_DIR, FILE_TTL_HOURS, RESULT_HOSTING, ARK_API_KEY, ARK_BASE_URL,
 VOLC_ACCESSKEY, VOLC_SECRETKEY, VOLC_VISUAL_BASE_URL, API302_KEY, API302_BASE_URL, GATEWAY_CONFIG, GATEWAY_EMULATE,
@@ -52,6 +61,21 @@ Make it fail on purpose: put [[fault:SPEC]] in a prompt (add *N to fail only the
 a Retry-After header), or POST /_emulator/faults {"fault": "SPEC", "times": N, "api": "ark"|"visual"|"302"|"any"}.
 SPEC is ark:<Code> (e.g. ark:ServerOverloaded), visual:<code> (e.g. visual:50429), 302:<err_code> (e.g. 302:-10004),
 http:<status>, slow:<ms>, drop, malformed or expired-url. GET /_emulator/stats counts requests, images and aborts.
+`;
+
+const SERVE_HELP = `doubao-gateway [serve] — start the gateway
+
+Configured by environment variables (read once at start; the README's "Configuration" lists them all):
+  HOST, PORT               where to listen (default 127.0.0.1:8302)
+  PUBLIC_BASE_URL          the origin clients reach, for result URLs (set it behind a proxy or with HOST=0.0.0.0)
+  DATA_DIR                 the SQLite database and stored results (default ./data)
+  ARK_API_KEY, VOLC_ACCESSKEY + VOLC_SECRETKEY, API302_KEY   the upstreams; with none of them (and NODE_ENV not
+                           production) the built-in emulator answers every request
+  GATEWAY_CONFIG           a YAML or JSON file: model table, lifecycles, prices, retries
+
+Examples:
+  npm start                                   # build and serve on http://127.0.0.1:8302 (emulator mode)
+  PORT=9000 ARK_API_KEY=… doubao-gateway serve
 `;
 
 const CHECK_HELP = `doubao-gateway check [--json] [--timeout-ms N]
@@ -134,6 +158,11 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case undefined:
       case "serve":
+        if (rest.includes("--help") || rest.includes("-h")) {
+          process.stdout.write(SERVE_HELP);
+          return 0;
+        }
+        if (rest.length > 0) throw new UsageError(`serve takes no arguments (it is configured by environment variables); got "${rest.join(" ")}"`, "serve");
         await serve(loadConfig());
         return 0;
       case "check":
@@ -142,6 +171,18 @@ export async function main(argv: string[]): Promise<number> {
         return await emulatorCommand(rest);
       case "keys":
         return keysCommand(rest);
+      case "generate":
+      case "edit":
+      case "draw":
+      case "portrait":
+      case "tasks":
+      case "models":
+        return await (CLIENT_COMMANDS[command] as (args: string[]) => Promise<number>)(rest);
+      case "version":
+      case "--version":
+      case "-v":
+        process.stdout.write(`${VERSION}\n`);
+        return 0;
       case "usage":
         return usageCommand(rest);
       case "help":
@@ -154,8 +195,20 @@ export async function main(argv: string[]): Promise<number> {
         return 2;
     }
   } catch (error) {
-    const known = error instanceof ConfigError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
-    process.stderr.write(`doubao-gateway: ${known ? (error as Error).message : ((error as Error).stack ?? String(error))}\n`);
+    const usage = error instanceof UsageError ? error : (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") ? UsageError.fromParseArgs(error as Error, []) : undefined;
+    if (usage instanceof UsageError) {
+      const where = usage.command ?? command ?? "";
+      process.stderr.write(`doubao-gateway ${where}: ${usage.message}\nSee: doubao-gateway ${where ? `${where.split(" ")[0]} ` : ""}--help\n`);
+      return 2;
+    }
+    const failure = describeFailure(error);
+    if (failure) {
+      process.stderr.write(failure);
+      return 1;
+    }
+    // A system error (a file that cannot be written, …) is its message; anything else is a bug, with its stack.
+    const system = typeof (error as NodeJS.ErrnoException).code === "string";
+    process.stderr.write(`doubao-gateway: ${error instanceof ConfigError || system ? (error as Error).message : ((error as Error).stack ?? String(error))}\n`);
     return 1;
   }
 }

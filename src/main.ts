@@ -6,7 +6,18 @@ export async function serve(config: Config): Promise<void> {
   const gateway = await createGateway(config, {
     logger: { level: config.logLevel, redact: ["req.headers.authorization", "req.headers.cookie"] },
   });
-  const address = await gateway.app.listen({ host: config.host, port: config.port });
+  let address: string;
+  try {
+    address = await gateway.app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    // Nothing may keep the process alive after a failed start (the embedded emulator listens, the database is open).
+    await gateway.close().catch(() => undefined);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") throw new ConfigError(`port ${config.port} on ${config.host} is already in use; stop the process that holds it, or set PORT to a free port.`);
+    if (code === "EACCES") throw new ConfigError(`port ${config.port} on ${config.host} may not be opened by this user; set PORT to a port above 1023.`);
+    if (code === "EADDRNOTAVAIL") throw new ConfigError(`HOST=${config.host} is not an address of this machine; set HOST to one (127.0.0.1, 0.0.0.0, …).`);
+    throw error;
+  }
   const lines = [`doubao-gateway listening on ${address} (public URL ${config.publicBaseUrl})`];
   if (gateway.emulator) {
     lines.push(

@@ -24,7 +24,13 @@ export function imagesOf(answer: ImagesResponse | DrawingResponse | PortraitResp
 /** The bytes of an image: decoded base64, or downloaded with `fetchFunction`. */
 export async function imageBytes(image: ImageRef, fetchFunction: typeof fetch = (...args) => globalThis.fetch(...args)): Promise<Uint8Array> {
   if (image.b64 !== undefined) return Uint8Array.from(atob(image.b64), (char) => char.charCodeAt(0));
-  const response = await fetchFunction(image.url);
+  let response: Response;
+  try {
+    response = await fetchFunction(image.url);
+  } catch (error) {
+    const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+    throw new Error(`downloading ${image.url} failed: ${typeof cause?.code === "string" ? cause.code : (error as Error).message}`, { cause: error });
+  }
   if (!response.ok) throw new Error(`downloading ${image.url} failed: HTTP ${response.status}`);
   return new Uint8Array(await response.arrayBuffer());
 }

@@ -2,8 +2,8 @@
  * Node helpers: inputs from paths, results saved to files (never overwriting one). Kept apart from the
  * client so that the main entry stays browser-safe.
  */
-import { open, readFile as readFileBytes } from "node:fs/promises";
-import { basename, extname, join } from "node:path";
+import { mkdir, open, readFile as readFileBytes } from "node:fs/promises";
+import { basename, dirname, extname, join } from "node:path";
 import { imageBytes, imagesOf, type ImageRef } from "./images.js";
 import type { DrawingResponse, ImagesResponse, PortraitResponse } from "./types.js";
 
@@ -57,8 +57,9 @@ export function nameFor(prompt: string, at: Date = new Date()): string {
   return `${slug}-${stamp}`;
 }
 
-/** Writes bytes to `path`, or to `path-2`, `path-3`, … when it exists: an existing file is never overwritten. */
+/** Writes bytes to `path` (making its folder), or to `path-2`, `path-3`, … when it exists: an existing file is never overwritten. */
 export async function writeNew(path: string, bytes: Uint8Array): Promise<string> {
+  await mkdir(dirname(path), { recursive: true });
   const extension = extname(path);
   const stem = path.slice(0, path.length - extension.length);
   for (let number = 1; ; number += 1) {

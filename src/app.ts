@@ -1,5 +1,5 @@
 /** buildApp(deps) → a Fastify instance with every route, the auth hook and the one error renderer. No side effects at import. */
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import { adminOnly, ErrCode, GatewayError, internalError, invalidRequest, keyRefused, renderError } from "./errors.js";
 import { newRequestId } from "./request-id.js";
 import { registerAccountRoutes } from "./routes/accounts.js";
@@ -21,7 +21,7 @@ export interface AppDeps extends RouteDeps {
 }
 
 /** Paths that need no API key. */
-const PUBLIC_ROUTES = new Set(["/health", "/openapi.json", "/files/:day/:name"]);
+const PUBLIC_ROUTES = new Set(["/health", "/ready", "/openapi.json", "/files/:day/:name"]);
 
 /** Every route and its methods, to answer a wrong method with 405 rather than 404. */
 const KNOWN_PATHS: Record<string, string> = {
@@ -37,6 +37,7 @@ const KNOWN_PATHS: Record<string, string> = {
   "/admin/keys": "GET, POST",
   "/admin/usage": "GET",
   "/health": "GET",
+  "/ready": "GET",
   "/openapi.json": "GET",
 };
 
@@ -81,11 +82,25 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     bodyLimit: deps.bodyLimitBytes,
     genReqId: newRequestId,
     requestIdHeader: false,
+    // One line per request (below), not Fastify's two: the log stays readable, and the start banner is not buried.
+    logController: new LogController({ disableRequestLogging: true }),
   });
 
   app.decorateRequest("apiKey", null);
   // JSON only: a text/plain body would otherwise arrive as a string and get a less helpful answer.
   app.removeContentTypeParser("text/plain");
+  // JSON is parsed here rather than by Fastify's parser: an empty body is no body (a DELETE or POST …/disable sent with
+  // Content-Type: application/json and nothing else), and a `__proto__` key is valid JSON that is dropped, not an error.
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
+    const text = String(body);
+    if (text.trim() === "") return done(null, undefined);
+    try {
+      done(null, JSON.parse(text, (key, value: unknown) => (key === "__proto__" ? undefined : value)));
+    } catch (error) {
+      done(Object.assign(error as Error, { statusCode: 400 }), undefined);
+    }
+  });
 
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
@@ -100,6 +115,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     if (!checked?.ok) throw keyRefused(checked?.reason ?? "unknown", checked?.record?.expiresAt);
     if (route.startsWith("/admin/") && checked.record.role !== "admin") throw adminOnly();
     request.apiKey = checked.record;
+  });
+
+  app.addHook("onResponse", async (request, reply) => {
+    const provider = reply.getHeader("x-gateway-provider");
+    request.log.info(
+      { method: request.method, url: request.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime), ...(provider ? { provider } : {}) },
+      "request",
+    );
   });
 
   app.setErrorHandler((error: FastifyError | GatewayError, request, reply) => {
@@ -124,6 +147,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   void app.register(async (scope) => registerEditRoutes(scope, deps));
   registerDrawingRoutes(app, deps);
   registerAccountRoutes(app, { keys: deps.keys, accounts: deps.accounts });
-  registerMetaRoutes(app, { router: deps.router, storage: deps.storage, fileTtlMs: deps.fileTtlMs, publicBaseUrl: deps.publicBaseUrl, currency: deps.accounts.options.prices.currency, ...(deps.now ? { now: deps.now } : {}) });
+  registerMetaRoutes(app, { router: deps.router, storage: deps.storage, fileTtlMs: deps.fileTtlMs, publicBaseUrl: deps.publicBaseUrl, currency: deps.accounts.options.prices.currency, resilience: deps.resilience, ...(deps.now ? { now: deps.now } : {}) });
   return app;
 }

@@ -11,6 +11,7 @@ import { GatewayError } from "./errors.js";
 import { openDatabase } from "./runtime.js";
 import { createFsStorage } from "./storage/fs.js";
 import { createKeyStore } from "./stores/keys.js";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseFlags, UsageError } from "./cli-usage.js";
 
@@ -78,7 +79,12 @@ function inFlags(error: GatewayError): string {
 }
 
 function openAccounts() {
-  const config = loadConfig({ ...process.env, GATEWAY_EMULATE: process.env.GATEWAY_EMULATE ?? "1" });
+  // Only DATA_DIR, prices and the time zone matter here: no upstream is needed to manage keys.
+  const config = loadConfig({ ...process.env, GATEWAY_EMULATE: "1" });
+  // Run from another folder, ./data is another database: say so rather than silently start an empty one.
+  if (!existsSync(join(config.dataDir, "gateway.db"))) {
+    process.stderr.write(`Note: no database at ${join(config.dataDir, "gateway.db")}; creating a new, empty one. Set DATA_DIR to use the gateway's.\n`);
+  }
   const database = openDatabase(config.dataDir);
   const keys = createKeyStore(database);
   const accounts = new Accounts(database, keys, createFsStorage(join(config.dataDir, "files")), { prices: config.file.prices, timeZone: config.usageTimeZone });
@@ -177,7 +183,7 @@ export function keysCommand(args: string[]): number {
   } catch (error) {
     if (!(error instanceof GatewayError)) throw error;
     process.stderr.write(`doubao-gateway keys ${action}: ${inFlags(error)}\n`);
-    return error.status === 404 ? 1 : 2;
+    return error.status === 404 || error.status === 409 ? 1 : 2;
   } finally {
     close();
   }
@@ -203,7 +209,7 @@ export function usageCommand(args: string[]): number {
   } catch (error) {
     if (!(error instanceof GatewayError)) throw error;
     process.stderr.write(`doubao-gateway usage: ${error.message.replaceAll("`group_by`", "--by")}\n`);
-    return error.status === 404 ? 1 : 2;
+    return error.status === 404 || error.status === 409 ? 1 : 2;
   } finally {
     close();
   }

@@ -98,14 +98,15 @@ async function checkCommand(args: string[]): Promise<number> {
   }
   const timeoutMs = Number(values["timeout-ms"]);
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new ConfigError(`--timeout-ms must be a positive integer; got "${values["timeout-ms"]}".`);
-  const config = loadConfig({ ...process.env, GATEWAY_EMULATE: "0", NODE_ENV: "" });
-  if (!config.ark && !config.visual && !config.api302) {
+  const environment: Record<string, string | undefined> = { ...process.env, NODE_ENV: "" };
+  if (!environment.ARK_API_KEY?.trim() && !environment.VOLC_ACCESSKEY?.trim() && !environment.API302_KEY?.trim()) {
     process.stderr.write(
       "No upstream credentials are set, so there is nothing to check (the server would serve its built-in emulator).\n" +
         "Set ARK_API_KEY, VOLC_ACCESSKEY + VOLC_SECRETKEY and/or API302_KEY; see the README's \"Upstreams\" section.\n",
     );
     return 1;
   }
+  const config = loadConfig({ ...environment, GATEWAY_EMULATE: "0" });
   const result = await checkUpstreams(config, timeoutMs);
   process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : formatCheck(result));
   return result.ok ? 0 : 1;

@@ -10,9 +10,11 @@ export interface Config {
   port: number;
   /** `PUBLIC_BASE_URL`: the origin clients reach; default http://HOST:PORT (localhost for 0.0.0.0). */
   publicBaseUrl: string;
+  /** Whether `PUBLIC_BASE_URL` was set (the banner warns when it was not and HOST listens on every address). */
+  publicBaseUrlSet: boolean;
   /** `DATA_DIR`, default ./data: SQLite database and stored results. */
   dataDir: string;
-  /** `FILE_TTL_HOURS`, default 24. */
+  /** `FILE_TTL_HOURS`, default 24; a fraction is allowed down to one minute (0.25 = 15 minutes). */
   fileTtlHours: number;
   /** `RESULT_HOSTING`: `gateway` (default) stores results; `upstream` passes the upstream's URLs through. */
   resultHosting: "gateway" | "upstream";
@@ -49,6 +51,17 @@ function integer(environment: Environment, name: string, fallback: number, min: 
   return value;
 }
 
+/** Hours, a fraction allowed, from one minute to a year. */
+function hours(environment: Environment, name: string, fallback: number): number {
+  const raw = environment[name];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 1 / 60 || value > 24 * 365) {
+    throw new ConfigError(`${name} must be a number of hours from 0.0167 (one minute) to 8760 (a year), e.g. 24 or 0.25 for 15 minutes; got "${raw}".`);
+  }
+  return value;
+}
+
 export function loadConfig(environment: Environment = process.env): Config {
   const value = (name: string) => (environment[name]?.trim() ? environment[name]?.trim() : undefined);
   const host = value("HOST") ?? "127.0.0.1";
@@ -67,9 +80,10 @@ export function loadConfig(environment: Environment = process.env): Config {
   const forced = value("GATEWAY_EMULATE");
   const credentials = Boolean(arkKey || accessKeyId || api302Key);
   const emulate = forced === "1" || forced === "true" || (!production && !credentials && forced !== "0");
-  if (production && !emulate && !credentials) {
+  if (!emulate && !credentials) {
+    const why = production ? "NODE_ENV=production" : "GATEWAY_EMULATE=0 forbids the built-in emulator";
     throw new ConfigError(
-      "NODE_ENV=production and no upstream credentials are set. Set ARK_API_KEY (Seedream, SeedEdit) and/or " +
+      `${why} and no upstream credentials are set, so no model could be served. Set ARK_API_KEY (Seedream, SeedEdit) and/or ` +
         "VOLC_ACCESSKEY + VOLC_SECRETKEY (general drawing, portrait) and/or API302_KEY (all, through 302.AI); " +
         "or GATEWAY_EMULATE=1 to serve the built-in emulator.",
     );
@@ -101,8 +115,9 @@ export function loadConfig(environment: Environment = process.env): Config {
     host,
     port,
     publicBaseUrl: urlValue("PUBLIC_BASE_URL", `http://${visibleHost}:${port}`),
+    publicBaseUrlSet: value("PUBLIC_BASE_URL") !== undefined,
     dataDir: resolve(value("DATA_DIR") ?? "./data"),
-    fileTtlHours: integer(environment, "FILE_TTL_HOURS", 24, 1, 24 * 365),
+    fileTtlHours: hours(environment, "FILE_TTL_HOURS", 24),
     resultHosting: hosting,
     ark: arkKey && !emulate ? { apiKey: arkKey, baseUrl: urlValue("ARK_BASE_URL", "https://ark.cn-beijing.volces.com/api/v3") } : undefined,
     visual:

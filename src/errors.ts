@@ -20,6 +20,7 @@ export const ErrCode = {
   dailyQuota: -10007,
   noUpstream: -10008,
   notPermitted: -10009,
+  notFound: -10010,
   invalidRequest: -10011,
   rateLimited: -10012,
   modelNotAllowed: -10013,
@@ -88,7 +89,8 @@ export function invalidRequest(status: number, code: string, message: string, me
     message,
     messageCn,
     type: "invalid_request_error",
-    errCode: ErrCode.invalidRequest,
+    // 302's numbers where 302 has one: -10010 resource not found, -10009 function not supported (a wrong method).
+    errCode: status === 404 ? ErrCode.notFound : status === 405 ? ErrCode.notPermitted : ErrCode.invalidRequest,
     ...(headers ? { headers } : {}),
   });
 }
@@ -156,7 +158,7 @@ export function internalError(): GatewayError {
     message: "The gateway failed to process the request. It has been logged; retry later.",
     messageCn: "网关处理请求失败，已记录日志，请稍后重试。",
     type: "server_error",
-    errCode: -10011,
+    errCode: ErrCode.noUpstream,
   });
 }
 
@@ -202,7 +204,7 @@ export function renderError(error: GatewayError, requestId: string, volcengine: 
 
 /** The Volcengine common code closest to an HTTP status, for errors that did not come from Visual. */
 function volcengineCodeFor(status: number): number {
-  if (status === 401) return 50400;
+  if (status === 401 || status === 403) return 50400;
   if (status === 429) return 50429;
   if (status >= 500) return 50500;
   return 50200;

@@ -1,4 +1,6 @@
 /** Process entry for `npm start`: read config, build the gateway, listen, handle signals. */
+import { networkInterfaces } from "node:os";
+import { join } from "node:path";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { createGateway } from "./runtime.js";
 
@@ -18,11 +20,21 @@ export async function serve(config: Config): Promise<void> {
     if (code === "EADDRNOTAVAIL") throw new ConfigError(`HOST=${config.host} is not an address of this machine; set HOST to one (127.0.0.1, 0.0.0.0, …).`);
     throw error;
   }
-  const lines = [`doubao-gateway listening on ${address} (public URL ${config.publicBaseUrl})`];
+  const everywhere = config.host === "0.0.0.0" || config.host === "::";
+  const port = new URL(address).port;
+  const addresses = everywhere ? listeningAddresses(config.host, port) : [address];
+  const lines = [
+    `doubao-gateway listening on ${addresses.join(", ")} (public URL ${config.publicBaseUrl})`,
+    `Database and results: ${join(config.dataDir, "gateway.db")}, ${join(config.dataDir, "files")} (DATA_DIR)`,
+  ];
+  if (everywhere && !config.publicBaseUrlSet) {
+    lines.push(`WARNING: HOST=${config.host} listens on every address, but result URLs are built on ${config.publicBaseUrl}, which other machines cannot reach. Set PUBLIC_BASE_URL to the address clients use.`);
+  }
   if (gateway.emulator) {
     lines.push(
       "EMULATOR MODE: no upstream credentials are set, so the built-in Volcengine emulator answers every request",
       "  with generated placeholder images (x-gateway-provider: emulator). Nothing is sent to Volcengine and nothing is billed.",
+      `  The emulator listens on ${gateway.emulator.base ?? "?"}: GET /_emulator/stats, POST/DELETE /_emulator/faults (README "The Volcengine emulator").`,
       "  Set ARK_API_KEY, VOLC_ACCESSKEY + VOLC_SECRETKEY and/or API302_KEY to use the real upstreams.",
     );
   } else {
@@ -48,6 +60,15 @@ export async function serve(config: Config): Promise<void> {
   };
   process.once("SIGINT", () => stop("SIGINT"));
   process.once("SIGTERM", () => stop("SIGTERM"));
+}
+
+/** The URLs a server listening on every address (0.0.0.0 or ::) is reachable at, one per interface address. */
+function listeningAddresses(host: string, port: string): string[] {
+  const family = host === "::" ? undefined : "IPv4";
+  return Object.values(networkInterfaces())
+    .flatMap((entries) => entries ?? [])
+    .filter((entry) => !family || entry.family === family)
+    .map((entry) => `http://${entry.family === "IPv6" ? `[${entry.address}]` : entry.address}:${port}`);
 }
 
 const isEntry = import.meta.url === `file://${process.argv[1]}`;

@@ -16,6 +16,7 @@ import { createArkProvider } from "./providers/ark/ark-provider.js";
 import { Resilience, systemClock, type Clock } from "./pipeline/resilience.js";
 import { createRouter } from "./providers/registry.js";
 import { createRelay302Provider } from "./providers/relay302/relay302-provider.js";
+import { registerSecrets } from "./providers/upstream-error.js";
 import type { Provider } from "./providers/types.js";
 import { createVisualProvider } from "./providers/visual/visual-provider.js";
 import { createFsStorage } from "./storage/fs.js";
@@ -79,6 +80,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     bootstrapSecret = keys.create({ name: "default", role: "admin" }).secret;
   }
 
+  // The configured credentials are redacted from every upstream message, whatever their shape.
+  registerSecrets([config.ark?.apiKey, config.visual?.accessKeyId, config.visual?.secretAccessKey, config.api302?.apiKey]);
   const clock = options.clock ?? systemClock;
   const signingNow = () => new Date(clock.now());
   const providers: Provider[] = [];
@@ -91,6 +94,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       secretAccessKey: randomBytes(30).toString("base64"),
       api302Key: `sk-emu-${randomBytes(16).toString("hex")}`,
     };
+    registerSecrets(Object.values(credentials));
     emulator = createEmulator({ ...credentials, ...(options.emulatorRetiredModels ? { retiredModels: options.emulatorRetiredModels } : {}) });
     const base = await emulator.listen(0, "127.0.0.1");
     providers.push(createArkProvider({ apiKey: credentials.arkApiKey, baseUrl: `${base}/api/v3`, label: "emulator" }));
@@ -108,7 +112,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const tasks = createTaskStore(database);
   const now = options.now ?? Date.now;
   tasks.interruptPending(interruptedResult, now());
-  const fileTtlMs = config.fileTtlHours * 3600 * 1000;
+  const fileTtlMs = Math.round(config.fileTtlHours * 3600 * 1000);
   const fetchPolicy: FetchPolicy = { allow: new AllowList(config.fetchAllow), ...options.fetchPolicy };
   const app = buildApp({
     router: createRouter(providers, config.file.routing, config.file.models),

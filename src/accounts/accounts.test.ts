@@ -135,7 +135,7 @@ describe("the admin key API", () => {
       assert.equal(response.json().error.param, param);
       assert.equal(response.json().error.message, message);
     }
-    assert.equal((await admin("GET", "/admin/keys/no-such-key")).json().error.message, 'No API key has the id, prefix or name "no-such-key" (or more than one has it).');
+    assert.equal((await admin("GET", "/admin/keys/no-such-key")).json().error.message, 'No API key has the id, prefix or name "no-such-key".');
   });
 });
 

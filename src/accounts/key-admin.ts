@@ -7,7 +7,7 @@ import type { KeyView, UsageReport } from "@doubao-gateway/sdk";
 import { keySettingsSchema, usageQuery } from "@doubao-gateway/sdk/schemas";
 import { BUILT_IN_MODELS } from "../models/builtin.js";
 import { parseOrThrow } from "../api/validate.js";
-import { invalidParameter, invalidRequest } from "../errors.js";
+import { ErrCode, GatewayError, invalidParameter, invalidRequest } from "../errors.js";
 import { keyState, type ApiKeyRecord, type KeyLimits, type KeyRole, type KeyStore } from "../stores/keys.js";
 import type { Accounts } from "./accounts.js";
 import { dayOf } from "./clock.js";
@@ -71,6 +71,7 @@ export class KeyAdmin {
   create(body: unknown): { key: KeyView; secret: string } {
     const settings = parseOrThrow(keySettings, body ?? {});
     if (settings.name === undefined) throw invalidParameter("name", "Missing required parameter `name`.", "缺少必填参数 name。", "MissingParameter");
+    this.nameIsFree(settings.name);
     const { record, secret } = this.keys.create({ ...limitsOf(settings), name: settings.name });
     return { key: keyView(record, this.accounts), secret };
   }
@@ -85,7 +86,21 @@ export class KeyAdmin {
 
   update(reference: string, body: unknown): KeyView {
     const record = this.find(reference);
-    return keyView(this.keys.update(record.id, limitsOf(parseOrThrow(keySettings, body ?? {}))) as ApiKeyRecord, this.accounts);
+    const settings = parseOrThrow(keySettings, body ?? {});
+    if (settings.name !== undefined) this.nameIsFree(settings.name, record.id);
+    return keyView(this.keys.update(record.id, limitsOf(settings)) as ApiKeyRecord, this.accounts);
+  }
+
+  /** Key names are unique, so that a name finds one key: 409 when another key has it. */
+  private nameIsFree(name: string, except?: string): void {
+    const taken = this.keys.matches(name.trim()).find((other) => other.name === name.trim() && other.id !== except);
+    if (taken) {
+      throw new GatewayError({
+        status: 409, code: "Conflict", param: "name", type: "invalid_request_error", errCode: ErrCode.badParameter,
+        message: `Another API key is named "${name.trim()}" (id ${taken.id}); key names are unique. Choose another name.`,
+        messageCn: `已有名为 "${name.trim()}" 的 API Key（id ${taken.id}），名称必须唯一，请换一个名称。`,
+      });
+    }
   }
 
   setDisabled(reference: string, disabled: boolean): KeyView {
@@ -99,9 +114,16 @@ export class KeyAdmin {
   }
 
   find(reference: string): ApiKeyRecord {
-    const record = this.keys.get(reference);
-    if (!record) throw invalidRequest(404, "NotFound", `No API key has the id, prefix or name "${reference.slice(0, 60)}" (or more than one has it).`, `不存在 id、前缀或名称为 "${reference.slice(0, 60)}" 的唯一 API Key。`);
-    return record;
+    const matches = this.keys.matches(reference);
+    if (matches.length === 1) return matches[0] as ApiKeyRecord;
+    const shown = reference.slice(0, 60);
+    if (matches.length === 0) throw invalidRequest(404, "NotFound", `No API key has the id, prefix or name "${shown}".`, `不存在 id、前缀或名称为 "${shown}" 的 API Key。`);
+    const candidates = matches.map((key) => `${key.id} (${key.name}, ${key.prefix}…)`).join("; ");
+    throw new GatewayError({
+      status: 409, code: "AmbiguousKey", type: "invalid_request_error", errCode: ErrCode.badParameter,
+      message: `"${shown}" matches ${matches.length} API keys: ${candidates}. Use one of their ids.`,
+      messageCn: `"${shown}" 匹配 ${matches.length} 个 API Key：${candidates}。请使用其中一个 id。`,
+    });
   }
 }
 

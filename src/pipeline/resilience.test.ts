@@ -216,9 +216,11 @@ describe("retries on the same provider", () => {
     const { result, calls } = await counted(() => gw.post("/doubao/images/generations", seedream("always overloaded")));
     assert.deepEqual(calls, { ark: 3, visual: 0, "302": 3 });
     assert.deepEqual(gw.clock.sleeps, [200, 400, 200, 400]);
-    assert.equal(result.status, 429);
+    // The upstream's overload, not the client's key: 503 -10008 with Retry-After, never a 429 the client would take for its own limit.
+    assert.equal(result.status, 503);
     assert.equal(result.headers["retry-after"], "1");
-    assert.equal(result.json.error.type, "rate_limit_error");
+    assert.equal(result.json.error.type, "upstream_error");
+    assert.equal(result.json.error.err_code, -10008);
     assert.equal(result.json.error.code, "ServerOverloaded");
     assert.match(result.json.error.message, /^The upstream \(302\.AI\) is rate-limiting or overloaded \(ServerOverloaded: /);
   });
@@ -459,7 +461,7 @@ models:
   try {
     await queueFault("ark:ServerOverloaded", "ark", 10);
     const { result, calls } = await counted(() => gw.post("/doubao/images/generations", seedream("deadline")));
-    assert.equal(result.status, 429);
+    assert.equal(result.status, 503);
     // Delays are 500 ms each (1000 × 50 %): attempts at 0, 500, 1000, 1500, 2000; a sixth would start at 2500.
     assert.equal(calls.ark, 5);
     assert.deepEqual(gw.clock.sleeps, [500, 500, 500, 500]);
@@ -486,16 +488,16 @@ const ARK_TABLE: Array<[string, number, string, boolean]> = [
   ["OperationDenied.ServiceNotOpen", 502, "upstream_error", false],
   ["InvalidEndpointOrModel.NotFound", 502, "upstream_error", false],
   ["ModelNotOpen", 502, "upstream_error", false],
-  ["RateLimitExceeded.EndpointRPMExceeded", 429, "rate_limit_error", true],
-  ["RateLimitExceeded.EndpointTPMExceeded", 429, "rate_limit_error", true],
-  ["ModelAccountRpmRateLimitExceeded", 429, "rate_limit_error", true],
-  ["ModelAccountTpmRateLimitExceeded", 429, "rate_limit_error", true],
-  ["ModelAccountIpmRateLimitExceeded", 429, "rate_limit_error", true],
+  ["RateLimitExceeded.EndpointRPMExceeded", 503, "upstream_error", true],
+  ["RateLimitExceeded.EndpointTPMExceeded", 503, "upstream_error", true],
+  ["ModelAccountRpmRateLimitExceeded", 503, "upstream_error", true],
+  ["ModelAccountTpmRateLimitExceeded", 503, "upstream_error", true],
+  ["ModelAccountIpmRateLimitExceeded", 503, "upstream_error", true],
   ["QuotaExceeded", 429, "rate_limit_error", false],
-  ["ServerOverloaded", 429, "rate_limit_error", true],
+  ["ServerOverloaded", 503, "upstream_error", true],
   ["SetLimitExceeded", 429, "rate_limit_error", false],
-  ["InflightBatchsizeExceeded", 429, "rate_limit_error", true],
-  ["AccountRateLimitExceeded", 429, "rate_limit_error", true],
+  ["InflightBatchsizeExceeded", 503, "upstream_error", true],
+  ["AccountRateLimitExceeded", 503, "upstream_error", true],
   ["InternalServiceError", 502, "upstream_error", true],
 ];
 const VISUAL_TABLE: Array<[number, number, string, boolean]> = [
@@ -503,7 +505,7 @@ const VISUAL_TABLE: Array<[number, number, string, boolean]> = [
   [50512, 400, "invalid_request_error", false], [50413, 400, "invalid_request_error", false], [50518, 400, "invalid_request_error", false],
   [50519, 400, "invalid_request_error", false], [60208, 400, "invalid_request_error", false],
   [50520, 502, "upstream_error", false], [50521, 502, "upstream_error", false], [50522, 502, "upstream_error", false],
-  [50429, 429, "rate_limit_error", true], [50430, 429, "rate_limit_error", true],
+  [50429, 503, "upstream_error", true], [50430, 503, "upstream_error", true],
   [50500, 502, "upstream_error", true], [50501, 502, "upstream_error", true],
   [50200, 400, "invalid_request_error", false], [50201, 400, "invalid_request_error", false], [50204, 400, "invalid_request_error", false],
   [50205, 400, "invalid_request_error", false], [50206, 400, "invalid_request_error", false], [50207, 400, "invalid_request_error", false],
@@ -512,7 +514,7 @@ const VISUAL_TABLE: Array<[number, number, string, boolean]> = [
   [100002, 502, "upstream_error", false], [100004, 502, "upstream_error", false], [100006, 502, "upstream_error", false],
   [100007, 502, "upstream_error", false], [100008, 502, "upstream_error", false], [100009, 502, "upstream_error", false],
   [100010, 502, "upstream_error", false], [100013, 502, "upstream_error", false], [100014, 502, "upstream_error", true],
-  [100016, 504, "upstream_error", true], [100018, 429, "rate_limit_error", true], [100019, 502, "upstream_error", true],
+  [100016, 504, "upstream_error", true], [100018, 503, "upstream_error", true], [100019, 502, "upstream_error", true],
   [100023, 502, "upstream_error", true], [100024, 502, "upstream_error", false], [100025, 502, "upstream_error", false],
   [100026, 502, "upstream_error", false],
 ];
@@ -520,7 +522,7 @@ const RELAY_TABLE: Array<[number, number, string, boolean]> = [
   [-10001, 502, "upstream_error", false], [-10002, 502, "upstream_error", false], [-10003, 400, "invalid_request_error", false],
   [-10004, 502, "upstream_error", false], [-10005, 502, "upstream_error", false], [-10006, 502, "upstream_error", false],
   [-10007, 502, "upstream_error", false], [-10008, 502, "upstream_error", true], [-10009, 502, "upstream_error", false],
-  [-10010, 502, "upstream_error", false], [-10011, 400, "invalid_request_error", false], [-10012, 429, "rate_limit_error", true],
+  [-10010, 502, "upstream_error", false], [-10011, 400, "invalid_request_error", false], [-10012, 503, "upstream_error", true],
   [-10013, 502, "upstream_error", false], [-10018, 502, "upstream_error", false],
 ];
 
@@ -534,9 +536,9 @@ describe("every upstream code maps to the contract's envelope", () => {
   const check = (result: { status: number; json: Json; headers: Record<string, unknown> }, status: number, type: string) => {
     assert.equal(result.status, status);
     assert.equal(result.json.error.type, type);
-    assert.equal(result.json.error.err_code, status === 400 ? -10003 : -10011);
+    assert.equal(result.json.error.err_code, status === 400 ? -10003 : status === 503 ? -10008 : -10011);
     assert.equal(typeof result.json.error.message_cn, "string");
-    if (status === 429) assert.match(String(result.headers["retry-after"]), /^[1-9]\d*$/);
+    if (status === 429 || status === 503) assert.match(String(result.headers["retry-after"]), /^[1-9]\d*$/);
     if (type === "invalid_request_error" && /Sensitive|Risk/.test(JSON.stringify(result.json))) {
       assert.match(result.json.error.message, /^Content safety refusal: /);
       assert.match(result.json.error.message_cn, /^内容安全审核未通过/);

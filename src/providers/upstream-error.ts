@@ -29,9 +29,19 @@ export class UpstreamError extends GatewayError {
   }
 }
 
-/** Removes anything URL-like or key-like from an upstream message before a client or a log sees it. */
+/** The configured credentials themselves (upstream keys, AK/SK), removed from any upstream message whatever their shape. */
+const secrets = new Set<string>();
+
+/** Registers credentials to redact (runtime.ts, at start); values shorter than 6 characters are ignored (they would redact words). */
+export function registerSecrets(values: ReadonlyArray<string | undefined>): void {
+  for (const value of values) if (value && value.length >= 6) secrets.add(value);
+}
+
+/** Removes the configured secrets, and anything URL-like or key-like, from an upstream message before a client or a log sees it. */
 export function scrub(message: string): string {
-  return message
+  let text = message;
+  for (const secret of secrets) if (text.includes(secret)) text = text.split(secret).join("<redacted>");
+  return text
     .replace(/https?:\/\/\S+/g, "<url>")
     .replace(/\b(?:AK[A-Z]{2}[A-Za-z0-9+/=]{16,}|sk-[A-Za-z0-9_-]{8,}|[A-Fa-f0-9]{40,}|[A-Za-z0-9+/]{40,}={0,2})\b/g, "<redacted>")
     .slice(0, 500);
@@ -48,9 +58,13 @@ function refusal(upstream: string, code: string, upstreamMessage: string, status
   });
 }
 
+/**
+ * The upstream is rate-limiting or overloaded (the gateway's account, not the client's key): once retries are
+ * spent the client gets 503 -10008 with Retry-After, which it cannot mistake for its own key's 429.
+ */
 function rateLimited(upstream: string, code: string, upstreamMessage: string, status: number, retryAfter: number | undefined, upstreamCode?: number): UpstreamError {
   return new UpstreamError({
-    status: 429, code, type: "rate_limit_error", errCode: ErrCode.invalidRequest, kind: "transient", upstreamStatus: status,
+    status: 503, code, type: "upstream_error", errCode: ErrCode.noUpstream, kind: "transient", upstreamStatus: status,
     retryAfter: Math.max(1, Math.ceil(retryAfter ?? 1)),
     ...(retryAfter !== undefined ? { upstreamRetryAfter: retryAfter } : {}),
     ...(upstreamCode !== undefined ? { upstreamCode } : {}),
@@ -78,9 +92,10 @@ function operatorProblem(upstream: string, code: string, upstreamMessage: string
   });
 }
 
-function upstreamFailed(upstream: string, code: string, upstreamMessage: string, status: number, kind: FailureKind, upstreamCode?: number, clientStatus = 502): UpstreamError {
+function upstreamFailed(upstream: string, code: string, upstreamMessage: string, status: number, kind: FailureKind, upstreamCode?: number, clientStatus = 502, retryAfter?: number): UpstreamError {
   return new UpstreamError({
     status: clientStatus, code, type: "upstream_error", errCode: ErrCode.invalidRequest, kind, upstreamStatus: status,
+    ...(retryAfter !== undefined ? { upstreamRetryAfter: retryAfter } : {}),
     ...(upstreamCode !== undefined ? { upstreamCode } : {}),
     message: `The upstream (${upstream}) failed (${upstreamCode ?? code}: ${upstreamMessage}).`,
     messageCn: `上游（${upstream}）出错（${upstreamCode ?? code}）。`,
@@ -120,7 +135,8 @@ export function arkError(status: number, body: unknown, retryAfter?: number, ups
     return operatorProblem(upstream, code, upstreamMessage, status, MODEL_GONE_FIX);
   }
   if (status === 401 || status === 403 || status === 404) return operatorProblem(upstream, code, upstreamMessage, status, fix);
-  if (status >= 500) return upstreamFailed(upstream, code, upstreamMessage, status, "transient");
+  // A 5xx may say when to come back (Retry-After): honoured like a 429's.
+  if (status >= 500) return upstreamFailed(upstream, code, upstreamMessage, status, "transient", undefined, 502, retryAfter);
   return upstreamFailed(upstream, code, upstreamMessage, status, "provider");
 }
 

@@ -5,7 +5,7 @@
  * the same routes, limits and ledger), and its status and body are kept for the poll.
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { GatewayError, invalidParameter, invalidRequest, renderError } from "../errors.js";
+import { ErrCode, GatewayError, invalidParameter, invalidRequest, renderError } from "../errors.js";
 import { newRequestId } from "../request-id.js";
 import type { TaskStore } from "../tasks/tasks.js";
 
@@ -41,7 +41,7 @@ async function readBody(request: FastifyRequest, limit: number): Promise<Buffer>
 /** The result a task gets when its process died before it finished (start-up recovery). */
 export function interruptedResult(id: string) {
   const error = new GatewayError({
-    status: 500, code: "Interrupted", type: "server_error", errCode: -10011,
+    status: 500, code: "Interrupted", type: "server_error", errCode: ErrCode.noUpstream,
     message: "The gateway restarted before this task finished; it was not charged. Submit it again.",
     messageCn: "网关在任务完成前重启，该任务未计费，请重新提交。",
   });

@@ -88,8 +88,9 @@ export function registerDrawingRoutes(app: FastifyInstance, deps: RouteDeps): vo
     const { response_format: format } = parseOrThrow(portraitQuery, request.query ?? {});
     const input = parseOrThrow(portraitRequest, requireObject(request));
     const signal = requestSignal(reply);
-    return accounted(request, reply, deps.accounts, { model: PORTRAIT_MODEL, images: 1 }, async (admission) => {
-      const image = await loadInputImage(input.image_input, { field: "image_input", checkRatio: false }, deps, signal);
+    // The photo is checked before admission: a request refused for its input is not recorded and uses no rate or concurrency slot.
+    const image = await loadInputImage(input.image_input, { field: "image_input", checkRatio: false }, deps, signal);
+    return accounted(request, reply, deps.accounts, { model: PORTRAIT_MODEL, images: 1, referenceImages: 1 }, async (admission) => {
       const prompt = input.prompt?.trim() ? input.prompt : undefined;
       const generation = await runGeneration(deps, {
         model: PORTRAIT_MODEL,

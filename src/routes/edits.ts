@@ -15,7 +15,7 @@ import { lifecycleHeaders } from "../models/lifecycle.js";
 import type { Capabilities } from "../models/types.js";
 import type { ArkSeedreamCall, InputImage } from "../providers/types.js";
 import { accounted, requestSignal } from "./context.js";
-import { replacementFor, sendClassic, sendSeedream4Images, serveTranslated, translateSize, type RouteDeps } from "./images.js";
+import { openAiLeniency, replacementFor, sendClassic, sendSeedream4Images, serveTranslated, translateSize, type RouteDeps } from "./images.js";
 
 const tooLarge = () => invalidParameter("image", `Invalid parameter \`image\`: the image is larger than the limit of ${MAX_INPUT_BYTES} bytes (10 MB).`);
 const MAX_FILES = 15;
@@ -50,6 +50,7 @@ export async function registerEditRoutes(app: FastifyInstance, deps: RouteDeps):
       throw error;
     }
     if (files.length === 0) throw invalidParameter("image", "Missing required parameter `image`: attach the image file as the multipart field `image`.", undefined, "MissingParameter");
+    openAiLeniency(fields);
     const asked = fields.model ?? SEEDEDIT_3_I2I;
     const entry = deps.router.models.find(asked);
     if (!entry || (entry.kind !== "seededit-3" && entry.kind !== "seedream-4")) {

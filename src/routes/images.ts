@@ -296,9 +296,19 @@ async function serveSeedream4(request: FastifyRequest, reply: FastifyReply, deps
   });
 }
 
+/**
+ * OpenAI clients send optional fields as `null` and `size: "auto"` (the openai SDK's defaults); OpenAI accepts both.
+ * On `/v1` a null field is an absent one, and `auto` is the model's default size (SeedEdit's `adaptive`).
+ */
+export function openAiLeniency(body: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(body)) if (value === null) delete body[name];
+  if (body.size === "auto") delete body.size;
+}
+
 export function registerImageRoutes(app: FastifyInstance, deps: RouteDeps): void {
   const handler = (v1: boolean) => async (request: FastifyRequest, reply: FastifyReply) => {
     const body = requireObject(request);
+    if (v1) openAiLeniency(body);
     const { model: asked } = parseOrThrow(arkModelField, body);
     const entry = deps.router.models.find(asked);
     if (!entry || KIND_FAMILY[entry.kind] !== "ark") throw notServedHere(deps, asked);

@@ -3,6 +3,7 @@ import type { ModelObject } from "@doubao-gateway/sdk";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { invalidRequest } from "../errors.js";
 import type { ModelEntry } from "../models/types.js";
+import type { Resilience } from "../pipeline/resilience.js";
 import type { Router } from "../providers/registry.js";
 import type { Provider } from "../providers/types.js";
 import { BLOB_KEY, type BlobStorage } from "../storage/types.js";
@@ -13,6 +14,8 @@ export interface MetaDeps {
   storage: BlobStorage;
   fileTtlMs: number;
   publicBaseUrl: string;
+  /** The breakers, for `/ready`. */
+  resilience?: Resilience;
   /** The price table's currency, shown with each model's price. */
   currency?: string;
   now?: () => number;
@@ -39,10 +42,14 @@ export function registerMetaRoutes(app: FastifyInstance, deps: MetaDeps): void {
     ...(entry.unconfirmed ? { unconfirmed: entry.unconfirmed } : {}),
   });
 
-  app.get("/v1/models", async () => ({
-    object: "list",
-    data: deps.router.servable().map(({ entry, provider }) => describe(entry, provider)),
-  }));
+  // A key limited to some models sees only those: what it lists is what it may call.
+  app.get("/v1/models", async (request) => {
+    const allowed = request.apiKey?.allowedModels;
+    return {
+      object: "list",
+      data: deps.router.servable().filter(({ entry }) => !allowed || allowed.includes(entry.id)).map(({ entry, provider }) => describe(entry, provider)),
+    };
+  });
 
   app.get("/v1/models/:id", async (request: FastifyRequest<{ Params: { id: string } }>) => {
     const entry = deps.router.models.find(request.params.id);
@@ -50,6 +57,21 @@ export function registerMetaRoutes(app: FastifyInstance, deps: MetaDeps): void {
       throw invalidRequest(404, "NotFound", `No model ${request.params.id.slice(0, 100)} in this gateway's table; GET /v1/models lists those it serves.`, `网关模型表中没有模型 ${request.params.id.slice(0, 100)}。`);
     }
     return describe(entry, deps.router.servable().find((item) => item.entry.id === entry.id)?.provider);
+  });
+
+  // Ready to serve: some upstream is configured and its circuit breaker lets requests through (load balancers route on this).
+  app.get("/ready", async (_request, reply) => {
+    const now = Date.now();
+    const providers = deps.router.providers.map((provider) => {
+      const breaker = deps.resilience?.breaker(provider.id);
+      const open = breaker ? breaker.state === "open" && breaker.restingFor(now) > 0 : false;
+      return { id: provider.id, label: provider.label, breaker: breaker?.state ?? "closed", usable: !open };
+    });
+    const ready = providers.some((provider) => provider.usable);
+    return reply.code(ready ? 200 : 503).send({
+      ready, providers,
+      ...(ready ? {} : { reason: providers.length === 0 ? "no upstream is configured: set ARK_API_KEY, VOLC_ACCESSKEY + VOLC_SECRETKEY or API302_KEY" : "every upstream's circuit breaker is open" }),
+    });
   });
 
   app.get("/health", async () => ({

@@ -45,6 +45,8 @@ export interface KeyStore {
   findBySecret(secret: string): ApiKeyRecord | undefined;
   /** By id, by a unique start of the id or of the secret's prefix, or by a unique name. */
   get(reference: string): ApiKeyRecord | undefined;
+  /** Every key a reference could mean (the id; else those of that name; else those whose id or prefix starts so), at most 10. */
+  matches(reference: string): ApiKeyRecord[];
   list(): ApiKeyRecord[];
   update(id: string, patch: Partial<KeyLimits> & { name?: string; role?: KeyRole }): ApiKeyRecord | undefined;
   setDisabled(id: string, disabled: boolean, now?: number): ApiKeyRecord | undefined;
@@ -136,8 +138,9 @@ export function createKeyStore(database: Database): KeyStore {
   migrate(database);
   const byPrefix = database.prepare<[string], Row>("SELECT * FROM api_keys WHERE prefix = ?");
   const byId = database.prepare<[string], Row>("SELECT * FROM api_keys WHERE id = ?");
-  const byIdStart = database.prepare<[string, string], Row>("SELECT * FROM api_keys WHERE id LIKE ? || '%' OR prefix LIKE ? || '%' LIMIT 2");
-  const byName = database.prepare<[string], Row>("SELECT * FROM api_keys WHERE name = ? LIMIT 2");
+  // `_` and `%` are LIKE wildcards, and key prefixes contain `_` (dg_…): they are escaped, not dropped.
+  const byIdStart = database.prepare<[string, string], Row>("SELECT * FROM api_keys WHERE id LIKE ? ESCAPE '\\' OR prefix LIKE ? ESCAPE '\\' ORDER BY created_at LIMIT 10");
+  const byName = database.prepare<[string], Row>("SELECT * FROM api_keys WHERE name = ? ORDER BY created_at LIMIT 10");
   const all = database.prepare<[], Row>("SELECT * FROM api_keys ORDER BY created_at, id");
   const countAll = database.prepare<[], { n: number }>("SELECT count(*) AS n FROM api_keys");
   const toRecord = (row: Row): ApiKeyRecord => ({
@@ -180,13 +183,17 @@ export function createKeyStore(database: Database): KeyStore {
     checkId: (id, now = Date.now()) => keyState(get(id), now),
     findBySecret: find,
     get(reference) {
+      const matches = this.matches(reference);
+      return matches.length === 1 ? matches[0] : undefined;
+    },
+    matches(reference) {
       const exact = get(reference);
-      if (exact) return exact;
+      if (exact) return [exact];
       const named = byName.all(reference);
-      if (named.length === 1) return toRecord(named[0] as Row);
-      if (reference.length < 4 || named.length > 1) return undefined;
-      const rows = byIdStart.all(reference.replace(/[%_]/g, ""), reference.replace(/[%_]/g, ""));
-      return rows.length === 1 ? toRecord(rows[0] as Row) : undefined;
+      if (named.length > 0) return named.map(toRecord);
+      if (reference.length < 4) return [];
+      const pattern = `${reference.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+      return byIdStart.all(pattern, pattern).map(toRecord);
     },
     list: () => all.all().map(toRecord),
     update(id, patch) {

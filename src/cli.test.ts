@@ -221,3 +221,20 @@ test("snag: flag errors say what to type and exit 2", async () => {
   assert.equal(negative.code, 2);
   assert.equal(negative.stderr, "doubao-gateway keys create: Invalid parameter --rpm: must be at least 1 (requests per minute), or \"none\" for no limit (got number -5).\n");
 });
+
+test("snag: HOST=0.0.0.0 prints the addresses it listens on and warns that PUBLIC_BASE_URL should be set", async () => {
+  const output = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ["dist/main.js"], { env: { ...environment, HOST: "0.0.0.0", PORT: "0", LOG_LEVEL: "warn" } });
+    let stdout = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout.includes("EMULATOR MODE")) setTimeout(() => child.kill("SIGTERM"), 100);
+    });
+    child.on("exit", () => resolve(stdout));
+    child.on("error", reject);
+  });
+  assert.match(output, /^doubao-gateway listening on http:\/\/127\.0\.0\.1:\d+(, http:\/\/[\d.]+:\d+)* \(public URL http:\/\/localhost:0\)\n/);
+  assert.match(output, /\nWARNING: HOST=0\.0\.0\.0 listens on every address, but result URLs are built on http:\/\/localhost:0, which other machines cannot reach\. Set PUBLIC_BASE_URL to the address clients use\.\n/);
+  assert.match(output, /\nDatabase and results: .+gateway\.db, .+files \(DATA_DIR\)\n/);
+  assert.match(output, /The emulator listens on http:\/\/127\.0\.0\.1:\d+: GET \/_emulator\/stats, POST\/DELETE \/_emulator\/faults/);
+});

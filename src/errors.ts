@@ -2,6 +2,7 @@
  * The GatewayError family and the one function that renders the contract's error envelope
  * (CONTRACT.md §3.4). Handlers throw; the app's error hook renders. Nothing else formats errors.
  */
+import { chineseFieldMessage } from "./messages-cn.js";
 
 export type ErrorType =
   | "invalid_request_error"
@@ -74,7 +75,7 @@ export function invalidParameter(param: string, message: string, messageCn?: str
     status: 400,
     code,
     message,
-    messageCn: messageCn ?? `参数 ${param} 无效：${message}`,
+    messageCn: messageCn ?? chineseFieldMessage(param, message),
     param,
     type: "invalid_request_error",
     errCode: ErrCode.badParameter,

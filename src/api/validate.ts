@@ -9,7 +9,7 @@ export function parseOrThrow<Schema extends z.ZodType>(schema: Schema, input: un
   if (!issue) throw invalidParameter(prefix || "body", "is invalid");
   if (issue.code === "unrecognized_keys") {
     const name = [prefix, ...issue.path.map(String), issue.keys[0]].filter(Boolean).join(".");
-    throw invalidParameter(name, `Invalid parameter \`${name}\`: is not a known field.`, `参数 \`${name}\` 无效：不是已知字段。`);
+    throw invalidParameter(name, `Invalid parameter \`${name}\`: is not a known field.`);
   }
   const path = [prefix, ...issue.path.map(String)].filter(Boolean).join(".");
   const param = path || "body";
@@ -18,7 +18,7 @@ export function parseOrThrow<Schema extends z.ZodType>(schema: Schema, input: un
     return throwMissing(param);
   }
   const got = "input" in issue && issue.input !== undefined ? ` (got ${describe(issue.input)})` : "";
-  throw invalidParameter(param, `Invalid parameter \`${param}\`: ${issue.message}${got}.`, `参数 \`${param}\` 无效：${issue.message}${got}。`);
+  throw invalidParameter(param, `Invalid parameter \`${param}\`: ${issue.message}${got}.`);
 }
 
 function throwMissing(param: string): never {

@@ -181,8 +181,11 @@ async function run(entry: HostileCase, body = bodyFor(entry)) {
   assert.equal(response.status, entry.status, `${entry.name}: ${JSON.stringify(response.json).slice(0, 300)}`);
   if (entry.status === 400) {
     assert.deepEqual(response.json.error, {
-      code: "InvalidParameter", message: entry.message, message_cn: `参数 image 无效：${entry.message}`, param: "image", type: "invalid_request_error", err_code: -10003,
+      code: "InvalidParameter", message: entry.message, message_cn: response.json.error.message_cn, param: "image", type: "invalid_request_error", err_code: -10003,
     }, entry.name);
+    // The Chinese is a Chinese sentence about the same field, not the English in a Chinese frame.
+    assert.ok(response.json.error.message_cn.startsWith("参数 `image` 无效"), `${entry.name}: ${response.json.error.message_cn}`);
+    assert.doesNotMatch(response.json.error.message_cn, /\b[a-z]{3,} [a-z]{2,} [a-z]{2,}\b/, `${entry.name}: English words in ${response.json.error.message_cn}`);
   } else {
     const { width, height } = await sharp(Buffer.from(response.json.data[0].b64_json, "base64")).metadata();
     assert.equal(`${width}x${height}`, entry.size, entry.name);

@@ -48,7 +48,7 @@ export function checkCapabilities(entry: ModelEntry, request: CapabilityRequest)
   const capabilities = entry.capabilities as Capabilities;
   const model = entry.id;
   const refuse = (field: string, rule: string, got: string) => {
-    throw invalidParameter(field, `Invalid parameter \`${field}\`: ${model} accepts ${rule} (got ${got}).`, `参数 \`${field}\` 无效：${model} 支持 ${rule}（收到 ${got}）。`);
+    throw invalidParameter(field, `Invalid parameter \`${field}\`: ${model} accepts ${rule} (got ${got}).`);
   };
   if (request.size !== undefined && !capabilities.sizes.keywords.includes(request.size)) {
     const pixels = parsePixelSize(request.size);

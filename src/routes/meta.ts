@@ -92,9 +92,40 @@ export function registerMetaRoutes(app: FastifyInstance, deps: MetaDeps): void {
       await deps.storage.delete(key);
       throw fileGone();
     }
-    return reply
+    reply
       .type(key.endsWith(".png") ? "image/png" : "image/jpeg")
       .header("cache-control", `private, max-age=${Math.max(0, Math.floor((deps.fileTtlMs - age) / 1000))}`)
-      .send(stored.bytes);
+      .header("accept-ranges", "bytes");
+    const range = byteRange(request.headers.range, stored.bytes.length);
+    if (range === "unsatisfiable") {
+      return reply.code(416).header("content-range", `bytes */${stored.bytes.length}`).send();
+    }
+    if (range) {
+      return reply.code(206).header("content-range", `bytes ${range.start}-${range.end}/${stored.bytes.length}`).send(stored.bytes.subarray(range.start, range.end + 1));
+    }
+    return reply.send(stored.bytes);
   });
+}
+
+/**
+ * A single `Range: bytes=…` (RFC 9110 §14.1.2): `a-b`, `a-` or the last `-n` bytes. Several ranges, or another
+ * unit, are answered whole (allowed by the RFC); a range past the end is unsatisfiable (416).
+ */
+export function byteRange(header: string | undefined, size: number): { start: number; end: number } | "unsatisfiable" | undefined {
+  const match = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
+  if (!match || (match[1] === "" && match[2] === "")) return undefined;
+  let start: number;
+  let end: number;
+  if (match[1] === "") {
+    const suffix = Number(match[2]);
+    if (suffix === 0) return "unsatisfiable";
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(match[1]);
+    if (start >= size) return "unsatisfiable";
+    end = match[2] === "" ? size - 1 : Math.min(Number(match[2]), size - 1);
+    if (end < start) return undefined;
+  }
+  return start >= size ? "unsatisfiable" : { start, end };
 }

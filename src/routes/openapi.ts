@@ -1,6 +1,7 @@
 /** `/openapi.json`, generated from the same zod schemas that validate requests. */
 import { keySettings } from "../accounts/key-admin.js";
 import { z } from "zod";
+import { usageQuery } from "@doubao-gateway/sdk/schemas";
 import { drawingRequest, portraitRequest, seededitRequest, seededitRequestV1, seedream4Request, seedream4RequestV1, seedreamRequest, seedreamRequestV1 } from "../api/schemas.js";
 
 const schema = (zodSchema: z.ZodType) => {
@@ -74,28 +75,103 @@ const envelope = {
   },
 };
 
+const error = (description: string) => ({ description, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } });
+/** The errors every authenticated endpoint may answer. */
+const authErrors = {
+  "401": error("Missing, unknown, disabled or expired API key (err_code -10001 / -10002)"),
+  "403": error("The key may not use this model (-10013) or endpoint (-10009)"),
+  "429": error("The key's rate, concurrency (-10012) or quota (-10006 total, -10007 daily); Retry-After says when"),
+};
 const errors = {
-  "400": { description: "Bad input, or an upstream content refusal", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
-  "401": { description: "Missing, unknown or revoked API key", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
-  "413": { description: "Body over the size limit", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
-  "502": { description: "Upstream failure", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
-  "503": { description: "No upstream configured for the model", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
-  "504": { description: "Upstream timeout", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+  "400": error("Bad input (the field and the rule are named), or an upstream content refusal"),
+  ...authErrors,
+  "410": error("The model is retired and nothing replaces it (ModelRetired names one to use)"),
+  "413": error("Body over the size limit"),
+  "415": error("The body is not JSON (multipart for /v1/images/edits)"),
+  "502": error("Upstream failure, or the upstream refused the gateway's account"),
+  "503": error("No upstream available for the model (-10008): none configured, breakers open, or the upstream overloaded; Retry-After"),
+  "504": error("Upstream timeout"),
+};
+/** `?async=true`'s answer. */
+const accepted = { "202": { description: "With ?async=true: the task to poll", content: { "application/json": { schema: { $ref: "#/components/schemas/TaskSubmitted" } } } } };
+
+const answerSchemas: Record<string, unknown> = {
+  TaskSubmitted: { type: "object", required: ["task_id"], properties: { task_id: { type: "string" } } },
+  TaskResult: {
+    type: "object", required: ["status_code", "err"],
+    properties: { status_code: { type: "integer", description: "202 while pending, then the synchronous call's status" }, content_type: { type: "string" }, data: { type: "string", description: "the synchronous call's body, as a JSON string" }, err: { type: "string" } },
+  },
+  Model: {
+    type: "object", required: ["id", "object", "created", "owned_by", "kind", "aliases", "lifecycle", "price"],
+    properties: {
+      id: { type: "string" }, object: { const: "model" }, created: { type: "integer" }, owned_by: { type: "string" },
+      kind: { type: "string", enum: ["seedream-3", "seededit-3", "seedream-4", "drawing", "portrait"] }, aliases: { type: "array", items: { type: "string" } },
+      lifecycle: { type: "object", properties: { state: { type: "string", enum: ["live", "deprecated", "retired"] }, deprecated_at: { type: "string" }, sunset: { type: "string" }, replacement: { type: "string" }, served_by: { type: "string" } } },
+      capabilities: {
+        type: "object",
+        properties: {
+          sizes: { type: "object", properties: { keywords: { type: "array", items: { type: "string" } }, min_pixels: { type: "integer" }, max_pixels: { type: ["integer", "null"] }, min_ratio: { type: "number" }, max_ratio: { type: "number" }, default: { type: "string" } } },
+          max_reference_images: { type: "integer" }, group_generation: { type: "boolean" }, max_group_images: { type: "integer" }, stream: { type: "boolean" },
+          optimize_prompt_modes: { type: "array", items: { type: "string" } }, output_formats: { type: "array", items: { type: "string" } }, tools: { type: "array", items: { type: "string" } },
+        },
+      },
+      price: { type: "object", properties: { per_image: { type: "number" }, currency: { type: "string" } } },
+      unconfirmed: { type: "array", items: { type: "string" } },
+    },
+  },
+  ModelList: { type: "object", properties: { object: { const: "list" }, data: { type: "array", items: { $ref: "#/components/schemas/Model" } } } },
+  UsageReport: {
+    type: "object", required: ["object", "since", "until", "group_by", "currency", "data", "totals"],
+    properties: {
+      object: { const: "usage" }, since: { type: "string" }, until: { type: "string" }, group_by: { type: "array", items: { type: "string", enum: ["key", "model", "day"] } }, currency: { type: "string" },
+      data: { type: "array", items: { type: "object", properties: { key_id: { type: "string" }, key_name: { type: "string" }, model: { type: "string" }, day: { type: "string" }, requests: { type: "integer" }, charged_requests: { type: "integer" }, images: { type: "integer" }, output_tokens: { type: "integer" }, cost: { type: "number" } } } },
+      totals: { type: "object", properties: { requests: { type: "integer" }, charged_requests: { type: "integer" }, images: { type: "integer" }, output_tokens: { type: "integer" }, cost: { type: "number" } } },
+    },
+  },
+  Key: {
+    type: "object",
+    properties: {
+      id: { type: "string" }, name: { type: "string" }, prefix: { type: "string" }, role: { type: "string", enum: ["user", "admin"] }, status: { type: "string", enum: ["active", "disabled", "expired"] },
+      created_at: { type: ["string", "null"] }, disabled_at: { type: ["string", "null"] }, expires_at: { type: ["string", "null"] }, allowed_models: { type: ["array", "null"], items: { type: "string" } },
+      rpm_limit: { type: ["integer", "null"] }, concurrency_limit: { type: ["integer", "null"] }, daily_image_quota: { type: ["integer", "null"] }, total_image_quota: { type: ["integer", "null"] },
+      daily_spend_limit: { type: ["number", "null"] }, total_spend_limit: { type: ["number", "null"] }, currency: { type: "string" },
+      usage: { type: "object", properties: { images_today: { type: "integer" }, images_total: { type: "integer" }, spend_today: { type: "number" }, spend_total: { type: "number" } } },
+    },
+  },
+  KeyCreated: { type: "object", properties: { key: { $ref: "#/components/schemas/Key" }, secret: { type: "string", description: "shown only in this answer" } } },
 };
 
 const json = (value: unknown) => ({ required: true, content: { "application/json": { schema: value } } });
-const ok = (value: unknown) => ({ "200": { description: "Success", content: { "application/json": { schema: value } } }, ...errors });
+const ok = (value: unknown) => ({ "200": { description: "Success", content: { "application/json": { schema: value } } }, ...accepted, ...errors });
+/** A JSON answer of a non-generation endpoint, with the authentication errors. */
+const okJson = (ref: string, extra: Record<string, unknown> = {}) => ({ "200": { description: "Success", content: { "application/json": { schema: { $ref: `#/components/schemas/${ref}` } } } }, ...authErrors, ...extra });
 /** A 200 that is JSON, or server-sent events with `stream: true` (LIVE-MODELS.md §2.4). */
 const okOrStreamed = (value: unknown, events: string) => ({
   "200": {
     description: "Success; with stream: true, server-sent events",
     content: { "application/json": { schema: value }, "text/event-stream": { schema: { type: "string", description: events } } },
   },
+  ...accepted,
   ...errors,
 });
 
 /** `?async=true`: 202 {task_id} at once, the result at /async_result (CONTRACT.md §1). */
 const asyncParameter = { name: "async", in: "query", schema: { type: "string", enum: ["true", "false"], default: "false" }, description: "true: answer 202 {task_id} at once; fetch the result at /async_result" };
+
+const keyId = { name: "id", in: "path", required: true, schema: { type: "string" }, description: "the key's id, a unique start of its id or prefix, or its name" };
+
+/** The query of the usage reports, from the schema that validates it. */
+const usageParameters = Object.entries((schema(usageQuery) as { properties: Record<string, Record<string, unknown>> }).properties).map(([name, property]) => ({
+  name, in: "query", required: false, schema: property,
+}));
+
+const asyncResult = (summary: string) => ({
+  get: {
+    summary,
+    parameters: [{ name: "task_id", in: "query", required: true, schema: { type: "string" } }],
+    responses: { "200": { description: "Pending, or the synchronous status and body", content: { "application/json": { schema: { $ref: "#/components/schemas/TaskResult" } } } }, "404": error("No such task for this key (-10010)"), ...authErrors },
+  },
+});
 
 export function buildOpenApi(serverUrl: string): Record<string, unknown> {
   return {
@@ -118,6 +194,7 @@ export function buildOpenApi(serverUrl: string): Record<string, unknown> {
         ArkResponse: arkResponse,
         VolcengineEnvelope: envelope,
         KeySettings: schema(keySettings),
+        ...answerSchemas,
       },
     },
     paths: {
@@ -175,12 +252,12 @@ export function buildOpenApi(serverUrl: string): Record<string, unknown> {
           responses: ok({ $ref: "#/components/schemas/VolcengineEnvelope" }),
         },
       },
-      "/v1/models": { get: { summary: "Models that can be served now, with kind, aliases, lifecycle, capabilities and price", responses: { "200": { description: "OpenAI model list" } } } },
+      "/v1/models": { get: { summary: "Models that can be served now (and that the key may use), with kind, aliases, lifecycle, capabilities and price", responses: okJson("ModelList") } },
       "/v1/models/{id}": {
         get: {
           summary: "One model of the table (by id or alias), whatever its lifecycle",
           parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
-          responses: { "200": { description: "The model" }, "404": { description: "Not in the table" } },
+          responses: okJson("Model", { "404": error("Not in the table (-10010)") }),
         },
       },
       "/files/{day}/{name}": {
@@ -195,26 +272,26 @@ export function buildOpenApi(serverUrl: string): Record<string, unknown> {
         },
       },
       "/health": { get: { summary: "Liveness", security: [], responses: { "200": { description: "ok" } } } },
-      "/async_result": {
-        get: {
-          summary: "The result of a request made with ?async=true (alias /v1/async_result): {status_code: 202, err: \"result pending\"} until done, then {status_code, content_type, data, err}",
-          parameters: [{ name: "task_id", in: "query", required: true, schema: { type: "string" } }],
-          responses: { "200": { description: "Pending, or the synchronous status and body" }, "404": { description: "No such task for this key" } },
+      "/ready": { get: { summary: "Readiness: some upstream configured and not behind an open breaker", security: [], responses: { "200": { description: "{ready: true, providers}" }, "503": { description: "{ready: false, providers, reason}" } } } },
+      "/async_result": asyncResult("The result of a request made with ?async=true: {status_code: 202, err: \"result pending\"} until done, then {status_code, content_type, data, err}"),
+      "/v1/async_result": asyncResult("The same as /async_result"),
+      "/v1/usage": { get: { summary: "The calling key's usage", parameters: usageParameters.filter((parameter) => parameter.name !== "key"), responses: okJson("UsageReport", { "400": error("A bad day or group_by") }) } },
+      "/admin/keys": {
+        get: { summary: "All keys (admin)", responses: { "200": { description: "{object: list, data: Key[]}", content: { "application/json": { schema: { type: "object", properties: { object: { const: "list" }, data: { type: "array", items: { $ref: "#/components/schemas/Key" } } } } } } }, ...authErrors } },
+        post: {
+          summary: "Create a key (admin); the secret is only in this answer", requestBody: json({ $ref: "#/components/schemas/KeySettings" }),
+          responses: { "201": { description: "{key, secret}", content: { "application/json": { schema: { $ref: "#/components/schemas/KeyCreated" } } } }, "400": error("A bad setting"), "409": error("Another key has this name"), ...authErrors },
         },
       },
-      "/v1/usage": { get: { summary: "The calling key's usage (?since, until, group_by=model,day, format=json|csv)", responses: { "200": { description: "Usage report" } } } },
-      "/admin/keys": {
-        get: { summary: "All keys (admin)", responses: { "200": { description: "Key list" } } },
-        post: { summary: "Create a key (admin); the secret is only in this answer", requestBody: json({ $ref: "#/components/schemas/KeySettings" }), responses: { "201": { description: "{key, secret}" } } },
-      },
       "/admin/keys/{id}": {
-        get: { summary: "One key (admin)", responses: { "200": { description: "Key" }, "404": { description: "Unknown key" } } },
-        patch: { summary: "Change a key's settings (admin)", requestBody: json({ $ref: "#/components/schemas/KeySettings" }), responses: { "200": { description: "Key" } } },
-        delete: { summary: "Delete a key (admin); its usage stays", responses: { "200": { description: "{id, deleted}" } } },
+        parameters: [keyId],
+        get: { summary: "One key (admin): by id, a unique start of its id or prefix, or its name", responses: okJson("Key", { "404": error("Unknown key (-10010)"), "409": error("The reference matches several keys; they are listed") }) },
+        patch: { summary: "Change a key's settings (admin)", requestBody: json({ $ref: "#/components/schemas/KeySettings" }), responses: okJson("Key", { "400": error("A bad setting"), "404": error("Unknown key"), "409": error("Another key has this name") }) },
+        delete: { summary: "Delete a key (admin); its usage stays", responses: { "200": { description: "{id, deleted: true}" }, "404": error("Unknown key"), ...authErrors } },
       },
-      "/admin/keys/{id}/disable": { post: { summary: "Disable a key (admin)", responses: { "200": { description: "Key" } } } },
-      "/admin/keys/{id}/enable": { post: { summary: "Enable a key (admin)", responses: { "200": { description: "Key" } } } },
-      "/admin/usage": { get: { summary: "Usage per key, model, day (admin; ?since, until, group_by, key, format)", responses: { "200": { description: "Usage report" } } } },
+      "/admin/keys/{id}/disable": { parameters: [keyId], post: { summary: "Disable a key (admin)", responses: okJson("Key", { "404": error("Unknown key") }) } },
+      "/admin/keys/{id}/enable": { parameters: [keyId], post: { summary: "Enable a key (admin)", responses: okJson("Key", { "404": error("Unknown key") }) } },
+      "/admin/usage": { get: { summary: "Usage per key, model and day (admin)", parameters: usageParameters, responses: okJson("UsageReport", { "400": error("A bad day or group_by") }) } },
     },
   };
 }

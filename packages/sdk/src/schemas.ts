@@ -290,7 +290,10 @@ const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const day = () =>
   z.string({ error: "must be a day, YYYY-MM-DD" })
     .regex(DAY, { error: "must be a day, YYYY-MM-DD" })
-    .refine((value) => new Date(`${value}T00:00:00Z`).toISOString().startsWith(value), { error: "must be a day that exists, YYYY-MM-DD" });
+    .refine((value) => {
+      const time = Date.parse(`${value}T00:00:00Z`);
+      return Number.isFinite(time) && new Date(time).toISOString().startsWith(value);
+    }, { error: "must be a day that exists, YYYY-MM-DD" });
 
 /** `?since=&until=&group_by=&key=&format=` of `GET /v1/usage` and `GET /admin/usage`; days in the gateway's usage time zone. */
 export const usageQuery = z.strictObject({

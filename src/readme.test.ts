@@ -1,0 +1,74 @@
+// The README's command-line and SDK examples, run as they are written, against a gateway on loopback.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { after, before, test } from "node:test";
+import { startHarness, TEST_KEY, type Harness } from "./testing/harness.js";
+
+const README = readFileSync("README.md", "utf8");
+/** The code block after `<!-- tested: NAME -->`. */
+function example(name: string): string {
+  const match = new RegExp(`<!-- tested: ${name} -->\\n\`\`\`\\w+\\n([\\s\\S]*?)\\n\`\`\``).exec(README);
+  assert.ok(match, `README has a tested ${name} example`);
+  return match[1] as string;
+}
+
+/** Splits a shell command line into words (double quotes group; no other shell syntax is used in the examples). */
+function words(line: string): string[] {
+  return [...line.matchAll(/"([^"]*)"|(\S+)/g)].map((match) => (match[1] ?? match[2]) as string);
+}
+
+let h: Harness;
+let origin = "";
+// Under the repository, so that the SDK example resolves @doubao-gateway/sdk from node_modules like a user's project would.
+const work = resolve(`node_modules/.cache/readme-test-${process.pid}`);
+before(async () => {
+  // The result URLs must be reachable, as for a user: the gateway's public URL is the port it listens on.
+  const probe = createServer();
+  await new Promise<void>((done) => probe.listen(0, "127.0.0.1", done));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise((done) => probe.close(done));
+  origin = `http://127.0.0.1:${port}`;
+  h = await startHarness({ PUBLIC_BASE_URL: origin });
+  await h.gateway.app.listen({ port, host: "127.0.0.1" });
+  mkdirSync(work, { recursive: true });
+  cpSync("docs/samples", join(work, "docs/samples"), { recursive: true });
+});
+after(async () => {
+  await h.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+function run(command: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(command, args, { cwd: work, env: { ...process.env, DOUBAO_BASE_URL: origin, DOUBAO_API_KEY: TEST_KEY } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("close", (code) => done({ code, stdout, stderr }));
+  });
+}
+
+test("every command of the README's command-line example runs and prints what it saved", async () => {
+  const lines = example("cli").split("\n").filter((line) => line.startsWith("doubao-gateway "));
+  assert.equal(lines.length, 8);
+  for (const line of lines) {
+    const result = await run(process.execPath, [resolve("bin/doubao-gateway.js"), ...words(line).slice(1)]);
+    assert.equal(result.code, 0, `${line}\n${result.stderr}`);
+    assert.notEqual(result.stdout.trim(), "", line);
+  }
+  const saved = (await run("find", [".", "-name", "*.jpeg", "-not", "-path", "./docs/*"])).stdout.trim().split("\n").sort();
+  assert.equal(saved.length, 1 + 4 + 3 + 1 + 1 + 1);
+});
+
+test("the README's SDK example runs as written", async () => {
+  writeFileSync(join(work, "example.mts"), example("sdk"));
+  const result = await run(process.execPath, ["--import", "tsx", "example.mts"]);
+  assert.equal(result.code, 0, result.stderr);
+  const saved = [...result.stdout.matchAll(/'(out\/seasons-\d{8}-\d{6}-\d\.jpeg)'/g)].map((match) => match[1]);
+  assert.equal(saved.length, 3, result.stdout);
+  assert.ok(result.stdout.endsWith("\nimage 0 1280x720\n400 size\n"), result.stdout);
+});

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -100,6 +100,20 @@ describe("making images", () => {
     assert.equal(waited.code, 0, waited.stderr);
     assert.equal(waited.stdout, "task.jpeg\n");
   });
+});
+
+test("on a terminal: a progress line with the elapsed time, then the saved path", { skip: !existsSync("/usr/bin/script") && "util-linux script(1) is not installed" }, async () => {
+  // script(1) gives the command a pseudo-terminal, as a user's shell would.
+  const command = [process.execPath, BIN, "generate", "'a slow lantern [[fault:slow:600]]'", "--model", V40, "--size", "1280x720", "--out", "tty.jpeg"].join(" ");
+  const result = await new Promise<{ code: number | null; output: string }>((done) => {
+    const child = spawn("/usr/bin/script", ["-qec", command, "/dev/null"], { cwd: dir, env: { ...process.env, DOUBAO_BASE_URL: origin, DOUBAO_API_KEY: TEST_KEY } });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.on("close", (code) => done({ code, output }));
+  });
+  assert.equal(result.code, 0, result.output);
+  assert.match(result.output, /generating with doubao-seedream-4-0-250828… \d+\.\d s/);
+  assert.match(result.output, /tty\.jpeg\r?\n$/);
 });
 
 describe("failures and usage", () => {

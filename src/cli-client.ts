@@ -149,9 +149,11 @@ class Progress {
   private readonly started = Date.now();
   private timer: NodeJS.Timeout | undefined;
   private text = "";
+  private running = false;
   constructor(private readonly enabled: boolean) {}
   start(text: string): this {
     this.text = text;
+    this.running = true;
     if (this.enabled) {
       this.draw();
       this.timer = setInterval(() => this.draw(), 200);
@@ -167,6 +169,8 @@ class Progress {
     if (this.enabled) process.stderr.write(`\r\x1b[K${line}\n`);
   }
   stop(): void {
+    if (!this.running) return;
+    this.running = false;
     clearInterval(this.timer);
     if (this.enabled) process.stderr.write("\r\x1b[K");
   }

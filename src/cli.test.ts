@@ -238,3 +238,16 @@ test("snag: HOST=0.0.0.0 prints the addresses it listens on and warns that PUBLI
   assert.match(output, /\nDatabase and results: .+gateway\.db, .+files \(DATA_DIR\)\n/);
   assert.match(output, /The emulator listens on http:\/\/127\.0\.0\.1:\d+: GET \/_emulator\/stats, POST\/DELETE \/_emulator\/faults/);
 });
+
+test("snag: a CLI run where there is no database says which one it creates", async () => {
+  const elsewhere = mkdtempSync(join(tmpdir(), "doubao-gateway-elsewhere-"));
+  try {
+    const result = await binary(["keys", "list"], { DATA_DIR: elsewhere });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stderr, `Note: no database at ${join(elsewhere, "gateway.db")}; creating a new, empty one. Set DATA_DIR to use the gateway's.\n`);
+    const again = await binary(["keys", "list"], { DATA_DIR: elsewhere });
+    assert.equal(again.stderr, "");
+  } finally {
+    rmSync(elsewhere, { recursive: true, force: true });
+  }
+});

@@ -9,6 +9,7 @@
  * that died mid-way: `recover` deletes its files and settles it uncharged, so no stored image lacks a
  * charged record and no charged record lacks its images.
  */
+import type { UsageReportRow } from "@doubao-gateway/sdk";
 import type { Database } from "better-sqlite3";
 import type { KeyLimits } from "../stores/keys.js";
 
@@ -48,17 +49,8 @@ export class QuotaRefusal extends Error {
   }
 }
 
-export interface UsageRow {
-  key_id?: string;
-  key_name?: string;
-  model?: string;
-  day?: string;
-  requests: number;
-  charged_requests: number;
-  images: number;
-  output_tokens: number;
-  cost_micros: number;
-}
+/** A row of the report as the ledger sums it: the SDK's row, with the cost in exact micro-units. */
+export type UsageRow = Omit<UsageReportRow, "cost"> & { cost_micros: number };
 
 export type UsageDimension = "key" | "model" | "day";
 

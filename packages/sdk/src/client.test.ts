@@ -239,3 +239,12 @@ export function typeErrors(sdk: DoubaoClient) {
   // @ts-expect-error `rpm_limit` is a number or null
   void sdk.admin.keys.create({ name: "x", rpm_limit: "10" });
 }
+
+test("the main entry is browser-safe: no module of it imports a Node built-in (only ./node does)", async () => {
+  const { readdirSync: list, readFileSync: read } = await import("node:fs");
+  const dist = new URL("../dist/", import.meta.url);
+  const files = list(dist).filter((name) => name.endsWith(".js") && name !== "node.js");
+  assert.deepEqual(files.sort(), ["client.js", "errors.js", "images.js", "index.js", "schemas.js", "types.js"]);
+  for (const name of files) assert.doesNotMatch(read(new URL(name, dist), "utf8"), /from "node:|require\("node:|\bBuffer\b|process\./, name);
+  assert.match(read(new URL("node.js", dist), "utf8"), /from "node:fs\/promises"/);
+});

@@ -1,6 +1,7 @@
 /** buildApp(deps) → a Fastify instance with every route, the auth hook and the one error renderer. No side effects at import. */
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import { adminOnly, ErrCode, GatewayError, internalError, invalidRequest, keyRefused, renderError } from "./errors.js";
+import { BREAKER_VALUES, type GatewayMetrics } from "./metrics.js";
 import { newRequestId } from "./request-id.js";
 import { registerAccountRoutes } from "./routes/accounts.js";
 import { registerAsync } from "./routes/async.js";
@@ -18,10 +19,12 @@ export interface AppDeps extends RouteDeps {
   bodyLimitBytes: number;
   logger?: FastifyServerOptions["logger"];
   now?: () => number;
+  /** Prometheus metrics (GET /metrics); none when absent. */
+  metrics?: GatewayMetrics;
 }
 
 /** Paths that need no API key. */
-const PUBLIC_ROUTES = new Set(["/health", "/ready", "/openapi.json", "/files/:day/:name"]);
+const PUBLIC_ROUTES = new Set(["/health", "/ready", "/metrics", "/openapi.json", "/files/:day/:name"]);
 
 /** Every route and its methods, to answer a wrong method with 405 rather than 404. */
 const KNOWN_PATHS: Record<string, string> = {
@@ -38,6 +41,7 @@ const KNOWN_PATHS: Record<string, string> = {
   "/admin/usage": "GET",
   "/health": "GET",
   "/ready": "GET",
+  "/metrics": "GET",
   "/openapi.json": "GET",
 };
 
@@ -117,10 +121,29 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     request.apiKey = checked.record;
   });
 
+  // While shutting down, answers close their connections: a keep-alive client must not hold the server open once its
+  // request in flight has been answered (server.close() ends only the connections that were idle when it was called).
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onSend", async (_request, reply) => {
+    if (closing) reply.header("connection", "close");
+  });
+
   app.addHook("onResponse", async (request, reply) => {
     const provider = reply.getHeader("x-gateway-provider");
+    // The scrape itself is not counted: what /metrics shows does not depend on when it was read.
+    if (deps.metrics && request.routeOptions.url !== "/metrics") {
+      const route = request.routeOptions.url ?? "unmatched";
+      deps.metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });
+      deps.metrics.requestSeconds.observe({ route }, reply.elapsedTime / 1000);
+    }
     request.log.info(
-      { method: request.method, url: request.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime), ...(provider ? { provider } : {}) },
+      {
+        method: request.method, url: request.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime),
+        ...(request.apiKey ? { key: request.apiKey.id } : {}), ...(provider ? { provider } : {}),
+      },
       "request",
     );
   });
@@ -147,6 +170,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   void app.register(async (scope) => registerEditRoutes(scope, deps));
   registerDrawingRoutes(app, deps);
   registerAccountRoutes(app, { keys: deps.keys, accounts: deps.accounts });
+  if (deps.metrics) {
+    const metrics = deps.metrics;
+    app.get("/metrics", async (_request, reply) => {
+      for (const provider of deps.router.providers) metrics.breakerState.set({ provider: provider.id }, BREAKER_VALUES[deps.resilience.breaker(provider.id).state]);
+      metrics.tasksPending.set(deps.tasks.pendingCount());
+      return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    });
+  }
   registerMetaRoutes(app, { router: deps.router, storage: deps.storage, fileTtlMs: deps.fileTtlMs, publicBaseUrl: deps.publicBaseUrl, currency: deps.accounts.options.prices.currency, resilience: deps.resilience, ...(deps.now ? { now: deps.now } : {}) });
   return app;
 }

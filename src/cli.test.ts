@@ -251,3 +251,28 @@ test("snag: a CLI run where there is no database says which one it creates", asy
     rmSync(elsewhere, { recursive: true, force: true });
   }
 });
+
+test("SIGTERM: no new requests, the one in flight finishes with its answer, then exit 0", async () => {
+  const key = "dg_graceful_shutdown_key_0123456789abcdef";
+  const child = spawn(process.execPath, ["dist/main.js"], { env: { ...environment, PORT: "0", LOG_LEVEL: "warn", GATEWAY_BOOTSTRAP_KEY: key } });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const origin = await new Promise<string>((resolve) => {
+    let stdout = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
+      if (match && stdout.includes("EMULATOR MODE")) resolve(match[1] as string);
+    });
+  });
+  const slow = fetch(`${origin}/doubao/drawing`, {
+    method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ prompt: "slow [[fault:slow:1500]]", width: 256, height: 256, use_sr: false, return_url: false }),
+  });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  child.kill("SIGTERM");
+  const answer = await slow;
+  assert.equal(answer.status, 200);
+  assert.equal(((await answer.json()) as { code: number }).code, 10000);
+  assert.equal(await exited, 0);
+  await assert.rejects(fetch(`${origin}/health`), "no longer accepting");
+});

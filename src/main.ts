@@ -7,6 +7,7 @@ import { createGateway } from "./runtime.js";
 export async function serve(config: Config): Promise<void> {
   const gateway = await createGateway(config, {
     logger: { level: config.logLevel, redact: ["req.headers.authorization", "req.headers.cookie"] },
+    processMetrics: true,
   });
   let address: string;
   try {
@@ -54,8 +55,14 @@ export async function serve(config: Config): Promise<void> {
     );
   }
   process.stdout.write(`${lines.join("\n")}\n`);
+  // SIGTERM/SIGINT: stop accepting, let the requests in flight finish (their streams too) within the grace period, exit 0.
+  const graceMs = Number(process.env.SHUTDOWN_GRACE_MS ?? 30_000);
   const stop = (signal: string) => {
-    gateway.app.log.info({ signal }, "shutting down");
+    gateway.app.log.info({ signal, graceMs }, "shutting down: no new requests; waiting for those in flight");
+    setTimeout(() => {
+      gateway.app.log.warn({ graceMs }, "requests still in flight after the grace period; exiting");
+      process.exit(1);
+    }, graceMs).unref();
     void gateway.close().then(() => process.exit(0));
   };
   process.once("SIGINT", () => stop("SIGINT"));

@@ -22,6 +22,7 @@ import { createVisualProvider } from "./providers/visual/visual-provider.js";
 import { createFsStorage } from "./storage/fs.js";
 import { createKeyStore, type KeyStore } from "./stores/keys.js";
 import { Accounts } from "./accounts/accounts.js";
+import { createMetrics } from "./metrics.js";
 import { interruptedResult } from "./routes/async.js";
 import { createTaskStore } from "./tasks/tasks.js";
 
@@ -49,6 +50,8 @@ export interface GatewayOptions {
   random?: () => number;
   /** Comment interval of streamed answers; default 15 000 ms. */
   streamKeepAliveMs?: number;
+  /** Also export the process's CPU, memory and event-loop metrics (npm start does; tests need not). */
+  processMetrics?: boolean;
   /** Models the embedded emulator answers as retired (tests of the lifecycle path). */
   emulatorRetiredModels?: readonly string[];
 }
@@ -103,10 +106,17 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   } else {
     providers.push(...upstreamProviders(config, signingNow));
   }
-  const resilience = new Resilience({ policy: config.file.policy, clock, ...(options.random ? { random: options.random } : {}) });
+  const metrics = createMetrics({ processMetrics: options.processMetrics ?? false });
+  const resilience = new Resilience({
+    policy: config.file.policy, clock, ...(options.random ? { random: options.random } : {}),
+    observer: ({ provider, outcome, code }) => metrics.upstreamAttempts.inc({ provider, outcome, code: code ?? "" }),
+  });
 
   const storage = createFsStorage(join(config.dataDir, "files"));
-  const accounts = new Accounts(database, keys, storage, { prices: config.file.prices, timeZone: config.usageTimeZone, ...(options.now ? { now: options.now } : {}) });
+  const accounts = new Accounts(database, keys, storage, {
+    prices: config.file.prices, timeZone: config.usageTimeZone, ...(options.now ? { now: options.now } : {}),
+    onCharged: (model, images) => metrics.imagesCharged.inc({ model }, images),
+  });
   // Requests a previous process left half-done: their files go, and they are settled uncharged; their async tasks say so.
   const recovered = await accounts.recover();
   const tasks = createTaskStore(database);
@@ -126,6 +136,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     keys,
     fileTtlMs,
     bodyLimitBytes: config.bodyLimitBytes,
+    metrics,
+    onImages: (provider, images) => metrics.imagesGenerated.inc({ provider }, images),
     ...(options.streamKeepAliveMs !== undefined ? { streamKeepAliveMs: options.streamKeepAliveMs } : {}),
     ...(options.logger !== undefined ? { logger: options.logger } : {}),
     ...(options.now ? { now: options.now } : {}),

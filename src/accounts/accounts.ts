@@ -21,6 +21,8 @@ export interface AccountsOptions {
   /** IANA name; daily quotas reset at its midnight. */
   timeZone: string;
   now?: () => number;
+  /** Told of every settled request with images (metrics): the model asked for, the images charged. */
+  onCharged?: (model: string, images: number) => void;
 }
 
 export interface Delivered {
@@ -114,6 +116,7 @@ export class Accounts {
       settle: (delivered) => {
         settled = true;
         const { servedModel, ...rest } = delivered;
+        if (delivered.images > 0) this.options.onCharged?.(request.model, delivered.images);
         this.ledger.settle(request.id, {
           ...rest, servedModel: delivered.images > 0 ? (servedModel ?? priced) : null,
           costMicros: delivered.images * this.priceMicros(servedModel ?? priced), latencyMs: Math.round(performance.now() - started),

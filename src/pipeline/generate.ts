@@ -25,6 +25,8 @@ export interface PipelineDeps {
   publicBaseUrl: string;
   fetchPolicy: FetchPolicy;
   resilience: Resilience;
+  /** Told of the images each upstream answer carried (metrics). */
+  onImages?: (provider: string, images: number) => void;
 }
 
 export interface DeliveredImage {
@@ -165,6 +167,7 @@ export async function runGeneration(deps: PipelineDeps, job: GenerationJob): Pro
     const passThrough = job.format === "url" && deps.resultHosting === "upstream" && !mark && !job.resizeTo;
     const result = await provider.generate(mark ? withoutMark(call) : call, { signal: attemptSignal, delivery: passThrough ? "url" : "inline" });
     crashPoint("after-upstream");
+    deps.onImages?.(provider.id, result.images.length);
     if (passThrough) {
       const urls = result.images.filter((image) => "url" in image);
       if (urls.length === result.images.length) {
@@ -227,6 +230,7 @@ export async function openStream(deps: PipelineDeps, job: GenerationJob & { call
         yield event;
         continue;
       }
+      deps.onImages?.(provider.id, 1);
       const checked = await finishImage(deps, provider, event.image, job, mark, signal);
       const [image] = await deliver(deps, [checked], job);
       yield { type: "image", index: event.index, image: image as DeliveredImage };

@@ -15,7 +15,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { GatewayError } from "../errors.js";
 import type { Provider } from "../providers/types.js";
-import { circuitOpen, upstreamTimeout, UpstreamError } from "../providers/upstream-error.js";
+import { circuitOpen, upstreamTimeout, UpstreamError, type FailureKind } from "../providers/upstream-error.js";
 
 export interface Clock {
   now(): number;
@@ -112,7 +112,12 @@ export interface Outcome<T> {
   route: Route;
 }
 
+/** Told of every attempt's outcome (metrics). */
+export type AttemptObserver = (attempt: { provider: string; outcome: "ok" | FailureKind; code: string | undefined; breaker: BreakerState }) => void;
+
 export interface ResilienceOptions {
+  /** Told of every attempt's outcome and the provider's breaker state after it. */
+  observer?: AttemptObserver;
   policy?: Partial<ResiliencePolicy>;
   clock?: Clock;
   /** [0, 1); injectable for tests of the jitter's bounds. */
@@ -123,12 +128,14 @@ export class Resilience {
   readonly policy: ResiliencePolicy;
   private readonly clock: Clock;
   private readonly random: () => number;
+  private readonly observer: AttemptObserver | undefined;
   private readonly breakers = new Map<string, CircuitBreaker>();
 
   constructor(options: ResilienceOptions = {}) {
     this.policy = Object.freeze({ ...DEFAULT_POLICY, ...options.policy });
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
+    this.observer = options.observer;
   }
 
   breaker(providerId: string): CircuitBreaker {
@@ -172,6 +179,7 @@ export class Resilience {
         try {
           const value = await attempt(route, AbortSignal.any([signal, AbortSignal.timeout(Math.min(route.timeoutMs, remaining))]));
           breaker.succeeded();
+          this.observer?.({ provider: id, outcome: "ok", code: undefined, breaker: breaker.state });
           return { value, route };
         } catch (thrown) {
           if (signal.aborted) {
@@ -182,9 +190,11 @@ export class Resilience {
           const kind = error instanceof UpstreamError ? error.kind : "request";
           if (kind === "request") {
             breaker.succeeded();
+            this.observer?.({ provider: id, outcome: kind, code: error.code, breaker: breaker.state });
             throw error;
           }
           breaker.failed(this.clock.now());
+          this.observer?.({ provider: id, outcome: kind, code: error.code, breaker: breaker.state });
           last = error;
           const retryAfterMs = error instanceof UpstreamError && error.upstreamRetryAfter !== undefined ? error.upstreamRetryAfter * 1000 : 0;
           const delayMs = Math.max(this.backoff(number), retryAfterMs);

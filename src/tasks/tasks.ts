@@ -27,6 +27,8 @@ export interface TaskStore {
   interruptPending(result: (id: string) => TaskResult, now: number): number;
   /** Deletes tasks created before `cutoff`; returns how many. */
   sweep(cutoff: number): number;
+  /** How many tasks are submitted and not finished. */
+  pendingCount(): number;
 }
 
 interface Row {
@@ -54,6 +56,7 @@ export function createTaskStore(database: Database): TaskStore {
   const byId = database.prepare<[string], Row>("SELECT * FROM tasks WHERE id = ?");
   const pending = database.prepare<[], { id: string }>("SELECT id FROM tasks WHERE finished_at IS NULL");
   const sweep = database.prepare("DELETE FROM tasks WHERE created_at < ?");
+  const countPending = database.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM tasks WHERE finished_at IS NULL");
   return {
     create: (id, keyId, now) => void insert.run(id, keyId, now),
     finish: (id, result, now) => void finish.run(now, result.statusCode, result.contentType, result.data, id),
@@ -72,5 +75,6 @@ export function createTaskStore(database: Database): TaskStore {
       return ids.length;
     },
     sweep: (cutoff) => sweep.run(cutoff).changes,
+    pendingCount: () => countPending.get()?.n ?? 0,
   };
 }

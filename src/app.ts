@@ -11,10 +11,13 @@ import { registerImageRoutes, type RouteDeps } from "./routes/images.js";
 import { registerMetaRoutes } from "./routes/meta.js";
 import type { KeyStore } from "./stores/keys.js";
 import type { TaskStore } from "./tasks/tasks.js";
+import type { IdempotencyStore } from "./stores/idempotency.js";
+import { registerIdempotency } from "./routes/idempotency.js";
 
 export interface AppDeps extends RouteDeps {
   keys: KeyStore;
   tasks: TaskStore;
+  idempotency: IdempotencyStore;
   fileTtlMs: number;
   bodyLimitBytes: number;
   logger?: FastifyServerOptions["logger"];
@@ -164,6 +167,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return sendError(request, reply, error);
   });
 
+  // Idempotency wraps async: a replayed ?async=true request gets the same task id.
+  registerIdempotency(app, { store: deps.idempotency, bodyLimitBytes: deps.bodyLimitBytes, now: deps.now ?? Date.now });
   registerAsync(app, { tasks: deps.tasks, bodyLimitBytes: deps.bodyLimitBytes, now: deps.now ?? Date.now });
   registerImageRoutes(app, deps);
   // Multipart parsing lives in its own scope, so JSON routes never accept form bodies.

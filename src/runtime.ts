@@ -25,6 +25,8 @@ import { Accounts } from "./accounts/accounts.js";
 import { createMetrics } from "./metrics.js";
 import { interruptedResult } from "./routes/async.js";
 import { createTaskStore } from "./tasks/tasks.js";
+import { createIdempotencyStore } from "./stores/idempotency.js";
+import { IDEMPOTENCY_WINDOW_MS } from "./routes/idempotency.js";
 
 export interface Gateway {
   app: FastifyInstance;
@@ -121,6 +123,9 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const recovered = await accounts.recover();
   const tasks = createTaskStore(database);
   const now = options.now ?? Date.now;
+  const idempotency = createIdempotencyStore(database);
+  // Requests a previous process left unanswered run again when retried (recovery settled them uncharged).
+  idempotency.sweep(now() - IDEMPOTENCY_WINDOW_MS, true);
   tasks.interruptPending(interruptedResult, now());
   const fileTtlMs = Math.round(config.fileTtlHours * 3600 * 1000);
   const fetchPolicy: FetchPolicy = { allow: new AllowList(config.fetchAllow), ...options.fetchPolicy };
@@ -128,6 +133,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     router: createRouter(providers, config.file.routing, config.file.models),
     accounts,
     tasks,
+    idempotency,
     resilience,
     storage,
     resultHosting: config.resultHosting,
@@ -144,6 +150,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   });
   const sweep = async () => {
     tasks.sweep(now() - fileTtlMs);
+    idempotency.sweep(now() - IDEMPOTENCY_WINDOW_MS);
     return storage.sweep(new Date(now() - fileTtlMs));
   };
   const timer = setInterval(() => void sweep().catch(() => undefined), Math.min(fileTtlMs, 10 * 60 * 1000));

@@ -15,7 +15,7 @@ export const ASYNC_ROUTES: ReadonlySet<string> = new Set([
 ]);
 
 /** Request headers that describe the connection rather than the request; not replayed. */
-const HOP_HEADERS = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive", "expect", "upgrade"]);
+export const HOP_HEADERS = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive", "expect", "upgrade"]);
 
 export interface AsyncDeps {
   tasks: TaskStore;
@@ -24,7 +24,7 @@ export interface AsyncDeps {
 }
 
 /** The body of a request, read up to the limit (a 413 past it), before Fastify parses it. */
-async function readBody(request: FastifyRequest, limit: number): Promise<Buffer> {
+export async function readBody(request: FastifyRequest, limit: number): Promise<Buffer> {
   const declared = Number(request.headers["content-length"] ?? Number.NaN);
   const tooLarge = () => invalidRequest(413, "PayloadTooLarge", `The request body is larger than the limit of ${limit} bytes.`, `请求体超过 ${limit} 字节的上限。`);
   if (declared > limit) throw tooLarge();

@@ -13,11 +13,14 @@ import type { KeyStore } from "./stores/keys.js";
 import type { TaskStore } from "./tasks/tasks.js";
 import type { IdempotencyStore } from "./stores/idempotency.js";
 import { registerIdempotency } from "./routes/idempotency.js";
+import type { WebhookSender } from "./tasks/webhooks.js";
 
 export interface AppDeps extends RouteDeps {
   keys: KeyStore;
   tasks: TaskStore;
   idempotency: IdempotencyStore;
+  /** Sends `?webhook_url=` callbacks; none when absent. */
+  webhooks?: WebhookSender;
   fileTtlMs: number;
   bodyLimitBytes: number;
   logger?: FastifyServerOptions["logger"];
@@ -40,6 +43,7 @@ const KNOWN_PATHS: Record<string, string> = {
   "/v1/usage": "GET",
   "/async_result": "GET",
   "/v1/async_result": "GET",
+  "/v1/webhook_secret": "GET",
   "/admin/keys": "GET, POST",
   "/admin/usage": "GET",
   "/health": "GET",
@@ -169,7 +173,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   // Idempotency wraps async: a replayed ?async=true request gets the same task id.
   registerIdempotency(app, { store: deps.idempotency, bodyLimitBytes: deps.bodyLimitBytes, now: deps.now ?? Date.now });
-  registerAsync(app, { tasks: deps.tasks, bodyLimitBytes: deps.bodyLimitBytes, now: deps.now ?? Date.now });
+  registerAsync(app, {
+    tasks: deps.tasks, bodyLimitBytes: deps.bodyLimitBytes, now: deps.now ?? Date.now,
+    ...(deps.webhooks ? { webhooks: deps.webhooks, webhookSecret: (keyId: string) => deps.keys.webhookSecret(keyId) } : {}),
+  });
+  // The calling key's webhook signing secret (made on first use), to verify `webhook-signature`.
+  app.get("/v1/webhook_secret", async (request) => ({ secret: deps.keys.webhookSecret((request.apiKey as { id: string }).id) }));
   registerImageRoutes(app, deps);
   // Multipart parsing lives in its own scope, so JSON routes never accept form bodies.
   void app.register(async (scope) => registerEditRoutes(scope, deps));

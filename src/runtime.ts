@@ -25,6 +25,7 @@ import { Accounts } from "./accounts/accounts.js";
 import { createMetrics } from "./metrics.js";
 import { interruptedResult } from "./routes/async.js";
 import { createTaskStore } from "./tasks/tasks.js";
+import { createWebhookSender } from "./tasks/webhooks.js";
 import { createIdempotencyStore } from "./stores/idempotency.js";
 import { IDEMPOTENCY_WINDOW_MS } from "./routes/idempotency.js";
 
@@ -52,6 +53,8 @@ export interface GatewayOptions {
   random?: () => number;
   /** Comment interval of streamed answers; default 15 000 ms. */
   streamKeepAliveMs?: number;
+  /** Delays between webhook tries (tests shorten them); default 1 s, 5 s, 30 s, 2 min, 10 min. */
+  webhookDelaysMs?: readonly number[];
   /** Also export the process's CPU, memory and event-loop metrics (npm start does; tests need not). */
   processMetrics?: boolean;
   /** Models the embedded emulator answers as retired (tests of the lifecycle path). */
@@ -134,6 +137,10 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     accounts,
     tasks,
     idempotency,
+    webhooks: createWebhookSender({
+      policy: fetchPolicy, ...(options.webhookDelaysMs ? { delaysMs: options.webhookDelaysMs } : {}),
+      log: { warn: (object, message) => app.log.warn(object, message) },
+    }),
     resilience,
     storage,
     resultHosting: config.resultHosting,

@@ -182,3 +182,19 @@ function describeNetworkError(error: unknown): string {
   const code = (error as { code?: unknown }).code;
   return typeof code === "string" ? code : "network error";
 }
+
+/**
+ * POSTs to a client-supplied URL (a webhook) under the same address rules as `fetchInput`: the name resolved
+ * once, every address public unless allowed, no redirect followed, bounded in time. The status, or the error.
+ */
+export async function postChecked(url: string, body: string, headers: Record<string, string>, policy: FetchPolicy): Promise<number> {
+  const parsed = new URL(url);
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error(`only http and https URLs are called; got ${parsed.protocol.replace(":", "")}`);
+  if (parsed.username || parsed.password) throw new Error("URLs with credentials are not called");
+  const response = await request(url, {
+    method: "POST", body, headers, dispatcher: agentFor(policy), maxRedirections: 0,
+    headersTimeout: policy.timeoutMs ?? 15_000, bodyTimeout: policy.timeoutMs ?? 15_000,
+  } as Parameters<typeof request>[1]);
+  await response.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+  return response.statusCode;
+}

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { ErrCode, GatewayError, invalidParameter, invalidRequest, renderError } from "../errors.js";
 import { newRequestId } from "../request-id.js";
 import type { TaskStore } from "../tasks/tasks.js";
+import type { WebhookSender } from "../tasks/webhooks.js";
 
 /** Routes that take `?async=true`. */
 export const ASYNC_ROUTES: ReadonlySet<string> = new Set([
@@ -19,6 +20,9 @@ export const HOP_HEADERS = new Set(["host", "connection", "content-length", "tra
 
 export interface AsyncDeps {
   tasks: TaskStore;
+  /** Signed callbacks for `?webhook_url=`; the key's secret comes from `webhookSecret`. */
+  webhooks?: WebhookSender;
+  webhookSecret?: (keyId: string) => string;
   bodyLimitBytes: number;
   now: () => number;
 }
@@ -61,6 +65,19 @@ export function registerAsync(app: FastifyInstance, deps: AsyncDeps): void {
       throw invalidParameter("stream", "Invalid parameter `stream`: a streamed answer cannot be an async task; send stream: true without ?async=true, or ?async=true without stream.");
     }
     url.searchParams.delete("async");
+    const webhookUrl = url.searchParams.get("webhook_url") ?? undefined;
+    url.searchParams.delete("webhook_url");
+    if (webhookUrl !== undefined) {
+      let parsed: URL | undefined;
+      try {
+        parsed = new URL(webhookUrl);
+      } catch {
+        parsed = undefined;
+      }
+      if (!parsed || (parsed.protocol !== "http:" && parsed.protocol !== "https:") || webhookUrl.length > 2048 || !deps.webhooks) {
+        throw invalidParameter("webhook_url", "Invalid parameter `webhook_url`: must be an http(s) URL of at most 2048 characters.", "参数 `webhook_url` 无效：必须是不超过 2048 个字符的 http(s) URL。");
+      }
+    }
     const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !HOP_HEADERS.has(name))) as Record<string, string>;
     const taskId = newRequestId();
     deps.tasks.create(taskId, key.id, deps.now());
@@ -69,7 +86,9 @@ export function registerAsync(app: FastifyInstance, deps: AsyncDeps): void {
         .inject({ method: "POST", url: `${url.pathname}${url.search}`, headers, payload })
         .then((response) => {
           const contentType = String(response.headers["content-type"] ?? "application/json");
-          deps.tasks.finish(taskId, { statusCode: response.statusCode, contentType, data: response.body }, deps.now());
+          const result = { statusCode: response.statusCode, contentType, data: response.body };
+          deps.tasks.finish(taskId, result, deps.now());
+          if (webhookUrl && deps.webhooks && deps.webhookSecret) void deps.webhooks.taskCompleted(webhookUrl, deps.webhookSecret(key.id), taskId, result);
         })
         .catch((error: unknown) => {
           request.log.error({ err: error, taskId }, "async task failed to run");

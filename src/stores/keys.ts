@@ -45,6 +45,8 @@ export interface KeyStore {
   findBySecret(secret: string): ApiKeyRecord | undefined;
   /** By id, by a unique start of the id or of the secret's prefix, or by a unique name. */
   get(reference: string): ApiKeyRecord | undefined;
+  /** The key's webhook signing secret (`whsec_…`, Standard Webhooks), made on first use. */
+  webhookSecret(id: string): string;
   /** Every key a reference could mean (the id; else those of that name; else those whose id or prefix starts so), at most 10. */
   matches(reference: string): ApiKeyRecord[];
   list(): ApiKeyRecord[];
@@ -101,6 +103,7 @@ const ADDED_COLUMNS: ReadonlyArray<[string, string]> = [
   ["total_images", "INTEGER"],
   ["daily_spend_micros", "INTEGER"],
   ["total_spend_micros", "INTEGER"],
+  ["webhook_secret", "TEXT"],
 ];
 
 const LIMIT_COLUMNS: Readonly<Record<keyof KeyLimits, string>> = {
@@ -217,6 +220,13 @@ export function createKeyStore(database: Database): KeyStore {
       return get(id);
     },
     delete: (id) => database.prepare("DELETE FROM api_keys WHERE id = ?").run(id).changes > 0,
+    webhookSecret(id) {
+      const row = database.prepare<[string], { webhook_secret: string | null }>("SELECT webhook_secret FROM api_keys WHERE id = ?").get(id);
+      if (row?.webhook_secret) return row.webhook_secret;
+      const secret = `whsec_${randomBytes(32).toString("base64")}`;
+      database.prepare("UPDATE api_keys SET webhook_secret = COALESCE(webhook_secret, ?) WHERE id = ?").run(secret, id);
+      return database.prepare<[string], { webhook_secret: string | null }>("SELECT webhook_secret FROM api_keys WHERE id = ?").get(id)?.webhook_secret ?? secret;
+    },
     count: () => countAll.get()?.n ?? 0,
   };
 }

@@ -113,3 +113,34 @@ test("a task its process did not finish reads as interrupted (and uncharged) aft
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test("GET /v1/tasks/{id}: running, then succeeded with timestamps and the parsed answer; a refused one is failed with its error", async () => {
+  const h2 = await startHarness();
+  try {
+    const submitted = await h2.post("/doubao/drawing?async=true", { prompt: "slow [[fault:slow:300]]", width: 256, height: 256, use_sr: false, return_url: false });
+    const running = (await h2.get(`/v1/tasks/${submitted.json.task_id}`)).json();
+    assert.deepEqual(running, { id: submitted.json.task_id, object: "task", status: "running", created_at: running.created_at, finished_at: null });
+    let task: Json = running;
+    for (let poll = 0; poll < 200 && task.status === "running"; poll += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      task = (await h2.get(`/v1/tasks/${submitted.json.task_id}`)).json();
+    }
+    assert.equal(task.status, "succeeded");
+    assert.equal(task.status_code, 200);
+    assert.equal(task.result.code, 10000);
+    assert.equal(task.error, null);
+    assert.ok(Date.parse(task.finished_at) >= Date.parse(task.created_at));
+    const refused = await h2.post("/doubao/images/generations?async=true", { model: "doubao-seedream-4-0-250828", prompt: "x", size: "1x1" });
+    let failed = (await h2.get(`/v1/tasks/${refused.json.task_id}`)).json();
+    for (let poll = 0; poll < 200 && failed.status === "running"; poll += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      failed = (await h2.get(`/v1/tasks/${refused.json.task_id}`)).json();
+    }
+    assert.equal(failed.status, "failed");
+    assert.equal(failed.status_code, 400);
+    assert.equal(failed.error.param, "size");
+    assert.equal((await h2.get("/v1/tasks/nope")).status, 404);
+  } finally {
+    await h2.close();
+  }
+});

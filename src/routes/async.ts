@@ -4,6 +4,7 @@
  * itself is then made in the background, exactly as the synchronous call (same headers and body, through
  * the same routes, limits and ledger), and its status and body are kept for the poll.
  */
+import type { TaskObject } from "@doubao-gateway/sdk";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { ErrCode, GatewayError, invalidParameter, invalidRequest, renderError } from "../errors.js";
 import { newRequestId } from "../request-id.js";
@@ -110,4 +111,30 @@ export function registerAsync(app: FastifyInstance, deps: AsyncDeps): void {
   };
   app.get("/async_result", poll);
   app.get("/v1/async_result", poll);
+
+  // The task itself: its state, timestamps and, once done, the answer (parsed) the synchronous call would have had.
+  app.get("/v1/tasks/:id", async (request: FastifyRequest<{ Params: { id: string } }>) => {
+    const task = deps.tasks.get(request.params.id);
+    if (!task || task.keyId !== request.apiKey?.id) {
+      throw invalidRequest(404, "NotFound", `No task ${request.params.id.slice(0, 64)} belongs to this API key (tasks are kept as long as result files).`, `该 API Key 下不存在任务 ${request.params.id.slice(0, 64)}。`);
+    }
+    const iso = (at: number | undefined) => (at === undefined ? null : new Date(at).toISOString());
+    const result = task.result;
+    let body: unknown = null;
+    if (result) {
+      try {
+        body = JSON.parse(result.data);
+      } catch {
+        body = result.data;
+      }
+    }
+    const answer: TaskObject = {
+      id: task.id, object: "task",
+      // Tasks start at once in the process that took them: "queued" comes with the shared queue of the scale-out work.
+      status: !result ? "running" : result.statusCode < 400 ? "succeeded" : "failed",
+      created_at: new Date(task.createdAt).toISOString(), finished_at: iso(task.finishedAt),
+      ...(result ? { status_code: result.statusCode, result: result.statusCode < 400 ? body : null, error: result.statusCode >= 400 ? ((body as { error?: unknown } | null)?.error ?? body) : null } : {}),
+    };
+    return answer;
+  });
 }

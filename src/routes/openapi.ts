@@ -275,6 +275,14 @@ export function buildOpenApi(serverUrl: string): Record<string, unknown> {
       "/ready": { get: { summary: "Readiness: some upstream configured and not behind an open breaker", security: [], responses: { "200": { description: "{ready: true, providers}" }, "503": { description: "{ready: false, providers, reason}" } } } },
       "/async_result": asyncResult("The result of a request made with ?async=true: {status_code: 202, err: \"result pending\"} until done, then {status_code, content_type, data, err}"),
       "/v1/async_result": asyncResult("The same as /async_result"),
+      "/v1/tasks/{id}": {
+        get: {
+          summary: "An async task: status (running, succeeded, failed), created_at, finished_at, and the answer or the error",
+          parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+          responses: { "200": { description: "The task" }, "404": error("No such task for this key (-10010)"), ...authErrors },
+        },
+      },
+      "/v1/webhook_secret": { get: { summary: "The calling key's webhook signing secret (whsec_…), for ?webhook_url= callbacks", responses: { "200": { description: "{secret}" }, ...authErrors } } },
       "/v1/usage": { get: { summary: "The calling key's usage", parameters: usageParameters.filter((parameter) => parameter.name !== "key"), responses: okJson("UsageReport", { "400": error("A bad day or group_by") }) } },
       "/admin/keys": {
         get: { summary: "All keys (admin)", responses: { "200": { description: "{object: list, data: Key[]}", content: { "application/json": { schema: { type: "object", properties: { object: { const: "list" }, data: { type: "array", items: { $ref: "#/components/schemas/Key" } } } } } } }, ...authErrors } },

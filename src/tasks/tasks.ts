@@ -16,6 +16,8 @@ export interface Task {
   id: string;
   keyId: string;
   createdAt: number;
+  /** When its result was kept; undefined while it runs. */
+  finishedAt: number | undefined;
   result: TaskResult | undefined;
 }
 
@@ -35,6 +37,7 @@ interface Row {
   id: string;
   key_id: string;
   created_at: number;
+  finished_at: number | null;
   status_code: number | null;
   content_type: string | null;
   data: string | null;
@@ -64,7 +67,7 @@ export function createTaskStore(database: Database): TaskStore {
       const row = byId.get(id);
       if (!row) return undefined;
       const result = row.status_code === null ? undefined : { statusCode: row.status_code, contentType: row.content_type ?? "application/json", data: row.data ?? "" };
-      return { id: row.id, keyId: row.key_id, createdAt: row.created_at, result };
+      return { id: row.id, keyId: row.key_id, createdAt: row.created_at, finishedAt: row.finished_at ?? undefined, result };
     },
     interruptPending(result, now) {
       const ids = pending.all().map((row) => row.id);

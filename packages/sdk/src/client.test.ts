@@ -93,6 +93,8 @@ describe("every method against the gateway", () => {
     const polling = new DoubaoClient({ baseUrl: "http://gateway.test", apiKey: TEST_KEY, fetch: injectFetch(h.gateway.app), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 50))) });
     const done = await polling.tasks.wait<{ code: number }>(taskId, { onProgress: ({ polls }) => progress.push(polls) });
     assert.equal(done.code, 10000);
+    const task = await client.tasks.retrieve(taskId);
+    assert.deepEqual([task.status, task.status_code], ["succeeded", 200]);
     assert.ok(progress.length >= 1 && progress[0] === 1);
     const failed = await client.tasks.submit("/doubao/images/generations", { model: V40, prompt: "x", size: "1x1" });
     await assert.rejects(client.tasks.wait(failed.task_id, { intervalMs: 20 }), (error: Error) => error instanceof BadRequestError && (error as BadRequestError).param === "size");

@@ -12,7 +12,7 @@ import type {
 } from "./schemas.js";
 import type {
   ArkStreamEvent, DrawingResponse, ImagesResponse, KeyCreated, KeyView, ModelList, ModelObject, OpenAIStreamEvent, PortraitResponse, TaskResult,
-  TaskSubmitted, UsageReport,
+  TaskObject, TaskSubmitted, UsageReport,
 } from "./types.js";
 
 /** `images.generate`'s body: any image model's request (types from the gateway's own schemas). */
@@ -146,6 +146,8 @@ export class DoubaoClient {
     /** Sends a request with `?async=true`: the task id at once. */
     submit: (endpoint: TaskEndpoint, body: ImageGenerateParams | DrawingParams | PortraitParams, options?: RequestOptions): Promise<TaskSubmitted> =>
       this.json({ method: "POST", path: endpoint, query: { async: true }, json: body }, options),
+    /** `GET /v1/tasks/{id}`: state (running, succeeded, failed), timestamps and the answer. */
+    retrieve: (taskId: string, options?: RequestOptions): Promise<TaskObject> => this.json({ method: "GET", path: `/v1/tasks/${encodeURIComponent(taskId)}` }, options),
     /** `GET /async_result?task_id=`. */
     get: (taskId: string, options?: RequestOptions): Promise<TaskResult> => this.json({ method: "GET", path: "/async_result", query: { task_id: taskId } }, options),
     /** Polls until the task is done; its answer, or its error thrown as the synchronous call would have. */

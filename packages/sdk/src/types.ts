@@ -126,6 +126,18 @@ export type TaskResult =
   | { status_code: 202; err: "result pending" }
   | { status_code: number; content_type: string; data: string; err: "" };
 
+/** `GET /v1/tasks/{id}`: a task's state, timestamps and, once done, its answer (or its error). */
+export interface TaskObject {
+  id: string;
+  object: "task";
+  status: "queued" | "running" | "succeeded" | "failed";
+  created_at: string;
+  finished_at: string | null;
+  status_code?: number;
+  result?: unknown;
+  error?: unknown;
+}
+
 /** An API key as the admin API shows it: never its hash, never its secret. */
 export interface KeyView {
   id: string;

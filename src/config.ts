@@ -2,6 +2,7 @@
 import { resolve } from "node:path";
 import { ConfigFileError, DEFAULT_FILE_CONFIG, loadConfigFile, type FileConfig } from "./config-file.js";
 import { isTimeZone } from "./accounts/clock.js";
+import { parseStorageUrl } from "./storage/s3.js";
 
 export interface Config {
   /** `HOST`, default 127.0.0.1. */
@@ -16,6 +17,8 @@ export interface Config {
   dataDir: string;
   /** `FILE_TTL_HOURS`, default 24; a fraction is allowed down to one minute (0.25 = 15 minutes). */
   fileTtlHours: number;
+  /** Where results are stored: `DATA_DIR/files` (default), or `STORAGE_URL=s3://bucket/prefix` with the S3_* variables. */
+  storage: { kind: "fs" } | { kind: "s3"; bucket: string; prefix: string; endpoint: string | undefined; region: string; forcePathStyle: boolean; credentials: { accessKeyId: string; secretAccessKey: string } | undefined };
   /** `RESULT_HOSTING`: `gateway` (default) stores results; `upstream` passes the upstream's URLs through. */
   resultHosting: "gateway" | "upstream";
   ark: { apiKey: string; baseUrl: string } | undefined;
@@ -100,6 +103,21 @@ export function loadConfig(environment: Environment = process.env): Config {
       throw error;
     }
   }
+  const storageUrl = value("STORAGE_URL");
+  let storage: Config["storage"] = { kind: "fs" };
+  if (storageUrl) {
+    const parsed = parseStorageUrl(storageUrl);
+    if (!parsed) throw new ConfigError(`STORAGE_URL must be s3://<bucket>/<prefix> (a bucket name of 3–63 lower-case letters, digits, dots and dashes); got "${storageUrl}".`);
+    const accessKeyId = value("S3_ACCESS_KEY_ID");
+    const secretAccessKey = value("S3_SECRET_ACCESS_KEY");
+    if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) throw new ConfigError("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together (or neither, for the AWS SDK's own chain: AWS_ACCESS_KEY_ID, roles, …).");
+    const endpoint = value("S3_ENDPOINT");
+    storage = {
+      kind: "s3", ...parsed, endpoint, region: value("S3_REGION") ?? value("AWS_REGION") ?? "us-east-1",
+      forcePathStyle: (value("S3_FORCE_PATH_STYLE") ?? (endpoint ? "true" : "false")) === "true",
+      credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined,
+    };
+  }
   const urlValue = (name: string, fallback: string) => {
     const raw = value(name) ?? fallback;
     try {
@@ -119,6 +137,7 @@ export function loadConfig(environment: Environment = process.env): Config {
     dataDir: resolve(value("DATA_DIR") ?? "./data"),
     fileTtlHours: hours(environment, "FILE_TTL_HOURS", 24),
     resultHosting: hosting,
+    storage,
     ark: arkKey && !emulate ? { apiKey: arkKey, baseUrl: urlValue("ARK_BASE_URL", "https://ark.cn-beijing.volces.com/api/v3") } : undefined,
     visual:
       accessKeyId && secretAccessKey && !emulate

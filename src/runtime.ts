@@ -20,6 +20,8 @@ import { registerSecrets } from "./providers/upstream-error.js";
 import type { Provider } from "./providers/types.js";
 import { createVisualProvider } from "./providers/visual/visual-provider.js";
 import { createFsStorage } from "./storage/fs.js";
+import { createS3Storage } from "./storage/s3.js";
+import type { BlobStorage } from "./storage/types.js";
 import { createKeyStore, type KeyStore } from "./stores/keys.js";
 import { Accounts } from "./accounts/accounts.js";
 import { createMetrics } from "./metrics.js";
@@ -89,7 +91,10 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   }
 
   // The configured credentials are redacted from every upstream message, whatever their shape.
-  registerSecrets([config.ark?.apiKey, config.visual?.accessKeyId, config.visual?.secretAccessKey, config.api302?.apiKey]);
+  registerSecrets([
+    config.ark?.apiKey, config.visual?.accessKeyId, config.visual?.secretAccessKey, config.api302?.apiKey,
+    config.storage.kind === "s3" ? config.storage.credentials?.secretAccessKey : undefined,
+  ]);
   const clock = options.clock ?? systemClock;
   const signingNow = () => new Date(clock.now());
   const providers: Provider[] = [];
@@ -117,7 +122,13 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     observer: ({ provider, outcome, code }) => metrics.upstreamAttempts.inc({ provider, outcome, code: code ?? "" }),
   });
 
-  const storage = createFsStorage(join(config.dataDir, "files"));
+  const storage: BlobStorage =
+    config.storage.kind === "s3"
+      ? await createS3Storage({
+          bucket: config.storage.bucket, prefix: config.storage.prefix, region: config.storage.region, forcePathStyle: config.storage.forcePathStyle,
+          ...(config.storage.endpoint ? { endpoint: config.storage.endpoint } : {}), ...(config.storage.credentials ? { credentials: config.storage.credentials } : {}),
+        })
+      : createFsStorage(join(config.dataDir, "files"));
   const accounts = new Accounts(database, keys, storage, {
     prices: config.file.prices, timeZone: config.usageTimeZone, ...(options.now ? { now: options.now } : {}),
     onCharged: (model, images) => metrics.imagesCharged.inc({ model }, images),

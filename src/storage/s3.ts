@@ -1,0 +1,91 @@
+/**
+ * Results in an S3 bucket (or an S3-compatible store: MinIO, R2, …), under a prefix, with the same key shape
+ * as on disk (`yyyymmdd/<random>.jpeg`). A PutObject is atomic, so a crash never leaves half an object. The AWS
+ * SDK is imported when the driver is made, so a gateway on local files never loads it. Expiry: the gateway's
+ * sweeper deletes objects older than FILE_TTL_HOURS (or set a bucket lifecycle rule on the prefix).
+ */
+import { randomBytes } from "node:crypto";
+import { BLOB_KEY, type BlobStorage } from "./types.js";
+
+export interface S3StorageOptions {
+  bucket: string;
+  /** Key prefix, e.g. `doubao/` (a trailing slash is added when missing); default none. */
+  prefix?: string;
+  /** `S3_ENDPOINT`, for S3-compatible stores; AWS's own endpoint when absent. */
+  endpoint?: string;
+  /** `S3_REGION` (or AWS_REGION); default us-east-1. */
+  region?: string;
+  /** Path-style URLs (`endpoint/bucket/key`), which S3-compatible stores usually need; default true with an endpoint. */
+  forcePathStyle?: boolean;
+  /** Explicit credentials; the AWS SDK's default chain (AWS_ACCESS_KEY_ID, …, instance roles) when absent. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  now?: () => Date;
+}
+
+/** `s3://bucket/prefix` → bucket and prefix; undefined for another scheme. */
+export function parseStorageUrl(url: string): { bucket: string; prefix: string } | undefined {
+  const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
+  if (!match) return undefined;
+  const prefix = (match[2] ?? "").replace(/^\/+|\/+$/g, "");
+  return { bucket: match[1] as string, prefix: prefix ? `${prefix}/` : "" };
+}
+
+const day = (date: Date) => date.toISOString().slice(0, 10).replace(/-/g, "");
+
+export async function createS3Storage(options: S3StorageOptions): Promise<BlobStorage> {
+  const { S3Client, PutObjectCommand, GetObjectCommand, DeleteObjectCommand, DeleteObjectsCommand, ListObjectsV2Command } = await import("@aws-sdk/client-s3");
+  const client = new S3Client({
+    region: options.region ?? "us-east-1",
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    forcePathStyle: options.forcePathStyle ?? Boolean(options.endpoint),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+  });
+  const bucket = options.bucket;
+  const prefix = options.prefix ? `${options.prefix.replace(/\/+$/, "")}/` : "";
+  const now = options.now ?? (() => new Date());
+  const objectKey = (key: string) => {
+    if (!BLOB_KEY.test(key)) throw new Error(`invalid blob key ${JSON.stringify(key)}`);
+    return `${prefix}${key}`;
+  };
+  const newKey = (extension: "jpeg" | "png") => `${day(now())}/${randomBytes(16).toString("base64url")}.${extension}`;
+  const write = async (key: string, bytes: Buffer) => {
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: objectKey(key), Body: bytes, ContentType: key.endsWith(".png") ? "image/png" : "image/jpeg" }));
+  };
+  return {
+    newKey,
+    write,
+    async put(bytes, extension) {
+      const key = newKey(extension);
+      await write(key, bytes);
+      return key;
+    },
+    async get(key) {
+      if (!BLOB_KEY.test(key)) return undefined;
+      try {
+        const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: objectKey(key) }));
+        const bytes = Buffer.from((await object.Body?.transformToByteArray()) ?? []);
+        return { bytes, storedAt: object.LastModified ?? new Date(0) };
+      } catch (error) {
+        if ((error as { name?: string }).name === "NoSuchKey" || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
+        throw error;
+      }
+    },
+    async delete(key) {
+      if (BLOB_KEY.test(key)) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKey(key) }));
+    },
+    async sweep(cutoff) {
+      let removed = 0;
+      let token: string | undefined;
+      do {
+        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+        const old = (page.Contents ?? []).filter((object) => object.Key && BLOB_KEY.test(object.Key.slice(prefix.length)) && object.LastModified && object.LastModified < cutoff);
+        if (old.length > 0) {
+          await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: old.map((object) => ({ Key: object.Key as string })), Quiet: true } }));
+          removed += old.length;
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      return removed;
+    },
+  };
+}

@@ -19,6 +19,8 @@ export interface Config {
   fileTtlHours: number;
   /** Where results are stored: `DATA_DIR/files` (default), or `STORAGE_URL=s3://bucket/prefix` with the S3_* variables. */
   storage: { kind: "fs" } | { kind: "s3"; bucket: string; prefix: string; endpoint: string | undefined; region: string; forcePathStyle: boolean; credentials: { accessKeyId: string; secretAccessKey: string } | undefined };
+  /** `REDIS_URL`: rate and concurrency limits shared by every gateway; in process memory when absent. */
+  redisUrl: string | undefined;
   /** `RESULT_HOSTING`: `gateway` (default) stores results; `upstream` passes the upstream's URLs through. */
   resultHosting: "gateway" | "upstream";
   ark: { apiKey: string; baseUrl: string } | undefined;
@@ -52,6 +54,13 @@ function integer(environment: Environment, name: string, fallback: number, min: 
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${name} must be an integer in [${min}, ${max}]; got "${raw}".`);
   return value;
+}
+
+/** `REDIS_URL`, checked: redis:// or rediss://. */
+function redisUrl(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^rediss?:\/\/[^/\s]+/.test(raw)) throw new ConfigError(`REDIS_URL must be redis://[user:password@]host:port[/db] (or rediss:// for TLS); got "${raw.replace(/\/\/[^@/]*@/, "//…@")}".`);
+  return raw;
 }
 
 /** Hours, a fraction allowed, from one minute to a year. */
@@ -138,6 +147,7 @@ export function loadConfig(environment: Environment = process.env): Config {
     fileTtlHours: hours(environment, "FILE_TTL_HOURS", 24),
     resultHosting: hosting,
     storage,
+    redisUrl: redisUrl(value("REDIS_URL")),
     ark: arkKey && !emulate ? { apiKey: arkKey, baseUrl: urlValue("ARK_BASE_URL", "https://ark.cn-beijing.volces.com/api/v3") } : undefined,
     visual:
       accessKeyId && secretAccessKey && !emulate

@@ -25,6 +25,7 @@ import type { BlobStorage } from "./storage/types.js";
 import { createKeyStore, type KeyStore } from "./stores/keys.js";
 import { Accounts } from "./accounts/accounts.js";
 import { createMetrics } from "./metrics.js";
+import { redisLimits } from "./accounts/redis-limits.js";
 import { interruptedResult } from "./routes/async.js";
 import { createTaskStore } from "./tasks/tasks.js";
 import { createWebhookSender } from "./tasks/webhooks.js";
@@ -57,6 +58,8 @@ export interface GatewayOptions {
   streamKeepAliveMs?: number;
   /** Delays between webhook tries (tests shorten them); default 1 s, 5 s, 30 s, 2 min, 10 min. */
   webhookDelaysMs?: readonly number[];
+  /** Prefix of the Redis keys (tests isolate their runs); default `doubao-gateway:`. */
+  redisPrefix?: string;
   /** Also export the process's CPU, memory and event-loop metrics (npm start does; tests need not). */
   processMetrics?: boolean;
   /** Models the embedded emulator answers as retired (tests of the lifecycle path). */
@@ -94,6 +97,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   registerSecrets([
     config.ark?.apiKey, config.visual?.accessKeyId, config.visual?.secretAccessKey, config.api302?.apiKey,
     config.storage.kind === "s3" ? config.storage.credentials?.secretAccessKey : undefined,
+    config.redisUrl ? decodeURIComponent(new URL(config.redisUrl).password) : undefined,
   ]);
   const clock = options.clock ?? systemClock;
   const signingNow = () => new Date(clock.now());
@@ -129,7 +133,9 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
           ...(config.storage.endpoint ? { endpoint: config.storage.endpoint } : {}), ...(config.storage.credentials ? { credentials: config.storage.credentials } : {}),
         })
       : createFsStorage(join(config.dataDir, "files"));
+  const limits = config.redisUrl ? await redisLimits({ url: config.redisUrl, ...(options.redisPrefix ? { prefix: options.redisPrefix } : {}) }) : undefined;
   const accounts = new Accounts(database, keys, storage, {
+    ...(limits ? { limits } : {}),
     prices: config.file.prices, timeZone: config.usageTimeZone, ...(options.now ? { now: options.now } : {}),
     onCharged: (model, images) => metrics.imagesCharged.inc({ model }, images),
   });
@@ -186,6 +192,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       clearInterval(timer);
       await app.close();
       await emulator?.close();
+      await limits?.close?.();
       database.close();
     },
   };

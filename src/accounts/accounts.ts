@@ -12,7 +12,7 @@ import type { BlobStorage } from "../storage/types.js";
 import type { ApiKeyRecord, KeyStore } from "../stores/keys.js";
 import { dayOf, secondsToMidnight } from "./clock.js";
 import { createLedger, QuotaRefusal, type Ledger, type QuotaKind } from "./ledger.js";
-import { ConcurrencyGate, RateWindow } from "./limits.js";
+import { memoryLimits, type SharedLimits } from "./limits.js";
 import { fromMicros, type PriceTable } from "./prices.js";
 import type { Database } from "better-sqlite3";
 
@@ -23,6 +23,8 @@ export interface AccountsOptions {
   now?: () => number;
   /** Told of every settled request with images (metrics): the model asked for, the images charged. */
   onCharged?: (model: string, images: number) => void;
+  /** Rate and concurrency counters; default this process's memory. */
+  limits?: SharedLimits;
 }
 
 export interface Delivered {
@@ -50,8 +52,8 @@ export interface Admission {
 
 export class Accounts {
   readonly ledger: Ledger;
-  private readonly rates = new RateWindow();
-  private readonly gate = new ConcurrencyGate();
+  /** Rate and concurrency counters: this process's, or Redis's shared by every gateway. */
+  private readonly limits: SharedLimits;
   /** The accounts' clock (injectable for tests of expiry and daily resets). */
   readonly now: () => number;
 
@@ -62,6 +64,7 @@ export class Accounts {
     readonly options: AccountsOptions,
   ) {
     this.ledger = createLedger(database);
+    this.limits = options.limits ?? memoryLimits();
     this.now = options.now ?? Date.now;
   }
 
@@ -77,15 +80,16 @@ export class Accounts {
    * `images` is the most the request may make (a group's `max_images`); `servedModel` the model whose price
    * applies (a retired model's replacement); `referenceImages` is recorded.
    */
-  admit(key: ApiKeyRecord, request: { id: string; model: string; endpoint: string; images: number; servedModel?: string; referenceImages?: number }): Admission {
+  async admit(key: ApiKeyRecord, request: { id: string; model: string; endpoint: string; images: number; servedModel?: string; referenceImages?: number }): Promise<Admission> {
     const priced = request.servedModel ?? request.model;
     if (key.allowedModels && !key.allowedModels.includes(request.model)) throw modelNotAllowed(request.model, key.allowedModels);
     const now = this.now();
-    const release = this.gate.enter(key.id, key.concurrency);
+    // A key without a limit costs no round trip to the counters.
+    const release = key.concurrency === null ? () => undefined : await this.limits.enter(key.id, key.concurrency);
     if (!release) throw rateLimited("concurrency", key.concurrency as number, 1);
     try {
       if (key.rpm !== null) {
-        const decision = this.rates.take(key.id, key.rpm, now);
+        const decision = await this.limits.take(key.id, key.rpm, now);
         if (!decision.ok) throw rateLimited("rpm", key.rpm, decision.retryAfter);
       }
       const day = dayOf(now, this.options.timeZone);

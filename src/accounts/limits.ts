@@ -1,6 +1,6 @@
 /**
- * Per-key request rate (a sliding 60 s window) and concurrency, in process memory. A gateway spread over
- * several processes needs them shared (Redis, with the scale-out work); the interface stays the same.
+ * Per-key request rate (a sliding 60 s window) and concurrency. `memoryLimits` keeps them in the process (one
+ * gateway); `redisLimits` (redis-limits.ts) shares them between gateways. Both answer the same `SharedLimits`.
  */
 
 export interface RateDecision {
@@ -44,4 +44,22 @@ export class ConcurrencyGate {
       else this.running.set(key, left);
     };
   }
+}
+
+/** Where rate and concurrency are counted: this process, or Redis shared by every gateway. */
+export interface SharedLimits {
+  /** Takes a slot in the key's last-minute window; refused when `limit` were taken. */
+  take(key: string, limit: number, now: number): Promise<RateDecision>;
+  /** A release function when fewer than `limit` of the key's requests are running, else undefined. */
+  enter(key: string, limit: number): Promise<(() => void) | undefined>;
+  close?(): Promise<void>;
+}
+
+export function memoryLimits(): SharedLimits {
+  const rates = new RateWindow();
+  const gate = new ConcurrencyGate();
+  return {
+    take: async (key, limit, now) => rates.take(key, limit, now),
+    enter: async (key, limit) => gate.enter(key, limit),
+  };
 }

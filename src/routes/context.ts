@@ -25,7 +25,7 @@ export async function accounted<T>(
   run: (admission: Admission) => Promise<T>,
 ): Promise<T> {
   if (!request.apiKey) throw keyRefused("unknown");
-  const admission = accounts.admit(request.apiKey, { id: request.id, endpoint: request.routeOptions.url ?? request.url, ...work });
+  const admission = await accounts.admit(request.apiKey, { id: request.id, endpoint: request.routeOptions.url ?? request.url, ...work });
   reply.raw.once("close", admission.release);
   try {
     return await run(admission);

@@ -1,0 +1,100 @@
+/**
+ * Rate and concurrency limits shared by every gateway through Redis (`REDIS_URL`). Each check is one Lua script,
+ * so it is atomic across gateways: the sliding window is a sorted set of admission times per key; concurrency is
+ * a sorted set of leases scored by their expiry, so a lease held by a process that died expires by itself
+ * (after `leaseMs`) instead of blocking the key for ever. ioredis is imported only when REDIS_URL is set.
+ */
+import { randomUUID } from "node:crypto";
+import type { Redis } from "ioredis";
+import { GatewayError, ErrCode } from "../errors.js";
+import type { RateDecision, SharedLimits } from "./limits.js";
+
+const WINDOW_MS = 60_000;
+
+// KEYS[1] window; ARGV now, window, limit, member → {1, 0} taken, or {0, ms until the oldest leaves}
+const TAKE = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1] - ARGV[2])
+local count = redis.call('ZCARD', KEYS[1])
+if count < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {1, 0}
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {0, tonumber(oldest[2]) + ARGV[2] - ARGV[1]}`;
+
+// KEYS[1] leases; ARGV now, expiry, limit, lease id → 1 entered, 0 full
+const ENTER = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2] - ARGV[1])
+  return 1
+end
+return 0`;
+
+export interface RedisLimitsOptions {
+  /** `REDIS_URL`, e.g. redis://127.0.0.1:6379/0. */
+  url: string;
+  /** Prefix of every key the gateway writes; default `doubao-gateway:`. */
+  prefix?: string;
+  /** How long a concurrency lease lives when its process never releases it; default 15 min (beyond any request's deadline). */
+  leaseMs?: number;
+}
+
+/** 503 for a request whose limits cannot be checked: the gateway does not guess, and charges nothing. */
+export function limitsUnavailable(detail: string): GatewayError {
+  return new GatewayError({
+    status: 503, code: "LimitsUnavailable", type: "server_error", errCode: ErrCode.noUpstream, retryAfter: 5,
+    message: `The gateway cannot check this API key's rate and concurrency limits right now (Redis: ${detail}); nothing was sent upstream or charged. Retry shortly.`,
+    messageCn: "网关暂时无法检查该 API Key 的速率与并发限制（Redis 不可用），请求未发送、未计费，请稍后重试。",
+  });
+}
+
+export async function redisLimits(options: RedisLimitsOptions): Promise<SharedLimits> {
+  const { Redis: RedisClient } = await import("ioredis");
+  // Fail fast when Redis is down: no offline queue, one try, a short connect timeout.
+  const redis: Redis = new RedisClient(options.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000, lazyConnect: false });
+  redis.on("error", () => undefined);
+  // Wait for the first connection (up to 2 s) so that the first requests are not refused; a Redis that is down at
+  // start does not stop the gateway: requests that need it get a 503 until it is back.
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 2_000);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    redis.once("ready", done);
+    redis.once("error", done);
+  });
+  const prefix = options.prefix ?? "doubao-gateway:";
+  const leaseMs = options.leaseMs ?? 15 * 60_000;
+  const run = async <T>(call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call();
+    } catch (error) {
+      throw limitsUnavailable((error as Error).message.slice(0, 120));
+    }
+  };
+  return {
+    async take(key, limit, now): Promise<RateDecision> {
+      const [ok, wait] = await run(() => redis.eval(TAKE, 1, `${prefix}rate:${key}`, now, WINDOW_MS, limit, `${now}:${randomUUID()}`) as Promise<[number, number]>);
+      return ok === 1 ? { ok: true, retryAfter: 0 } : { ok: false, retryAfter: Math.max(1, Math.ceil(wait / 1000)) };
+    },
+    async enter(key, limit) {
+      const lease = randomUUID();
+      const now = Date.now();
+      const entered = await run(() => redis.eval(ENTER, 1, `${prefix}running:${key}`, now, now + leaseMs, limit, lease) as Promise<number>);
+      if (entered !== 1) return undefined;
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        void redis.zrem(`${prefix}running:${key}`, lease).catch(() => undefined);
+      };
+    },
+    close: async () => {
+      redis.disconnect();
+    },
+  };
+}

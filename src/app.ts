@@ -19,6 +19,8 @@ export interface AppDeps extends RouteDeps {
   keys: KeyStore;
   tasks: TaskStore;
   idempotency: IdempotencyStore;
+  /** `/ready`'s probes of the database, Redis and storage. */
+  checks?: Record<string, () => Promise<void>>;
   /** Sends `?webhook_url=` callbacks; none when absent. */
   webhooks?: WebhookSender;
   fileTtlMs: number;
@@ -192,6 +194,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
   }
-  registerMetaRoutes(app, { router: deps.router, storage: deps.storage, fileTtlMs: deps.fileTtlMs, publicBaseUrl: deps.publicBaseUrl, currency: deps.accounts.options.prices.currency, resilience: deps.resilience, ...(deps.now ? { now: deps.now } : {}) });
+  registerMetaRoutes(app, { router: deps.router, storage: deps.storage, fileTtlMs: deps.fileTtlMs, publicBaseUrl: deps.publicBaseUrl, currency: deps.accounts.options.prices.currency, resilience: deps.resilience, ...(deps.checks ? { checks: deps.checks } : {}), ...(deps.now ? { now: deps.now } : {}) });
   return app;
 }

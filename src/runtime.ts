@@ -154,6 +154,11 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     accounts,
     tasks,
     idempotency,
+    checks: {
+      database: async () => void database.prepare("SELECT 1").get(),
+      storage: async () => void (await storage.get("19700101/AAAAAAAAAAAAAAAAAAAAAA.jpeg")),
+      ...(limits?.ping ? { redis: () => (limits.ping as () => Promise<void>)() } : {}),
+    },
     webhooks: createWebhookSender({
       policy: fetchPolicy, ...(options.webhookDelaysMs ? { delaysMs: options.webhookDelaysMs } : {}),
       log: { warn: (object, message) => app.log.warn(object, message) },

@@ -109,6 +109,7 @@ test("/ready says whether requests can be served; it needs no key", async () => 
       { id: "visual", label: "emulator", breaker: "closed", usable: true },
       { id: "302ai", label: "emulator-302ai", breaker: "closed", usable: true },
     ],
+    dependencies: { database: "ok", storage: "ok" },
   });
 });
 

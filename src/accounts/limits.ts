@@ -52,6 +52,8 @@ export interface SharedLimits {
   take(key: string, limit: number, now: number): Promise<RateDecision>;
   /** A release function when fewer than `limit` of the key's requests are running, else undefined. */
   enter(key: string, limit: number): Promise<(() => void) | undefined>;
+  /** Throws when the shared store cannot be reached (for /ready). */
+  ping?(): Promise<void>;
   close?(): Promise<void>;
 }
 

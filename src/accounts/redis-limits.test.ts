@@ -73,6 +73,12 @@ test("Redis down: a key with limits gets 503 LimitsUnavailable (nothing sent, no
     assert.equal(down.emulator?.stats.requests, calls);
     assert.equal((await drawing(down, TEST_KEY)).statusCode, 200);
     assert.equal((await down.app.inject({ method: "GET", url: "/health" })).statusCode, 200);
+    const ready = await down.app.inject({ method: "GET", url: "/ready" });
+    assert.equal(ready.statusCode, 503);
+    assert.equal(ready.json().reason, "redis is not reachable");
+    assert.match(ready.json().dependencies.redis, /^down: /);
+    assert.deepEqual([ready.json().dependencies.database, ready.json().dependencies.storage], ["ok", "ok"]);
+    assert.equal((await a.app.inject({ method: "GET", url: "/ready" })).json().dependencies.redis, "ok");
   } finally {
     await down.close();
   }

@@ -93,6 +93,9 @@ export async function redisLimits(options: RedisLimitsOptions): Promise<SharedLi
         void redis.zrem(`${prefix}running:${key}`, lease).catch(() => undefined);
       };
     },
+    ping: async () => {
+      await redis.ping();
+    },
     close: async () => {
       redis.disconnect();
     },

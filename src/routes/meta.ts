@@ -14,6 +14,8 @@ export interface MetaDeps {
   storage: BlobStorage;
   fileTtlMs: number;
   publicBaseUrl: string;
+  /** What `/ready` checks besides the upstreams: name → a probe that throws when the part is down. */
+  checks?: Record<string, () => Promise<void>>;
   /** The breakers, for `/ready`. */
   resilience?: Resilience;
   /** The price table's currency, shown with each model's price. */
@@ -67,11 +69,26 @@ export function registerMetaRoutes(app: FastifyInstance, deps: MetaDeps): void {
       const open = breaker ? breaker.state === "open" && breaker.restingFor(now) > 0 : false;
       return { id: provider.id, label: provider.label, breaker: breaker?.state ?? "closed", usable: !open };
     });
-    const ready = providers.some((provider) => provider.usable);
-    return reply.code(ready ? 200 : 503).send({
-      ready, providers,
-      ...(ready ? {} : { reason: providers.length === 0 ? "no upstream is configured: set ARK_API_KEY, VOLC_ACCESSKEY + VOLC_SECRETKEY or API302_KEY" : "every upstream's circuit breaker is open" }),
-    });
+    const dependencies: Record<string, string> = {};
+    await Promise.all(Object.entries(deps.checks ?? {}).map(async ([name, check]) => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([check(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("no answer within 2 s")), 2_000)))]);
+        dependencies[name] = "ok";
+      } catch (error) {
+        dependencies[name] = `down: ${(error as Error).message.slice(0, 160)}`;
+      } finally {
+        clearTimeout(timer);
+      }
+    }));
+    const down = Object.entries(dependencies).filter(([, state]) => state !== "ok").map(([name]) => name);
+    const upstream = providers.some((provider) => provider.usable);
+    const reasons = [
+      ...(upstream ? [] : [providers.length === 0 ? "no upstream is configured: set ARK_API_KEY, VOLC_ACCESSKEY + VOLC_SECRETKEY or API302_KEY" : "every upstream's circuit breaker is open"]),
+      ...down.map((name) => `${name} is not reachable`),
+    ];
+    const ready = reasons.length === 0;
+    return reply.code(ready ? 200 : 503).send({ ready, providers, dependencies, ...(ready ? {} : { reason: reasons.join("; ") }) });
   });
 
   app.get("/health", async () => ({

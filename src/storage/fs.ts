@@ -1,17 +1,13 @@
 /** Results on the local disk under `DATA_DIR/files`, written temp-then-rename so a crash never leaves half a file. */
-import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { BLOB_KEY, type BlobStorage } from "./types.js";
-
-const day = (date: Date) => date.toISOString().slice(0, 10).replace(/-/g, "");
+import { BLOB_KEY, blobStorage, type BlobStorage } from "./types.js";
 
 export function createFsStorage(directory: string, now: () => Date = () => new Date()): BlobStorage {
   const pathOf = (key: string) => {
     if (!BLOB_KEY.test(key)) throw new Error(`invalid blob key ${JSON.stringify(key)}`);
     return join(directory, key);
   };
-  const newKey = (extension: "jpeg" | "png") => `${day(now())}/${randomBytes(16).toString("base64url")}.${extension}`;
   const write = async (key: string, bytes: Buffer) => {
     const path = pathOf(key);
     await mkdir(join(path, ".."), { recursive: true });
@@ -19,14 +15,8 @@ export function createFsStorage(directory: string, now: () => Date = () => new D
     await writeFile(temporary, bytes);
     await rename(temporary, path);
   };
-  return {
-    newKey,
+  return blobStorage({
     write,
-    async put(bytes, extension) {
-      const key = newKey(extension);
-      await write(key, bytes);
-      return key;
-    },
     async get(key) {
       if (!BLOB_KEY.test(key)) return undefined;
       try {
@@ -64,5 +54,5 @@ export function createFsStorage(directory: string, now: () => Date = () => new D
       }
       return removed;
     },
-  };
+  }, now);
 }

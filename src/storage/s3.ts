@@ -4,8 +4,7 @@
  * SDK is imported when the driver is made, so a gateway on local files never loads it. Expiry: the gateway's
  * sweeper deletes objects older than FILE_TTL_HOURS (or set a bucket lifecycle rule on the prefix).
  */
-import { randomBytes } from "node:crypto";
-import { BLOB_KEY, type BlobStorage } from "./types.js";
+import { BLOB_KEY, blobStorage, type BlobStorage } from "./types.js";
 
 export interface S3StorageOptions {
   bucket: string;
@@ -30,8 +29,6 @@ export function parseStorageUrl(url: string): { bucket: string; prefix: string }
   return { bucket: match[1] as string, prefix: prefix ? `${prefix}/` : "" };
 }
 
-const day = (date: Date) => date.toISOString().slice(0, 10).replace(/-/g, "");
-
 export async function createS3Storage(options: S3StorageOptions): Promise<BlobStorage> {
   const { S3Client, PutObjectCommand, GetObjectCommand, DeleteObjectCommand, DeleteObjectsCommand, ListObjectsV2Command } = await import("@aws-sdk/client-s3");
   const client = new S3Client({
@@ -47,17 +44,9 @@ export async function createS3Storage(options: S3StorageOptions): Promise<BlobSt
     if (!BLOB_KEY.test(key)) throw new Error(`invalid blob key ${JSON.stringify(key)}`);
     return `${prefix}${key}`;
   };
-  const newKey = (extension: "jpeg" | "png") => `${day(now())}/${randomBytes(16).toString("base64url")}.${extension}`;
-  const write = async (key: string, bytes: Buffer) => {
-    await client.send(new PutObjectCommand({ Bucket: bucket, Key: objectKey(key), Body: bytes, ContentType: key.endsWith(".png") ? "image/png" : "image/jpeg" }));
-  };
-  return {
-    newKey,
-    write,
-    async put(bytes, extension) {
-      const key = newKey(extension);
-      await write(key, bytes);
-      return key;
+  return blobStorage({
+    async write(key, bytes) {
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: objectKey(key), Body: bytes, ContentType: key.endsWith(".png") ? "image/png" : "image/jpeg" }));
     },
     async get(key) {
       if (!BLOB_KEY.test(key)) return undefined;
@@ -87,5 +76,5 @@ export async function createS3Storage(options: S3StorageOptions): Promise<BlobSt
       } while (token);
       return removed;
     },
-  };
+  }, now);
 }

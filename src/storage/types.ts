@@ -1,3 +1,5 @@
+import { randomBytes } from "node:crypto";
+
 /** Where result images live. Keys are made by the gateway (`yyyymmdd/<random>.jpeg`), never by a client. */
 export interface StoredBlob {
   bytes: Buffer;
@@ -19,3 +21,20 @@ export interface BlobStorage {
 
 /** The only key shape storage accepts: a day folder and 22 base64url characters. */
 export const BLOB_KEY = /^(\d{8})\/([A-Za-z0-9_-]{22})\.(jpeg|png)$/;
+
+/** What a driver provides; `blobStorage` adds the key making that every driver shares. */
+export type StorageDriver = Pick<BlobStorage, "write" | "get" | "delete" | "sweep">;
+
+/** A driver as a BlobStorage: new keys are `yyyymmdd/<22 random base64url characters>.<ext>`, made by the gateway. */
+export function blobStorage(driver: StorageDriver, now: () => Date = () => new Date()): BlobStorage {
+  const newKey = (extension: "jpeg" | "png") => `${now().toISOString().slice(0, 10).replace(/-/g, "")}/${randomBytes(16).toString("base64url")}.${extension}`;
+  return {
+    ...driver,
+    newKey,
+    async put(bytes, extension) {
+      const key = newKey(extension);
+      await driver.write(key, bytes);
+      return key;
+    },
+  };
+}

@@ -36,6 +36,8 @@ test("bad values are refused with the variable named", () => {
   assert.throws(() => loadConfig({ ARK_API_KEY: "k", ARK_BASE_URL: "ftp://x" }), /ARK_BASE_URL must be an http\(s\) URL/);
   assert.throws(() => loadConfig({ FILE_TTL_HOURS: "0" }), /FILE_TTL_HOURS must be a number of hours from 0.0167 \(one minute\) to 8760 \(a year\), e.g. 24 or 0.25 for 15 minutes; got "0"./);
   assert.equal(loadConfig({ FILE_TTL_HOURS: "0.25" }).fileTtlHours, 0.25);
+  assert.equal(loadConfig({ LOG_FORMAT: "pretty" }).logFormat, "pretty");
+  assert.throws(() => loadConfig({ LOG_FORMAT: "xml" }), /^Error: LOG_FORMAT must be json or pretty; got "xml"\.$/);
   assert.throws(() => loadConfig({ GATEWAY_EMULATE: "0" }), /^Error: GATEWAY_EMULATE=0 forbids the built-in emulator and no upstream credentials are set, so no model could be served. Set ARK_API_KEY/);
   assert.equal(loadConfig({ HOST: "0.0.0.0" }).publicBaseUrl, "http://localhost:8302");
 });

@@ -41,6 +41,8 @@ export interface Config {
   usageTimeZone: string;
   /** `LOG_LEVEL`, default info. */
   logLevel: string;
+  /** `LOG_FORMAT`: `json` (default, one JSON object per line) or `pretty` (pino-pretty, for a human at a terminal). */
+  logFormat: "json" | "pretty";
   production: boolean;
 }
 
@@ -54,6 +56,11 @@ function integer(environment: Environment, name: string, fallback: number, min: 
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${name} must be an integer in [${min}, ${max}]; got "${raw}".`);
   return value;
+}
+
+function logFormat(raw: string | undefined): "json" | "pretty" {
+  if (raw === undefined || raw === "json" || raw === "pretty") return raw ?? "json";
+  throw new ConfigError(`LOG_FORMAT must be json or pretty; got "${raw}".`);
 }
 
 /** `REDIS_URL`, checked: redis:// or rediss://. */
@@ -161,6 +168,7 @@ export function loadConfig(environment: Environment = process.env): Config {
     bodyLimitBytes: integer(environment, "BODY_LIMIT_MB", 15, 1, 100) * 1024 * 1024,
     usageTimeZone: timeZone,
     logLevel: value("LOG_LEVEL") ?? "info",
+    logFormat: logFormat(value("LOG_FORMAT")),
     production,
   });
 }

@@ -6,7 +6,10 @@ import { createGateway } from "./runtime.js";
 
 export async function serve(config: Config): Promise<void> {
   const gateway = await createGateway(config, {
-    logger: { level: config.logLevel, redact: ["req.headers.authorization", "req.headers.cookie"] },
+    logger: {
+      level: config.logLevel, redact: ["req.headers.authorization", "req.headers.cookie"],
+      ...(config.logFormat === "pretty" ? { transport: { target: "pino-pretty", options: { translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" } } } : {}),
+    },
     processMetrics: true,
   });
   let address: string;

@@ -19,6 +19,8 @@ export interface AppDeps extends RouteDeps {
   keys: KeyStore;
   tasks: TaskStore;
   idempotency: IdempotencyStore;
+  /** This gateway's instance id (async tasks record it). */
+  instanceId?: string;
   /** `/ready`'s probes of the database, Redis and storage. */
   checks?: Record<string, () => Promise<void>>;
   /** Sends `?webhook_url=` callbacks; none when absent. */
@@ -176,7 +178,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // Idempotency wraps async: a replayed ?async=true request gets the same task id.
   registerIdempotency(app, { store: deps.idempotency, bodyLimitBytes: deps.bodyLimitBytes, now: deps.now ?? Date.now });
   registerAsync(app, {
-    tasks: deps.tasks, bodyLimitBytes: deps.bodyLimitBytes, now: deps.now ?? Date.now,
+    tasks: deps.tasks, bodyLimitBytes: deps.bodyLimitBytes, now: deps.now ?? Date.now, ...(deps.instanceId ? { instanceId: deps.instanceId } : {}),
     ...(deps.webhooks ? { webhooks: deps.webhooks, webhookSecret: (keyId: string) => deps.keys.webhookSecret(keyId) } : {}),
   });
   // The calling key's webhook signing secret (made on first use), to verify `webhook-signature`.

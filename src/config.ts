@@ -1,4 +1,5 @@
 /** The environment, parsed once into a frozen, typed Config. Every variable is documented in the README. */
+import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { ConfigFileError, DEFAULT_FILE_CONFIG, loadConfigFile, type FileConfig } from "./config-file.js";
 import { isTimeZone } from "./accounts/clock.js";
@@ -19,6 +20,12 @@ export interface Config {
   fileTtlHours: number;
   /** Where results are stored: `DATA_DIR/files` (default), or `STORAGE_URL=s3://bucket/prefix` with the S3_* variables. */
   storage: { kind: "fs" } | { kind: "s3"; bucket: string; prefix: string; endpoint: string | undefined; region: string; forcePathStyle: boolean; credentials: { accessKeyId: string; secretAccessKey: string } | undefined };
+  /**
+   * `INSTANCE_ID`: this gateway among those sharing a database; default `<hostname>:<PORT>` (or `<hostname>:<DATA_DIR>`
+   * with PORT=0). A restart with the same id recovers its previous run's unfinished work at once; another live
+   * instance's is left alone.
+   */
+  instanceId: string;
   /** `REDIS_URL`: rate and concurrency limits shared by every gateway; in process memory when absent. */
   redisUrl: string | undefined;
   /** `RESULT_HOSTING`: `gateway` (default) stores results; `upstream` passes the upstream's URLs through. */
@@ -155,6 +162,7 @@ export function loadConfig(environment: Environment = process.env): Config {
     resultHosting: hosting,
     storage,
     redisUrl: redisUrl(value("REDIS_URL")),
+    instanceId: value("INSTANCE_ID") ?? `${hostname()}:${port === 0 ? resolve(value("DATA_DIR") ?? "./data") : port}`,
     ark: arkKey && !emulate ? { apiKey: arkKey, baseUrl: urlValue("ARK_BASE_URL", "https://ark.cn-beijing.volces.com/api/v3") } : undefined,
     visual:
       accessKeyId && secretAccessKey && !emulate

@@ -25,6 +25,11 @@ import type { BlobStorage } from "./storage/types.js";
 import { createKeyStore, type KeyStore } from "./stores/keys.js";
 import { Accounts } from "./accounts/accounts.js";
 import { createMetrics } from "./metrics.js";
+import { createInstanceRegistry } from "./stores/instances.js";
+
+/** How often an instance beats, and after how long without a beat its unfinished work is recovered by another. */
+const INSTANCE_HEARTBEAT_MS = 10_000;
+const INSTANCE_STALE_MS = 30_000;
 import { redisLimits } from "./accounts/redis-limits.js";
 import { interruptedResult } from "./routes/async.js";
 import { createTaskStore } from "./tasks/tasks.js";
@@ -134,19 +139,30 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
         })
       : createFsStorage(join(config.dataDir, "files"));
   const limits = config.redisUrl ? await redisLimits({ url: config.redisUrl, ...(options.redisPrefix ? { prefix: options.redisPrefix } : {}) }) : undefined;
+  const now = options.now ?? Date.now;
+  const startedAt = now();
+  const instances = createInstanceRegistry(database, config.instanceId, { staleMs: INSTANCE_STALE_MS, startedAt });
+  const alive = (instanceId: string | null) => instances.alive(instanceId, now());
   const accounts = new Accounts(database, keys, storage, {
+    instanceId: config.instanceId,
     ...(limits ? { limits } : {}),
     prices: config.file.prices, timeZone: config.usageTimeZone, ...(options.now ? { now: options.now } : {}),
     onCharged: (model, images) => metrics.imagesCharged.inc({ model }, images),
   });
   // Requests a previous process left half-done: their files go, and they are settled uncharged; their async tasks say so.
-  const recovered = await accounts.recover();
+  const recovered = await accounts.recover(alive, startedAt);
   const tasks = createTaskStore(database);
-  const now = options.now ?? Date.now;
   const idempotency = createIdempotencyStore(database);
   // Requests a previous process left unanswered run again when retried (recovery settled them uncharged).
   idempotency.sweep(now() - IDEMPOTENCY_WINDOW_MS, true);
-  tasks.interruptPending(interruptedResult, now());
+  tasks.interruptPending(interruptedResult, now(), alive, { id: config.instanceId, startedAt });
+  // The heartbeat, and the recovery of what a neighbour that stopped beating left unfinished.
+  const heartbeat = setInterval(() => {
+    instances.beat(now());
+    void accounts.recover(alive, startedAt).catch(() => undefined);
+    tasks.interruptPending(interruptedResult, now(), alive, { id: config.instanceId, startedAt });
+  }, INSTANCE_HEARTBEAT_MS);
+  heartbeat.unref();
   const fileTtlMs = Math.round(config.fileTtlHours * 3600 * 1000);
   const fetchPolicy: FetchPolicy = { allow: new AllowList(config.fetchAllow), ...options.fetchPolicy };
   const app = buildApp({
@@ -154,6 +170,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     accounts,
     tasks,
     idempotency,
+    instanceId: config.instanceId,
     checks: {
       database: async () => void database.prepare("SELECT 1").get(),
       storage: async () => void (await storage.get("19700101/AAAAAAAAAAAAAAAAAAAAAA.jpeg")),
@@ -195,9 +212,11 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     sweep,
     async close() {
       clearInterval(timer);
+      clearInterval(heartbeat);
       await app.close();
       await emulator?.close();
       await limits?.close?.();
+      instances.leave();
       database.close();
     },
   };

@@ -25,6 +25,8 @@ export interface AccountsOptions {
   onCharged?: (model: string, images: number) => void;
   /** Rate and concurrency counters; default this process's memory. */
   limits?: SharedLimits;
+  /** This gateway instance's id, recorded on each ledger row (recovery leaves a live instance's rows alone). */
+  instanceId?: string;
 }
 
 export interface Delivered {
@@ -96,7 +98,7 @@ export class Accounts {
       try {
         this.ledger.reserve(
           { id: request.id, keyId: key.id, keyName: key.name, model: request.model, endpoint: request.endpoint, images: request.images, costMicros: request.images * this.priceMicros(priced),
-            referenceImages: request.referenceImages ?? 0, createdAt: now, day },
+            referenceImages: request.referenceImages ?? 0, instanceId: this.options.instanceId ?? null, createdAt: now, day },
           key,
         );
       } catch (error) {
@@ -143,10 +145,14 @@ export class Accounts {
     };
   }
 
-  /** After a crash: requests left reserved lose their files and are settled uncharged. */
-  async recover(): Promise<{ requests: number; files: number }> {
+  /**
+   * After a crash: requests left reserved lose their files and are settled uncharged — only those whose instance is
+   * not alive (`alive`), and, of this instance's own id, only those made before `startedAt` (its previous run).
+   */
+  async recover(alive: (instanceId: string | null) => boolean = () => false, startedAt = Number.POSITIVE_INFINITY): Promise<{ requests: number; files: number }> {
     let removed = 0;
-    const left = this.ledger.interrupted();
+    const own = this.options.instanceId ?? null;
+    const left = this.ledger.interrupted().filter((row) => (row.instanceId === own && own !== null ? row.createdAt < startedAt : !alive(row.instanceId)));
     for (const entry of left) {
       for (const file of entry.files) {
         await this.storage.delete(file);

@@ -23,6 +23,8 @@ export interface Reservation {
   costMicros: number;
   /** Reference images sent with the request. */
   referenceImages: number;
+  /** The gateway instance that admitted it (crash recovery leaves a live instance's rows alone). */
+  instanceId: string | null;
   createdAt: number;
   /** `YYYY-MM-DD` in the usage time zone. */
   day: string;
@@ -83,8 +85,8 @@ export interface Ledger {
   /** Adds storage keys to the request's row before the bytes are written. */
   recordFiles(id: string, keys: readonly string[]): void;
   settle(id: string, settlement: Settlement): void;
-  /** Rows left `reserved` by a process that died; their files' keys. */
-  interrupted(): Array<{ id: string; files: string[] }>;
+  /** Rows still `reserved` (requests in flight, or left by a process that died), with their instance; their files' keys. */
+  interrupted(): Array<{ id: string; files: string[]; instanceId: string | null; createdAt: number }>;
   get(id: string): LedgerRecord | undefined;
   report(query: UsageQuery): UsageRow[];
   /** Charged images and cost of a key: in total and on a day. */
@@ -136,6 +138,7 @@ export function createLedger(database: Database): Ledger {
   const columns = new Set(database.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('usage')").all().map((column) => column.name));
   if (!columns.has("served_model")) database.exec("ALTER TABLE usage ADD COLUMN served_model TEXT");
   if (!columns.has("reference_images")) database.exec("ALTER TABLE usage ADD COLUMN reference_images INTEGER NOT NULL DEFAULT 0");
+  if (!columns.has("instance_id")) database.exec("ALTER TABLE usage ADD COLUMN instance_id TEXT");
 
   // Both reads cover a key's total and one day in one pass: settled usage from the daily roll-up (a row per
   // key and day), reservations from the partial index of rows still reserved (the requests in flight).
@@ -150,8 +153,8 @@ export function createLedger(database: Database): Ledger {
      FROM usage INDEXED BY usage_reserved WHERE key_id = ? AND state = 'reserved'`,
   );
   const insert = database.prepare(
-    `INSERT INTO usage (id, key_id, key_name, model, endpoint, state, reserved_images, reserved_micros, reference_images, created_at, day, files)
-     VALUES (@id, @keyId, @keyName, @model, @endpoint, 'reserved', @images, @costMicros, @referenceImages, @createdAt, @day, '[]')`,
+    `INSERT INTO usage (id, key_id, key_name, model, endpoint, state, reserved_images, reserved_micros, reference_images, instance_id, created_at, day, files)
+     VALUES (@id, @keyId, @keyName, @model, @endpoint, 'reserved', @images, @costMicros, @referenceImages, @instanceId, @createdAt, @day, '[]')`,
   );
   const filesOf = database.prepare<[string], { files: string | null }>("SELECT files FROM usage WHERE id = ?");
   const setFiles = database.prepare("UPDATE usage SET files = ? WHERE id = ?");
@@ -165,7 +168,9 @@ export function createLedger(database: Database): Ledger {
     `INSERT INTO usage_daily (key_id, day, images, cost_micros) VALUES (?, ?, ?, ?)
      ON CONFLICT (key_id, day) DO UPDATE SET images = images + excluded.images, cost_micros = cost_micros + excluded.cost_micros`,
   );
-  const leftReserved = database.prepare<[], { id: string; files: string | null }>("SELECT id, files FROM usage WHERE state = 'reserved'");
+  const leftReserved = database.prepare<[], { id: string; files: string | null; instance_id: string | null; created_at: number }>(
+    "SELECT id, files, instance_id, created_at FROM usage WHERE state = 'reserved'",
+  );
 
   const reserve = database.transaction((reservation: Reservation, limits: KeyLimits) => {
     const settled = settledSums.get(reservation.day, reservation.day, reservation.keyId) ?? NO_SUMS;
@@ -202,7 +207,7 @@ export function createLedger(database: Database): Ledger {
     reserve: (reservation, limits) => reserve.immediate(reservation, limits),
     recordFiles: (id, keys) => appendFiles.immediate(id, keys),
     settle: (id, settlement) => settle.immediate(id, settlement),
-    interrupted: () => leftReserved.all().map((row) => ({ id: row.id, files: JSON.parse(row.files ?? "[]") as string[] })),
+    interrupted: () => leftReserved.all().map((row) => ({ id: row.id, files: JSON.parse(row.files ?? "[]") as string[], instanceId: row.instance_id, createdAt: row.created_at })),
     get: (id) => rowOf.get(id),
     report(query) {
       const select = query.by.flatMap((dimension) => dimensions[dimension]);

@@ -21,6 +21,8 @@ export const HOP_HEADERS = new Set(["host", "connection", "content-length", "tra
 
 export interface AsyncDeps {
   tasks: TaskStore;
+  /** Recorded on each task, so that another instance's recovery leaves it alone while this one runs. */
+  instanceId?: string;
   /** Signed callbacks for `?webhook_url=`; the key's secret comes from `webhookSecret`. */
   webhooks?: WebhookSender;
   webhookSecret?: (keyId: string) => string;
@@ -81,7 +83,7 @@ export function registerAsync(app: FastifyInstance, deps: AsyncDeps): void {
     }
     const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !HOP_HEADERS.has(name))) as Record<string, string>;
     const taskId = newRequestId();
-    deps.tasks.create(taskId, key.id, deps.now());
+    deps.tasks.create(taskId, key.id, deps.now(), deps.instanceId);
     setImmediate(() => {
       void app
         .inject({ method: "POST", url: `${url.pathname}${url.search}`, headers, payload })

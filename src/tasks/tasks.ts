@@ -22,11 +22,12 @@ export interface Task {
 }
 
 export interface TaskStore {
-  create(id: string, keyId: string, now: number): void;
+  create(id: string, keyId: string, now: number, instanceId?: string): void;
   finish(id: string, result: TaskResult, now: number): void;
   get(id: string): Task | undefined;
   /** Tasks still pending (their process died): finished with `result`; returns how many. */
-  interruptPending(result: (id: string) => TaskResult, now: number): number;
+  /** Finishes as interrupted the pending tasks whose instance is not alive (and this instance's from before `startedAt`). */
+  interruptPending(result: (id: string) => TaskResult, now: number, alive?: (instanceId: string | null) => boolean, own?: { id: string; startedAt: number }): number;
   /** Deletes tasks created before `cutoff`; returns how many. */
   sweep(cutoff: number): number;
   /** How many tasks are submitted and not finished. */
@@ -54,14 +55,16 @@ export function createTaskStore(database: Database): TaskStore {
     data TEXT
   );
   CREATE INDEX IF NOT EXISTS tasks_created ON tasks (created_at);`);
-  const insert = database.prepare("INSERT INTO tasks (id, key_id, created_at) VALUES (?, ?, ?)");
+  const columns = new Set(database.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('tasks')").all().map((column) => column.name));
+  if (!columns.has("instance_id")) database.exec("ALTER TABLE tasks ADD COLUMN instance_id TEXT");
+  const insert = database.prepare("INSERT INTO tasks (id, key_id, created_at, instance_id) VALUES (?, ?, ?, ?)");
   const finish = database.prepare("UPDATE tasks SET finished_at = ?, status_code = ?, content_type = ?, data = ? WHERE id = ? AND finished_at IS NULL");
   const byId = database.prepare<[string], Row>("SELECT * FROM tasks WHERE id = ?");
-  const pending = database.prepare<[], { id: string }>("SELECT id FROM tasks WHERE finished_at IS NULL");
+  const pending = database.prepare<[], { id: string; instance_id: string | null; created_at: number }>("SELECT id, instance_id, created_at FROM tasks WHERE finished_at IS NULL");
   const sweep = database.prepare("DELETE FROM tasks WHERE created_at < ?");
   const countPending = database.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM tasks WHERE finished_at IS NULL");
   return {
-    create: (id, keyId, now) => void insert.run(id, keyId, now),
+    create: (id, keyId, now, instanceId) => void insert.run(id, keyId, now, instanceId ?? null),
     finish: (id, result, now) => void finish.run(now, result.statusCode, result.contentType, result.data, id),
     get(id) {
       const row = byId.get(id);
@@ -69,8 +72,10 @@ export function createTaskStore(database: Database): TaskStore {
       const result = row.status_code === null ? undefined : { statusCode: row.status_code, contentType: row.content_type ?? "application/json", data: row.data ?? "" };
       return { id: row.id, keyId: row.key_id, createdAt: row.created_at, finishedAt: row.finished_at ?? undefined, result };
     },
-    interruptPending(result, now) {
-      const ids = pending.all().map((row) => row.id);
+    interruptPending(result, now, alive = () => false, own) {
+      const ids = pending.all()
+        .filter((row) => (own && row.instance_id === own.id ? row.created_at < own.startedAt : !alive(row.instance_id)))
+        .map((row) => row.id);
       for (const id of ids) {
         const value = result(id);
         finish.run(now, value.statusCode, value.contentType, value.data, id);

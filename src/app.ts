@@ -176,7 +176,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   // Idempotency wraps async: a replayed ?async=true request gets the same task id.
-  registerIdempotency(app, { store: deps.idempotency, bodyLimitBytes: deps.bodyLimitBytes, now: deps.now ?? Date.now });
+  registerIdempotency(app, { store: deps.idempotency, bodyLimitBytes: deps.bodyLimitBytes, now: deps.now ?? Date.now, ...(deps.instanceId ? { instanceId: deps.instanceId } : {}) });
   registerAsync(app, {
     tasks: deps.tasks, bodyLimitBytes: deps.bodyLimitBytes, now: deps.now ?? Date.now, ...(deps.instanceId ? { instanceId: deps.instanceId } : {}),
     ...(deps.webhooks ? { webhooks: deps.webhooks, webhookSecret: (keyId: string) => deps.keys.webhookSecret(keyId) } : {}),

@@ -153,14 +153,16 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const recovered = await accounts.recover(alive, startedAt);
   const tasks = createTaskStore(database);
   const idempotency = createIdempotencyStore(database);
-  // Requests a previous process left unanswered run again when retried (recovery settled them uncharged).
-  idempotency.sweep(now() - IDEMPOTENCY_WINDOW_MS, true);
+  // Claims a dead instance (or this id's previous run) left unanswered run again when retried (recovery settled them uncharged).
+  const claimLive = (instanceId: string | null, createdAt: number) => (instanceId === config.instanceId ? createdAt >= startedAt : alive(instanceId));
+  idempotency.dropInterrupted(claimLive);
   tasks.interruptPending(interruptedResult, now(), alive, { id: config.instanceId, startedAt });
   // The heartbeat, and the recovery of what a neighbour that stopped beating left unfinished.
   const heartbeat = setInterval(() => {
     instances.beat(now());
     void accounts.recover(alive, startedAt).catch(() => undefined);
     tasks.interruptPending(interruptedResult, now(), alive, { id: config.instanceId, startedAt });
+    idempotency.dropInterrupted(claimLive);
   }, INSTANCE_HEARTBEAT_MS);
   heartbeat.unref();
   const fileTtlMs = Math.round(config.fileTtlHours * 3600 * 1000);

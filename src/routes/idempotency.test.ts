@@ -1,6 +1,8 @@
 // Idempotency-Key: a retried request gets the same answer (or task) and never a second upstream call.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import Database from "better-sqlite3";
+import { createIdempotencyStore } from "../stores/idempotency.js";
 import { startHarness, type Harness } from "../testing/harness.js";
 
 let h: Harness;
@@ -69,4 +71,16 @@ test("a malformed key, or a stream, is refused", async () => {
   const stream = await h.post("/doubao/images/generations", { ...body, stream: true }, { "idempotency-key": "s-1" });
   assert.equal(stream.status, 400);
   assert.equal(stream.json.error.param, "stream");
+});
+
+test("a claim a dead instance left unanswered is dropped, so the retry runs; a live instance's is kept", () => {
+  const database = new Database(":memory:");
+  const store = createIdempotencyStore(database);
+  const now = Date.now();
+  assert.equal(store.begin("key", "dead-claim", "h", now, now - 1000, "gw-dead"), true);
+  assert.equal(store.begin("key", "live-claim", "h", now, now - 1000, "gw-live"), true);
+  assert.equal(store.dropInterrupted((instanceId) => instanceId === "gw-live"), 1);
+  assert.equal(store.get("key", "dead-claim", now - 1000), undefined);
+  assert.equal(store.get("key", "live-claim", now - 1000)?.state, "in_progress");
+  database.close();
 });

@@ -17,6 +17,8 @@ const KEPT_HEADERS = ["content-type", "x-gateway-provider", "x-gateway-served-mo
 
 export interface IdempotencyDeps {
   store: IdempotencyStore;
+  /** Recorded on each claim, so that only a dead instance's unanswered claims are dropped. */
+  instanceId?: string;
   bodyLimitBytes: number;
   now: () => number;
 }
@@ -52,7 +54,7 @@ export function registerIdempotency(app: FastifyInstance, deps: IdempotencyDeps)
       for (const [name, value] of Object.entries(existing.answer.headers)) reply.header(name, value);
       return reply.code(existing.answer.statusCode).header("idempotent-replayed", "true").type(existing.answer.contentType).send(existing.answer.body);
     }
-    if (existing || !deps.store.begin(key.id, idempotencyKey, bodyHash, now, since)) {
+    if (existing || !deps.store.begin(key.id, idempotencyKey, bodyHash, now, since, deps.instanceId)) {
       throw conflict("A request with this Idempotency-Key is still being answered; retry in a moment to get its answer.", "使用该 Idempotency-Key 的请求仍在处理中，请稍后重试以获取其结果。", 1);
     }
     const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !HOP_HEADERS.has(name) && name !== HEADER)) as Record<string, string>;

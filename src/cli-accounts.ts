@@ -34,6 +34,7 @@ Limits (each accepts "none" to remove it):
   --total-images N         images in total
   --daily-spend X          spend per day, in the price currency (GATEWAY_CONFIG prices; default CNY)
   --total-spend X          spend in total
+  --webhook URL            where the key's async tasks are reported when a request names no webhook_url
 `;
 
 export const USAGE_HELP = `doubao-gateway usage — what was spent (the same as GET /admin/usage)
@@ -48,6 +49,7 @@ and day. Only charged requests count images and cost; every request counts in "r
 const FLAG_FIELDS: Readonly<Record<string, keyof KeySettings>> = {
   name: "name", role: "role", expires: "expires_at", models: "allowed_models", rpm: "rpm_limit", concurrency: "concurrency_limit",
   "daily-images": "daily_image_quota", "total-images": "total_image_quota", "daily-spend": "daily_spend_limit", "total-spend": "total_spend_limit",
+  webhook: "webhook_url",
 };
 
 const LIMIT_OPTIONS: Record<string, { type: "string" }> = Object.fromEntries(Object.keys(FLAG_FIELDS).map((flag) => [flag, { type: "string" as const }]));

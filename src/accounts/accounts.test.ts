@@ -85,7 +85,7 @@ describe("the admin key API", () => {
     assert.deepEqual({ ...key, id: "-", created_at: "-" }, {
       id: "-", name: "team-a", prefix: secret.slice(0, 12), role: "user", status: "active", created_at: "-", disabled_at: null,
       expires_at: "2027-01-01T00:00:00.000Z", allowed_models: [SEEDREAM], rpm_limit: 60, concurrency_limit: 4, daily_image_quota: 100,
-      total_image_quota: 1000, daily_spend_limit: 25.5, total_spend_limit: 250, currency: "CNY",
+      total_image_quota: 1000, daily_spend_limit: 25.5, total_spend_limit: 250, webhook_url: null, currency: "CNY",
       usage: { images_today: 0, images_total: 0, spend_today: 0, spend_total: 0 },
     });
     const shown = (await admin("GET", `/admin/keys/${key.id}`)).json();

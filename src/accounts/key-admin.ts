@@ -33,6 +33,7 @@ function limitsOf(settings: KeySettings): Partial<KeyLimits> & { name?: string; 
   if (settings.total_image_quota !== undefined) limits.totalImages = settings.total_image_quota;
   if (settings.daily_spend_limit !== undefined) limits.dailySpendMicros = settings.daily_spend_limit === null ? null : toMicros(settings.daily_spend_limit);
   if (settings.total_spend_limit !== undefined) limits.totalSpendMicros = settings.total_spend_limit === null ? null : toMicros(settings.total_spend_limit);
+  if (settings.webhook_url !== undefined) limits.webhookUrl = settings.webhook_url;
   return limits;
 }
 
@@ -59,6 +60,7 @@ export function keyView(record: ApiKeyRecord, accounts: Accounts): KeyView {
     total_image_quota: record.totalImages,
     daily_spend_limit: amount(record.dailySpendMicros),
     total_spend_limit: amount(record.totalSpendMicros),
+    webhook_url: record.webhookUrl,
     currency: accounts.options.prices.currency,
     usage: { images_today: spent.dailyImages, images_total: spent.totalImages, spend_today: fromMicros(spent.dailyMicros), spend_total: fromMicros(spent.totalMicros) },
   };

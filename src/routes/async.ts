@@ -68,7 +68,8 @@ export function registerAsync(app: FastifyInstance, deps: AsyncDeps): void {
       throw invalidParameter("stream", "Invalid parameter `stream`: a streamed answer cannot be an async task; send stream: true without ?async=true, or ?async=true without stream.");
     }
     url.searchParams.delete("async");
-    const webhookUrl = url.searchParams.get("webhook_url") ?? undefined;
+    // The request's own webhook_url, else the key's default one.
+    const webhookUrl = url.searchParams.get("webhook_url") ?? key.webhookUrl ?? undefined;
     url.searchParams.delete("webhook_url");
     if (webhookUrl !== undefined) {
       let parsed: URL | undefined;

@@ -11,6 +11,8 @@ export type KeyRole = "user" | "admin";
 /** What an operator sets on a key; `null` means "no limit" (or "all models"). Spend is in micro-units of the price currency. */
 export interface KeyLimits {
   expiresAt: number | null;
+  /** Where the key's async tasks are reported when a request names no `webhook_url`; none when null. */
+  webhookUrl: string | null;
   allowedModels: string[] | null;
   rpm: number | null;
   concurrency: number | null;
@@ -90,6 +92,7 @@ interface Row {
   total_images: number | null;
   daily_spend_micros: number | null;
   total_spend_micros: number | null;
+  webhook_url: string | null;
 }
 
 /** Columns added after the first release, with their definitions (existing databases get them on open). */
@@ -104,6 +107,7 @@ const ADDED_COLUMNS: ReadonlyArray<[string, string]> = [
   ["daily_spend_micros", "INTEGER"],
   ["total_spend_micros", "INTEGER"],
   ["webhook_secret", "TEXT"],
+  ["webhook_url", "TEXT"],
 ];
 
 const LIMIT_COLUMNS: Readonly<Record<keyof KeyLimits, string>> = {
@@ -115,6 +119,7 @@ const LIMIT_COLUMNS: Readonly<Record<keyof KeyLimits, string>> = {
   totalImages: "total_images",
   dailySpendMicros: "daily_spend_micros",
   totalSpendMicros: "total_spend_micros",
+  webhookUrl: "webhook_url",
 };
 
 function migrate(database: Database): void {
@@ -150,7 +155,7 @@ export function createKeyStore(database: Database): KeyStore {
     id: row.id, name: row.name, prefix: row.prefix, role: row.role, createdAt: row.created_at, disabledAt: row.disabled_at,
     expiresAt: row.expires_at, allowedModels: row.allowed_models === null ? null : (JSON.parse(row.allowed_models) as string[]),
     rpm: row.rpm_limit, concurrency: row.concurrency_limit, dailyImages: row.daily_images, totalImages: row.total_images,
-    dailySpendMicros: row.daily_spend_micros, totalSpendMicros: row.total_spend_micros,
+    dailySpendMicros: row.daily_spend_micros, totalSpendMicros: row.total_spend_micros, webhookUrl: row.webhook_url ?? null,
   });
   const column = (field: keyof KeyLimits, value: KeyLimits[keyof KeyLimits]) =>
     field === "allowedModels" ? (value === null ? null : JSON.stringify(value)) : value;
@@ -174,7 +179,7 @@ export function createKeyStore(database: Database): KeyStore {
         id: randomUUID(), name: key.name, prefix: secret.slice(0, PREFIX_LENGTH), role: key.role ?? "user", createdAt: Date.now(), disabledAt: null,
         expiresAt: key.expiresAt ?? null, allowedModels: key.allowedModels ?? null, rpm: key.rpm ?? null, concurrency: key.concurrency ?? null,
         dailyImages: key.dailyImages ?? null, totalImages: key.totalImages ?? null, dailySpendMicros: key.dailySpendMicros ?? null,
-        totalSpendMicros: key.totalSpendMicros ?? null,
+        totalSpendMicros: key.totalSpendMicros ?? null, webhookUrl: key.webhookUrl ?? null,
       };
       const fields = Object.keys(LIMIT_COLUMNS) as Array<keyof KeyLimits>;
       database

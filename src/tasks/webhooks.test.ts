@@ -74,3 +74,31 @@ test("webhook_url must be an http(s) URL; one inside the network is not called u
   assert.equal(failures.length, 1);
   assert.match(failures[0] as string, /10\.0\.0\.7/);
 });
+
+test("a key's default webhook_url reports its tasks when the request names none", async () => {
+  const bodies: string[] = [];
+  let done: () => void = () => undefined;
+  const arrived = new Promise<void>((resolve) => (done = resolve));
+  const receiver = createServer((request, response) => {
+    let body = "";
+    request.on("data", (chunk: Buffer) => (body += chunk.toString()));
+    request.on("end", () => {
+      bodies.push(body);
+      response.writeHead(200).end();
+      done();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  try {
+    const created = await h.post("/admin/keys", { name: "hooked", webhook_url: `http://127.0.0.1:${(receiver.address() as { port: number }).port}/default` });
+    assert.equal(created.status, 201);
+    assert.match(created.json.key.webhook_url, /^http:\/\/127\.0\.0\.1:\d+\/default$/);
+    const submitted = await h.post("/doubao/drawing?async=true", { prompt: "a wren", width: 256, height: 256, use_sr: false }, { authorization: `Bearer ${created.json.secret}` });
+    await arrived;
+    assert.equal(JSON.parse(bodies[0] as string).data.task_id, submitted.json.task_id);
+    const bad = await h.post("/admin/keys", { name: "badhook", webhook_url: "ftp://x" });
+    assert.equal(bad.json.error.message, 'Invalid parameter `webhook_url`: must be an http(s) URL of at most 2048 characters, or null for none (got "ftp://x").');
+  } finally {
+    receiver.close();
+  }
+});

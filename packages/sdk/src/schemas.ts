@@ -280,6 +280,10 @@ export function keySettingsSchema(modelIds?: readonly string[]) {
     total_image_quota: limitCount("images in total"),
     daily_spend_limit: money,
     total_spend_limit: money,
+    webhook_url: z.string({ error: "must be an http(s) URL of at most 2048 characters, or null for none" })
+      .max(2048, { error: "must be an http(s) URL of at most 2048 characters, or null for none" })
+      .regex(/^https?:\/\/[^\s/]+/, { error: "must be an http(s) URL of at most 2048 characters, or null for none" })
+      .nullable(),
   }).partial();
 }
 export const keySettings = keySettingsSchema();

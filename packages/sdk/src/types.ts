@@ -155,6 +155,8 @@ export interface KeyView {
   total_image_quota: number | null;
   daily_spend_limit: number | null;
   total_spend_limit: number | null;
+  /** Where the key's async tasks are reported when a request names no webhook_url. */
+  webhook_url: string | null;
   currency: string;
   usage: { images_today: number; images_total: number; spend_today: number; spend_total: number };
 }

@@ -134,7 +134,7 @@ const answerSchemas: Record<string, unknown> = {
       id: { type: "string" }, name: { type: "string" }, prefix: { type: "string" }, role: { type: "string", enum: ["user", "admin"] }, status: { type: "string", enum: ["active", "disabled", "expired"] },
       created_at: { type: ["string", "null"] }, disabled_at: { type: ["string", "null"] }, expires_at: { type: ["string", "null"] }, allowed_models: { type: ["array", "null"], items: { type: "string" } },
       rpm_limit: { type: ["integer", "null"] }, concurrency_limit: { type: ["integer", "null"] }, daily_image_quota: { type: ["integer", "null"] }, total_image_quota: { type: ["integer", "null"] },
-      daily_spend_limit: { type: ["number", "null"] }, total_spend_limit: { type: ["number", "null"] }, currency: { type: "string" },
+      daily_spend_limit: { type: ["number", "null"] }, total_spend_limit: { type: ["number", "null"] }, webhook_url: { type: ["string", "null"] }, currency: { type: "string" },
       usage: { type: "object", properties: { images_today: { type: "integer" }, images_total: { type: "integer" }, spend_today: { type: "number" }, spend_total: { type: "number" } } },
     },
   },

@@ -16,6 +16,7 @@ import type { ArkSeedreamCall, ItemError, Provider, ProviderCall, ProviderImage,
 import { upstreamMalformed } from "../providers/upstream-error.js";
 import type { BlobStorage } from "../storage/types.js";
 import { crashPoint } from "../crash-points.js";
+import { parsePixelSize } from "../models/capabilities.js";
 import type { AttemptLogger, Resilience } from "./resilience.js";
 
 export interface PipelineDeps {
@@ -153,12 +154,6 @@ async function deliver(deps: PipelineDeps, checked: readonly CheckedImage[], job
   return checked.map(({ width, height, format }, index) => ({ url: `${deps.publicBaseUrl}/files/${keys[index] as string}`, b64: undefined, width, height, format }));
 }
 
-/** `"WxH"` as numbers, when it is that. */
-const sizeOf = (size: string | undefined) => {
-  const match = size ? /^(\d+)x(\d+)$/.exec(size) : null;
-  return match ? { width: Number(match[1]), height: Number(match[2]) } : undefined;
-};
-
 export async function runGeneration(deps: PipelineDeps, job: GenerationJob): Promise<Generation> {
   const routes = deps.router.routesFor(job.model);
   const { call } = job;
@@ -172,7 +167,7 @@ export async function runGeneration(deps: PipelineDeps, job: GenerationJob): Pro
       const urls = result.images.filter((image) => "url" in image);
       if (urls.length === result.images.length) {
         const images = urls.map((image): DeliveredImage => {
-          const size = sizeOf(image.size) ?? job.expected ?? { width: 0, height: 0 };
+          const size = (image.size ? parsePixelSize(image.size) : undefined) ?? job.expected ?? { width: 0, height: 0 };
           return { url: image.url, b64: undefined, ...size, format: image.mediaType === "image/png" ? "png" : "jpeg" };
         });
         return { ...result, images };
@@ -242,4 +237,10 @@ export async function openStream(deps: PipelineDeps, job: GenerationJob & { call
 /** `output_tokens` as Ark counts it: width×height/256 summed over the images. */
 export function outputTokens(images: readonly DeliveredImage[]): number {
   return Math.round(images.reduce((sum, image) => sum + (image.width * image.height) / 256, 0));
+}
+
+/** Ark's `usage` of delivered images, for an answer whose upstream sent none. */
+export function usageOf(images: readonly DeliveredImage[]): { generated_images: number; output_tokens: number; total_tokens: number } {
+  const tokens = outputTokens(images);
+  return { generated_images: images.length, output_tokens: tokens, total_tokens: tokens };
 }

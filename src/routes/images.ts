@@ -15,10 +15,10 @@ import { parseOrThrow } from "../api/validate.js";
 import { invalidParameter } from "../errors.js";
 import { adaptiveSize } from "../images/adaptive-size.js";
 import { SEEDREAM_4_FORMATS } from "../images/inspect.js";
-import { checkCapabilities, mostImages, pixelSizeFits } from "../models/capabilities.js";
+import { checkCapabilities, mostImages, parsePixelSize, pixelSizeFits } from "../models/capabilities.js";
 import { lifecycleHeaders, modelRetired } from "../models/lifecycle.js";
 import { KIND_FAMILY, type Capabilities, type ModelEntry } from "../models/types.js";
-import { outputTokens, runGeneration, type DeliveredImage, type Generation, type PipelineDeps } from "../pipeline/generate.js";
+import { outputTokens, runGeneration, usageOf, type DeliveredImage, type Generation, type PipelineDeps } from "../pipeline/generate.js";
 import { loadInputImage } from "../pipeline/input-image.js";
 import type { AttemptLogger } from "../pipeline/resilience.js";
 import type { ArkImagesCall, ArkSeedreamCall, InputImage, ProviderCall } from "../providers/types.js";
@@ -57,11 +57,6 @@ export interface ArkRequestContext {
   /** For usage when only upstream URLs are passed through. */
   expected?: { width: number; height: number } | undefined;
 }
-
-const usageOf = (images: readonly DeliveredImage[]) => {
-  const tokens = outputTokens(images);
-  return { generated_images: images.length, output_tokens: tokens, total_tokens: tokens };
-};
 
 /** Sums the upstream `usage` objects of several calls, field by field (nested objects too). */
 function sumUsage(usages: ReadonlyArray<Record<string, unknown> | undefined>): ImageUsage | undefined {
@@ -153,7 +148,7 @@ async function sendSeedream4Images(context: ArkRequestContext, calls: readonly A
   }
   const images = succeeded.flatMap((generation) => generation.images);
   reply.header("x-gateway-provider", (succeeded[0] as Generation).provider.label);
-  const usage = (calls.length === settled.filter((outcome) => outcome.status === "fulfilled").length && sumUsage(succeeded.map((generation) => generation.usage))) || usageOf(images);
+  const usage = (succeeded.length === calls.length && sumUsage(succeeded.map((generation) => generation.usage))) || usageOf(images);
   const response: ArkResponse = { model: context.clientModel, created: unixSeconds(), data, usage };
   settleImages(context, succeeded, images, data.some((item) => "error" in item) ? "PartialFailure" : null);
   return reply.code(200).send(response);
@@ -190,9 +185,8 @@ export function translateSize(capabilities: Capabilities, size: string): { size:
     const nearest = [...capabilities.sizes.keywords].sort((a, b) => distance(a) - distance(b) || Number(b.slice(0, -1)) - Number(a.slice(0, -1)))[0] as string;
     return { size: nearest, resizeTo: undefined };
   }
-  const pixels = /^(\d{1,5})x(\d{1,5})$/.exec(size);
-  if (!pixels) return { size, resizeTo: undefined };
-  const target = { width: Number(pixels[1]), height: Number(pixels[2]) };
+  const target = parsePixelSize(size);
+  if (!target) return { size, resizeTo: undefined };
   const fitted = sizeFor(capabilities, target.width, target.height);
   return { size: fitted.size, resizeTo: fitted.resize ? target : undefined };
 }

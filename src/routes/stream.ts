@@ -8,7 +8,7 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Admission } from "../accounts/accounts.js";
 import { GatewayError, internalError } from "../errors.js";
-import { openStream, type DeliveredImage, type GenerationJob, type PipelineDeps } from "../pipeline/generate.js";
+import { openStream, outputTokens, usageOf, type DeliveredImage, type GenerationJob, type PipelineDeps } from "../pipeline/generate.js";
 import type { ArkSeedreamCall } from "../providers/types.js";
 import { unixSeconds } from "./context.js";
 
@@ -104,11 +104,7 @@ export async function streamToClient(
         send("error", { type: "error", error: { ...error, type: failure.type, param: failure.param } });
       }
     } else if (options.flavour === "ark") {
-      const tokens = delivered.reduce((sum, image) => sum + (image.width * image.height) / 256, 0);
-      send("image_generation.completed", {
-        type: "image_generation.completed", model: options.clientModel, created: unixSeconds(),
-        usage: usage ?? { generated_images: delivered.length, output_tokens: Math.round(tokens), total_tokens: Math.round(tokens) },
-      });
+      send("image_generation.completed", { type: "image_generation.completed", model: options.clientModel, created: unixSeconds(), usage: usage ?? usageOf(delivered) });
       write("data: [DONE]\n\n");
     }
     raw.end();
@@ -117,9 +113,8 @@ export async function streamToClient(
   if (delivered.length === 0) {
     await admission.fail(failure ?? (clientGone ? Object.assign(new Error("client disconnected"), { name: "ClientGone" }) : internalError()));
   } else {
-    const tokens = Math.round(delivered.reduce((sum, image) => sum + (image.width * image.height) / 256, 0));
     admission.settle({
-      status: 200, images: delivered.length, outputTokens: tokens, provider, upstreamRequestId: null, servedModel: job.model,
+      status: 200, images: delivered.length, outputTokens: outputTokens(delivered), provider, upstreamRequestId: null, servedModel: job.model,
       errorCode: failure?.code ?? (clientGone ? "ClientClosedRequest" : failedItems > 0 ? "PartialFailure" : null),
     });
   }

@@ -17,7 +17,7 @@ export const ASYNC_ROUTES: ReadonlySet<string> = new Set([
 ]);
 
 /** Request headers that describe the connection rather than the request; not replayed. */
-export const HOP_HEADERS = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive", "expect", "upgrade"]);
+const HOP_HEADERS = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive", "expect", "upgrade"]);
 
 export interface AsyncDeps {
   tasks: TaskStore;
@@ -45,6 +45,16 @@ export async function readBody(request: FastifyRequest, limit: number): Promise<
   return Buffer.concat(chunks, total);
 }
 
+/** Whether a request body asks for a stream (which neither an async task nor an idempotent replay can carry). */
+export function asksForStream(payload: Buffer): boolean {
+  return /"stream"\s*:\s*true/.test(payload.toString("utf8", 0, Math.min(payload.length, 1 << 20)));
+}
+
+/** The headers to replay a request in-process with (`app.inject`): the connection's own left out, and any of `omit`. */
+export function replayHeaders(request: FastifyRequest, omit: readonly string[] = []): Record<string, string> {
+  return Object.fromEntries(Object.entries(request.headers).filter(([name]) => !HOP_HEADERS.has(name) && !omit.includes(name))) as Record<string, string>;
+}
+
 /** The result a task gets when its process died before it finished (start-up recovery). */
 export function interruptedResult(id: string) {
   const error = new GatewayError({
@@ -64,7 +74,7 @@ export function registerAsync(app: FastifyInstance, deps: AsyncDeps): void {
     const key = request.apiKey;
     if (!key) return;
     const payload = await readBody(request, deps.bodyLimitBytes);
-    if (/"stream"\s*:\s*true/.test(payload.toString("utf8", 0, Math.min(payload.length, 1 << 20)))) {
+    if (asksForStream(payload)) {
       throw invalidParameter("stream", "Invalid parameter `stream`: a streamed answer cannot be an async task; send stream: true without ?async=true, or ?async=true without stream.");
     }
     url.searchParams.delete("async");
@@ -82,7 +92,7 @@ export function registerAsync(app: FastifyInstance, deps: AsyncDeps): void {
         throw invalidParameter("webhook_url", "Invalid parameter `webhook_url`: must be an http(s) URL of at most 2048 characters.", "参数 `webhook_url` 无效：必须是不超过 2048 个字符的 http(s) URL。");
       }
     }
-    const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !HOP_HEADERS.has(name))) as Record<string, string>;
+    const headers = replayHeaders(request);
     const taskId = newRequestId();
     deps.tasks.create(taskId, key.id, deps.now(), deps.instanceId);
     setImmediate(() => {

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { ErrCode, GatewayError, invalidParameter } from "../errors.js";
 import type { IdempotencyStore } from "../stores/idempotency.js";
-import { ASYNC_ROUTES, HOP_HEADERS, readBody } from "./async.js";
+import { ASYNC_ROUTES, asksForStream, readBody, replayHeaders } from "./async.js";
 
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
 const HEADER = "idempotency-key";
@@ -37,7 +37,7 @@ export function registerIdempotency(app: FastifyInstance, deps: IdempotencyDeps)
       throw invalidParameter("Idempotency-Key", "Invalid parameter `Idempotency-Key`: must be 1 to 255 visible ASCII characters, e.g. a UUID.", "参数 `Idempotency-Key` 无效：必须是 1 到 255 个可见 ASCII 字符，例如 UUID。");
     }
     const payload = await readBody(request, deps.bodyLimitBytes);
-    if (/"stream"\s*:\s*true/.test(payload.toString("utf8", 0, Math.min(payload.length, 1 << 20)))) {
+    if (asksForStream(payload)) {
       throw invalidParameter("stream", "Invalid parameter `stream`: a streamed answer cannot be replayed; send stream: true without an Idempotency-Key.", "参数 `stream` 无效：流式回答无法重放，请不要同时发送 Idempotency-Key。");
     }
     const bodyHash = createHash("sha256").update(`${request.url}\n${request.headers["content-type"] ?? ""}\n`).update(payload).digest("hex");
@@ -57,7 +57,7 @@ export function registerIdempotency(app: FastifyInstance, deps: IdempotencyDeps)
     if (existing || !deps.store.begin(key.id, idempotencyKey, bodyHash, now, since, deps.instanceId)) {
       throw conflict("A request with this Idempotency-Key is still being answered; retry in a moment to get its answer.", "使用该 Idempotency-Key 的请求仍在处理中，请稍后重试以获取其结果。", 1);
     }
-    const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !HOP_HEADERS.has(name) && name !== HEADER)) as Record<string, string>;
+    const headers = replayHeaders(request, [HEADER]);
     let response;
     try {
       response = await app.inject({ method: "POST", url: request.url, headers, payload });

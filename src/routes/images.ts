@@ -206,17 +206,25 @@ export function replacementFor(reply: FastifyReply, deps: PipelineDeps, entry: M
   return replacement;
 }
 
+/**
+ * A Seedream 3.0 or SeedEdit 3.0 request (CONTRACT.md §2.1, §2.2), whether its model serves it or a replacement
+ * does: its fields by the contract's schema, and SeedEdit's input image loaded and checked (before admission).
+ */
+async function classicRequest(entry: ModelEntry, body: Record<string, unknown>, v1: boolean, deps: PipelineDeps, signal: AbortSignal) {
+  if (entry.kind === "seededit-3") {
+    const input: SeededitRequest = { n: 1, ...parseOrThrow(v1 ? seededitRequestV1 : seededitRequest, { ...body, model: SEEDEDIT_3_I2I }) };
+    return { input, image: await loadInputImage(input.image, { field: "image", checkRatio: true }, deps, signal) };
+  }
+  const input: SeedreamRequest = { n: 1, ...parseOrThrow(v1 ? seedreamRequestV1 : seedreamRequest, { ...body, model: SEEDREAM_3_T2I }) };
+  return { input, image: undefined };
+}
+
 /** A request whose model is retired: served by its replacement in the client's shape, or 410. */
 async function serveRetired(request: FastifyRequest, reply: FastifyReply, deps: RouteDeps, entry: ModelEntry, body: Record<string, unknown>, v1: boolean, clientModel: string) {
   const replacement = replacementFor(reply, deps, entry);
   const capabilities = replacement.capabilities as Capabilities;
-  body.model = entry.id;
-  const input: SeedreamRequest | SeededitRequest =
-    entry.kind === "seededit-3"
-      ? { n: 1, ...parseOrThrow(v1 ? seededitRequestV1 : seededitRequest, { ...body, model: SEEDEDIT_3_I2I }) }
-      : { n: 1, ...parseOrThrow(v1 ? seedreamRequestV1 : seedreamRequest, { ...body, model: SEEDREAM_3_T2I }) };
   const signal = requestSignal(reply);
-  const image = entry.kind === "seededit-3" ? await loadInputImage((input as SeededitRequest).image, { field: "image", checkRatio: true }, deps, signal) : undefined;
+  const { input, image } = await classicRequest(entry, body, v1, deps, signal);
   return serveTranslated(request, reply, deps, { entry, replacement, capabilities, input, image, signal, clientModel });
 }
 
@@ -317,11 +325,7 @@ export function registerImageRoutes(app: FastifyInstance, deps: RouteDeps): void
     body.model = entry.id;
     if (entry.kind === "seedream-4") return serveSeedream4(request, reply, deps, entry, body, v1);
     const signal = requestSignal(reply);
-    const input: SeedreamRequest | SeededitRequest =
-      entry.kind === "seededit-3"
-        ? { n: 1, ...parseOrThrow(v1 ? seededitRequestV1 : seededitRequest, { ...body, model: SEEDEDIT_3_I2I }) }
-        : { n: 1, ...parseOrThrow(v1 ? seedreamRequestV1 : seedreamRequest, { ...body, model: SEEDREAM_3_T2I }) };
-    const image = entry.kind === "seededit-3" ? await loadInputImage((input as SeededitRequest).image, { field: "image", checkRatio: true }, deps, signal) : undefined;
+    const { input, image } = await classicRequest(entry, body, v1, deps, signal);
     return accounted(request, reply, deps.accounts, { model: entry.id, images: input.n, referenceImages: image ? 1 : 0 }, (admission) =>
       sendClassic(request, reply, deps, admission, input, image, signal, clientModel),
     );

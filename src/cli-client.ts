@@ -191,6 +191,18 @@ async function destination(out: string | undefined, prompt: string): Promise<{ d
   return { dir: slash >= 0 ? out.slice(0, slash) || "/" : ".", name: file };
 }
 
+/** Makes one request with a progress line (stopped before anything is printed), then saves and prints its images. */
+async function requestAndSave(connection: Connection, text: string, call: () => Promise<unknown>, prompt: string): Promise<number> {
+  const progress = new Progress(onTerminal() && !connection.json).start(text);
+  let answer: unknown;
+  try {
+    answer = await call();
+  } finally {
+    progress.stop();
+  }
+  return finish(connection, answer, prompt);
+}
+
 async function finish(connection: Connection, answer: unknown, prompt: string): Promise<number> {
   if (connection.json) {
     process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
@@ -229,33 +241,29 @@ async function generate(args: string[]): Promise<number> {
     ...(values.watermark === false ? { watermark: false } : {}),
     response_format: "b64_json" as const,
   };
+  if (!values.stream) return requestAndSave(connection, `generating with ${body.model}…`, () => connection.client.images.generate(n ? { ...body, n } : body), prompt);
   const progress = new Progress(onTerminal() && !connection.json).start(`generating with ${body.model}…`);
   try {
-    if (values.stream) {
-      const events: unknown[] = [];
-      const saved: string[] = [];
-      const where = await destination(connection.out, prompt);
-      for await (const event of connection.client.images.generateStream(body)) {
-        events.push(event);
-        if (event.type === "image_generation.partial_succeeded") {
-          const [path] = await saveImageRefs([event.b64_json ? { b64: event.b64_json } : { url: event.url as string }], { dir: where.dir, name: `${where.name}-${event.image_index + 1}`, fetch: connection.fetch });
-          saved.push(path as string);
-          progress.note(`image ${event.image_index + 1} saved: ${path as string}`);
-          if (!connection.json) process.stdout.write(onTerminal() ? "" : `${path as string}\n`);
-          progress.update(`waiting for image ${event.image_index + 2}…`);
-        } else if (event.type === "image_generation.partial_failed") {
-          progress.note(`image ${event.image_index + 1} was not made: ${event.error.code}: ${event.error.message}`);
-          if (!onTerminal()) process.stderr.write(`image ${event.image_index + 1} was not made: ${event.error.code}: ${event.error.message}\n`);
-        }
+    const events: unknown[] = [];
+    const saved: string[] = [];
+    const where = await destination(connection.out, prompt);
+    for await (const event of connection.client.images.generateStream(body)) {
+      events.push(event);
+      if (event.type === "image_generation.partial_succeeded") {
+        const [path] = await saveImageRefs([event.b64_json ? { b64: event.b64_json } : { url: event.url as string }], { dir: where.dir, name: `${where.name}-${event.image_index + 1}`, fetch: connection.fetch });
+        saved.push(path as string);
+        progress.note(`image ${event.image_index + 1} saved: ${path as string}`);
+        if (!connection.json && !onTerminal()) process.stdout.write(`${path as string}\n`);
+        progress.update(`waiting for image ${event.image_index + 2}…`);
+      } else if (event.type === "image_generation.partial_failed") {
+        progress.note(`image ${event.image_index + 1} was not made: ${event.error.code}: ${event.error.message}`);
+        if (!onTerminal()) process.stderr.write(`image ${event.image_index + 1} was not made: ${event.error.code}: ${event.error.message}\n`);
       }
-      progress.stop();
-      if (connection.json) process.stdout.write(`${JSON.stringify(events, null, 2)}\n`);
-      else if (onTerminal()) process.stdout.write(saved.map((path) => `${path}\n`).join(""));
-      return saved.length > 0 ? 0 : 1;
     }
-    const answer = await connection.client.images.generate(n ? { ...body, n } : body);
     progress.stop();
-    return await finish(connection, answer, prompt);
+    if (connection.json) process.stdout.write(`${JSON.stringify(events, null, 2)}\n`);
+    else if (onTerminal()) process.stdout.write(saved.map((path) => `${path}\n`).join(""));
+    return saved.length > 0 ? 0 : 1;
   } finally {
     progress.stop();
   }
@@ -274,12 +282,7 @@ async function edit(args: string[]): Promise<number> {
     model: values.model ?? "doubao-seedream-4-5-251128", prompt: values.prompt, image: images.length === 1 ? (images[0] as string) : images,
     ...(values.size ? { size: values.size } : {}), ...(values.watermark === false ? { watermark: false } : {}), response_format: "b64_json" as const,
   };
-  const progress = new Progress(onTerminal() && !connection.json).start(`editing with ${body.model}…`);
-  try {
-    return await finish(connection, await connection.client.images.generate(body as Parameters<DoubaoClient["images"]["generate"]>[0]), values.prompt);
-  } finally {
-    progress.stop();
-  }
+  return requestAndSave(connection, `editing with ${body.model}…`, () => connection.client.images.generate(body as Parameters<DoubaoClient["images"]["generate"]>[0]), values.prompt);
 }
 
 async function draw(args: string[]): Promise<number> {
@@ -294,12 +297,7 @@ async function draw(args: string[]): Promise<number> {
     prompt, return_url: false, ...(values["model-version"] ? { model_version: values["model-version"] as "general_v2.1_L" } : {}),
     ...(width ? { width } : {}), ...(height ? { height } : {}), ...(values.sr === false ? { use_sr: false } : {}),
   };
-  const progress = new Progress(onTerminal() && !connection.json).start("drawing…");
-  try {
-    return await finish(connection, await connection.client.drawing.create(body), prompt);
-  } finally {
-    progress.stop();
-  }
+  return requestAndSave(connection, "drawing…", () => connection.client.drawing.create(body), prompt);
 }
 
 async function portrait(args: string[]): Promise<number> {
@@ -316,12 +314,7 @@ async function portrait(args: string[]): Promise<number> {
     image_input: image, ...(values.prompt ? { prompt: values.prompt } : {}), ...(width ? { width } : {}), ...(height ? { height } : {}),
     ...(values["gen-mode"] ? { gen_mode: values["gen-mode"] as "creative" } : {}),
   };
-  const progress = new Progress(onTerminal() && !connection.json).start("making the portrait…");
-  try {
-    return await finish(connection, await connection.client.portrait.create(body, { responseFormat: "b64_json" }), values.prompt ?? "portrait");
-  } finally {
-    progress.stop();
-  }
+  return requestAndSave(connection, "making the portrait…", () => connection.client.portrait.create(body, { responseFormat: "b64_json" }), values.prompt ?? "portrait");
 }
 
 async function tasks(args: string[]): Promise<number> {

@@ -24,20 +24,26 @@ function verify(secret: string, headers: IncomingHttpHeaders, body: string): boo
   });
 }
 
-test("a task's result is POSTed, signed, to webhook_url; a receiver that fails twice gets it on the third try", async () => {
+/** A webhook receiver on loopback answering the n-th delivery with `status(n)`; `arrived` settles at the `expected`-th. */
+async function listen(status: (count: number) => number, expected: number) {
   const received: Array<{ headers: IncomingHttpHeaders; body: string }> = [];
   let done: () => void = () => undefined;
-  const third = new Promise<void>((resolve) => (done = resolve));
+  const arrived = new Promise<void>((resolve) => (done = resolve));
   const receiver = createServer((request, response) => {
     let body = "";
     request.on("data", (chunk: Buffer) => (body += chunk.toString()));
     request.on("end", () => {
       received.push({ headers: request.headers, body });
-      response.writeHead(received.length < 3 ? 500 : 204).end();
-      if (received.length === 3) done();
+      response.writeHead(status(received.length)).end();
+      if (received.length === expected) done();
     });
   });
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  return { received, arrived, receiver };
+}
+
+test("a task's result is POSTed, signed, to webhook_url; a receiver that fails twice gets it on the third try", async () => {
+  const { received, arrived: third, receiver } = await listen((count) => (count < 3 ? 500 : 204), 3);
   try {
     const target = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hooks/doubao`;
     const submitted = await h.post(`/doubao/drawing?async=true&webhook_url=${encodeURIComponent(target)}`, { prompt: "a heron", width: 256, height: 256, use_sr: false });
@@ -76,26 +82,14 @@ test("webhook_url must be an http(s) URL; one inside the network is not called u
 });
 
 test("a key's default webhook_url reports its tasks when the request names none", async () => {
-  const bodies: string[] = [];
-  let done: () => void = () => undefined;
-  const arrived = new Promise<void>((resolve) => (done = resolve));
-  const receiver = createServer((request, response) => {
-    let body = "";
-    request.on("data", (chunk: Buffer) => (body += chunk.toString()));
-    request.on("end", () => {
-      bodies.push(body);
-      response.writeHead(200).end();
-      done();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  const { received, arrived, receiver } = await listen(() => 200, 1);
   try {
     const created = await h.post("/admin/keys", { name: "hooked", webhook_url: `http://127.0.0.1:${(receiver.address() as { port: number }).port}/default` });
     assert.equal(created.status, 201);
     assert.match(created.json.key.webhook_url, /^http:\/\/127\.0\.0\.1:\d+\/default$/);
     const submitted = await h.post("/doubao/drawing?async=true", { prompt: "a wren", width: 256, height: 256, use_sr: false }, { authorization: `Bearer ${created.json.secret}` });
     await arrived;
-    assert.equal(JSON.parse(bodies[0] as string).data.task_id, submitted.json.task_id);
+    assert.equal(JSON.parse(received[0]?.body as string).data.task_id, submitted.json.task_id);
     const bad = await h.post("/admin/keys", { name: "badhook", webhook_url: "ftp://x" });
     assert.equal(bad.json.error.message, 'Invalid parameter `webhook_url`: must be an http(s) URL of at most 2048 characters, or null for none (got "ftp://x").');
   } finally {

@@ -1,10 +1,11 @@
 /** buildApp(deps) → a Fastify instance with every route, the auth hook and the one error renderer. No side effects at import. */
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import { adminOnly, ErrCode, GatewayError, internalError, invalidRequest, keyRefused, renderError } from "./errors.js";
 import { BREAKER_VALUES, type GatewayMetrics } from "./metrics.js";
 import { newRequestId } from "./request-id.js";
 import { registerAccountRoutes } from "./routes/accounts.js";
-import { registerAsync } from "./routes/async.js";
+import { registerAsync, TASK_KEY_HEADER, TASK_TOKEN_HEADER } from "./routes/async.js";
 import { registerDrawingRoutes } from "./routes/drawing.js";
 import { registerEditRoutes } from "./routes/edits.js";
 import { registerImageRoutes, type RouteDeps } from "./routes/images.js";
@@ -19,8 +20,12 @@ export interface AppDeps extends RouteDeps {
   keys: KeyStore;
   tasks: TaskStore;
   idempotency: IdempotencyStore;
-  /** This gateway's instance id (async tasks record it). */
+  /** This gateway's instance id (async tasks and idempotency claims record it); default `local`. */
   instanceId?: string;
+  /** Async tasks run here at once (TASK_CONCURRENCY); default 32. */
+  taskConcurrency?: number;
+  /** How often an idle task worker looks at the queue; default 500 ms. */
+  taskPollMs?: number;
   /** `/ready`'s probes of the database, Redis and storage. */
   checks?: Record<string, () => Promise<void>>;
   /** Sends `?webhook_url=` callbacks; none when absent. */
@@ -102,6 +107,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   app.decorateRequest("apiKey", null);
+  // Known only to this process: a request carrying it is the task worker's own run of a queued task.
+  const taskToken = randomBytes(24).toString("base64url");
+  const isTaskRun = (value: unknown) => typeof value === "string" && value.length === taskToken.length && timingSafeEqual(Buffer.from(value), Buffer.from(taskToken));
   // JSON only: a text/plain body would otherwise arrive as a string and get a less helpful answer.
   app.removeContentTypeParser("text/plain");
   // JSON is parsed here rather than by Fastify's parser: an empty body is no body (a DELETE or POST …/disable sent with
@@ -121,12 +129,20 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     reply.header("x-request-id", request.id);
     const route = request.routeOptions.url;
     if (route === undefined || PUBLIC_ROUTES.has(route)) return;
+    // A queued task run by this process: its key by id (the client's secret is never stored with the task).
+    const taskKey = request.headers[TASK_KEY_HEADER];
+    if (typeof taskKey === "string" && isTaskRun(request.headers[TASK_TOKEN_HEADER])) {
+      const checked = await deps.keys.checkId(taskKey, (deps.now ?? Date.now)());
+      if (!checked.ok) throw keyRefused(checked.reason, checked.record?.expiresAt);
+      request.apiKey = checked.record;
+      return;
+    }
     const header = request.headers.authorization;
     if (!header) {
       throw unauthorized(ErrCode.noKey, "Missing API key: send the header Authorization: Bearer <key>.", "缺少 API Key：请发送请求头 Authorization: Bearer <key>。");
     }
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const checked = match?.[1] ? deps.keys.check(match[1], (deps.now ?? Date.now)()) : undefined;
+    const checked = match?.[1] ? await deps.keys.check(match[1], (deps.now ?? Date.now)()) : undefined;
     if (!checked?.ok) throw keyRefused(checked?.reason ?? "unknown", checked?.record?.expiresAt);
     if (route.startsWith("/admin/") && checked.record.role !== "admin") throw adminOnly();
     request.apiKey = checked.record;
@@ -178,11 +194,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // Idempotency wraps async: a replayed ?async=true request gets the same task id.
   registerIdempotency(app, { store: deps.idempotency, bodyLimitBytes: deps.bodyLimitBytes, now: deps.now ?? Date.now, ...(deps.instanceId ? { instanceId: deps.instanceId } : {}) });
   registerAsync(app, {
-    tasks: deps.tasks, bodyLimitBytes: deps.bodyLimitBytes, now: deps.now ?? Date.now, ...(deps.instanceId ? { instanceId: deps.instanceId } : {}),
+    tasks: deps.tasks, bodyLimitBytes: deps.bodyLimitBytes, now: deps.now ?? Date.now, instanceId: deps.instanceId ?? "local", taskToken,
+    ...(deps.taskConcurrency !== undefined ? { concurrency: deps.taskConcurrency } : {}), ...(deps.taskPollMs !== undefined ? { pollMs: deps.taskPollMs } : {}),
     ...(deps.webhooks ? { webhooks: deps.webhooks, webhookSecret: (keyId: string) => deps.keys.webhookSecret(keyId) } : {}),
+    ...(deps.metrics ? { onTaskFinished: (outcome: "succeeded" | "failed", seconds: number) => deps.metrics?.taskSeconds.observe({ outcome }, seconds) } : {}),
   });
   // The calling key's webhook signing secret (made on first use), to verify `webhook-signature`.
-  app.get("/v1/webhook_secret", async (request) => ({ secret: deps.keys.webhookSecret((request.apiKey as { id: string }).id) }));
+  app.get("/v1/webhook_secret", async (request) => ({ secret: await deps.keys.webhookSecret((request.apiKey as { id: string }).id) }));
   registerImageRoutes(app, deps);
   // Multipart parsing lives in its own scope, so JSON routes never accept form bodies.
   void app.register(async (scope) => registerEditRoutes(scope, deps));
@@ -192,7 +210,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const metrics = deps.metrics;
     app.get("/metrics", async (_request, reply) => {
       for (const provider of deps.router.providers) metrics.breakerState.set({ provider: provider.id }, BREAKER_VALUES[deps.resilience.breaker(provider.id).state]);
-      metrics.tasksPending.set(deps.tasks.pendingCount());
+      const { queued, running } = await deps.tasks.counts();
+      metrics.tasksPending.set(queued + running);
+      metrics.tasks.set({ state: "queued" }, queued);
+      metrics.tasks.set({ state: "running" }, running);
       return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
   }

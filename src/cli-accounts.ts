@@ -8,7 +8,7 @@ import type { KeyView, UsageReport } from "@doubao-gateway/sdk";
 import { KeyAdmin, usageCsv, usageReport, type KeySettings } from "./accounts/key-admin.js";
 import { loadConfig } from "./config.js";
 import { GatewayError } from "./errors.js";
-import { openDatabase } from "./runtime.js";
+import { openMigrated } from "./stores/database.js";
 import { createFsStorage } from "./storage/fs.js";
 import { createKeyStore } from "./stores/keys.js";
 import { existsSync } from "node:fs";
@@ -80,14 +80,14 @@ function inFlags(error: GatewayError): string {
   return message.replaceAll("or null for", 'or "none" for').replaceAll(", or null", ', or "none"');
 }
 
-function openAccounts() {
-  // Only DATA_DIR, prices and the time zone matter here: no upstream is needed to manage keys.
+async function openAccounts() {
+  // Only the database, prices and the time zone matter here: no upstream is needed to manage keys.
   const config = loadConfig({ ...process.env, GATEWAY_EMULATE: "1" });
   // Run from another folder, ./data is another database: say so rather than silently start an empty one.
-  if (!existsSync(join(config.dataDir, "gateway.db"))) {
-    process.stderr.write(`Note: no database at ${join(config.dataDir, "gateway.db")}; creating a new, empty one. Set DATA_DIR to use the gateway's.\n`);
+  if (!config.databaseUrl && !existsSync(join(config.dataDir, "gateway.db"))) {
+    process.stderr.write(`Note: no database at ${join(config.dataDir, "gateway.db")}; creating a new, empty one. Set DATA_DIR (or DATABASE_URL) to use the gateway's.\n`);
   }
-  const database = openDatabase(config.dataDir);
+  const database = await openMigrated({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   const keys = createKeyStore(database);
   const accounts = new Accounts(database, keys, createFsStorage(join(config.dataDir, "files")), { prices: config.file.prices, timeZone: config.usageTimeZone });
   return { admin: new KeyAdmin(keys, accounts), accounts, close: () => database.close() };
@@ -119,7 +119,7 @@ function usageTable(report: UsageReport): string {
   return `Usage ${report.since} … ${report.until} (${report.currency})\n${table([...dims, "requests", "charged", "images", "output_tokens", "cost"], rows)}`;
 }
 
-export function keysCommand(args: string[]): number {
+export async function keysCommand(args: string[]): Promise<number> {
   const [first, ...others] = args;
   const [action, rest] = first === "--help" || first === "-h" ? ["help", others] : [first, others];
   const parsed = parseFlags(`keys ${action ?? ""}`.trim(), rest, { ...LIMIT_OPTIONS, json: { type: "boolean" }, help: { type: "boolean", short: "h" } });
@@ -143,13 +143,13 @@ export function keysCommand(args: string[]): number {
     process.stderr.write("Usage: doubao-gateway keys create --name NAME [limits]\nPrints the new key on stdout; it is stored hashed and cannot be shown again. See --help for limits.\n");
     return 2;
   }
-  const { admin, close } = openAccounts();
+  const { admin, close } = await openAccounts();
   const print = (view: KeyView) => process.stdout.write(values.json ? `${JSON.stringify(view, null, 2)}\n` : keyLines([view]));
   try {
     const settings = settingsOf(values, Date.now(), `keys ${action}`);
     switch (action) {
       case "create": {
-        const created = admin.create(settings);
+        const created = await admin.create(settings);
         if (values.json) process.stdout.write(`${JSON.stringify(created, null, 2)}\n`);
         else {
           process.stderr.write(`Created key ${created.key.id} (${created.key.name}, ${created.key.role}). The secret below is shown only now:\n`);
@@ -158,26 +158,26 @@ export function keysCommand(args: string[]): number {
         return 0;
       }
       case "list": {
-        const views = admin.list();
+        const views = await admin.list();
         process.stdout.write(values.json ? `${JSON.stringify(views, null, 2)}\n` : keyLines(views));
         return 0;
       }
       case "show":
-        print(admin.show(id as string));
+        print(await admin.show(id as string));
         return 0;
       case "update":
         if (Object.keys(settings).length === 0) {
           process.stderr.write("Nothing to update: give at least one of --name, --role, --expires, --models, --rpm, --concurrency, --daily-images, --total-images, --daily-spend, --total-spend.\n");
           return 2;
         }
-        print(admin.update(id as string, settings));
+        print(await admin.update(id as string, settings));
         return 0;
       case "disable":
       case "enable":
-        print(admin.setDisabled(id as string, action === "disable"));
+        print(await admin.setDisabled(id as string, action === "disable"));
         return 0;
       default: {
-        const deleted = admin.delete(id as string);
+        const deleted = await admin.delete(id as string);
         process.stderr.write(`Deleted key ${deleted.id}; its usage records stay.\n`);
         return 0;
       }
@@ -187,11 +187,11 @@ export function keysCommand(args: string[]): number {
     process.stderr.write(`doubao-gateway keys ${action}: ${inFlags(error)}\n`);
     return error.status === 404 || error.status === 409 ? 1 : 2;
   } finally {
-    close();
+    await close();
   }
 }
 
-export function usageCommand(args: string[]): number {
+export async function usageCommand(args: string[]): Promise<number> {
   const { values } = parseFlags("usage", args, { since: { type: "string" }, until: { type: "string" }, by: { type: "string" }, key: { type: "string" }, format: { type: "string", default: "table" }, help: { type: "boolean", short: "h" } }, false);
   if (values.help) {
     process.stdout.write(USAGE_HELP);
@@ -201,11 +201,11 @@ export function usageCommand(args: string[]): number {
     process.stderr.write(`--format must be table, json or csv; got "${values.format}".\n`);
     return 2;
   }
-  const { admin, accounts, close } = openAccounts();
+  const { admin, accounts, close } = await openAccounts();
   try {
-    const keyId = values.key ? admin.find(values.key).id : undefined;
+    const keyId = values.key ? (await admin.find(values.key)).id : undefined;
     const query = { ...(values.since ? { since: values.since } : {}), ...(values.until ? { until: values.until } : {}), ...(values.by ? { group_by: values.by } : {}) };
-    const report = usageReport(accounts, query, { by: ["key", "model", "day"], ...(keyId ? { keyId } : {}) });
+    const report = await usageReport(accounts, query, { by: ["key", "model", "day"], ...(keyId ? { keyId } : {}) });
     process.stdout.write(values.format === "json" ? `${JSON.stringify(report, null, 2)}\n` : values.format === "csv" ? usageCsv(report) : usageTable(report));
     return 0;
   } catch (error) {
@@ -213,6 +213,6 @@ export function usageCommand(args: string[]): number {
     process.stderr.write(`doubao-gateway usage: ${error.message.replaceAll("`group_by`", "--by")}\n`);
     return error.status === 404 || error.status === 409 ? 1 : 2;
   } finally {
-    close();
+    await close();
   }
 }

@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { createServer as createNetServer } from "node:net";
 import { createEmulator } from "./emulator/server.js";
-import { openDatabase } from "./runtime.js";
 import { createKeyStore } from "./stores/keys.js";
+import { createSqliteDatabase, sqliteFileIn } from "./stores/sql/sqlite.js";
 
 const dataDir = mkdtempSync(join(tmpdir(), "doubao-gateway-cli-"));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -39,23 +39,23 @@ test("first start creates a key and prints it once; the next start does not", as
   assert.ok(key, first);
   const second = await startServer();
   assert.doesNotMatch(second, /dg_/);
-  const database = openDatabase(dataDir);
+  const database = createSqliteDatabase(sqliteFileIn(dataDir));
   try {
-    assert.equal(createKeyStore(database).findBySecret(key)?.name, "default");
+    assert.equal((await createKeyStore(database).findBySecret(key))?.name, "default");
   } finally {
-    database.close();
+    await database.close();
   }
 });
 
-test("keys create prints the new key and nothing else on stdout", () => {
+test("keys create prints the new key and nothing else on stdout", async () => {
   const result = cli(["keys", "create", "--name", "ci"]);
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stdout, /^dg_[A-Za-z0-9_-]{40}\n$/);
-  const database = openDatabase(dataDir);
+  const database = createSqliteDatabase(sqliteFileIn(dataDir));
   try {
-    assert.equal(createKeyStore(database).findBySecret(result.stdout.trim())?.name, "ci");
+    assert.equal((await createKeyStore(database).findBySecret(result.stdout.trim()))?.name, "ci");
   } finally {
-    database.close();
+    await database.close();
   }
 });
 
@@ -244,7 +244,7 @@ test("snag: a CLI run where there is no database says which one it creates", asy
   try {
     const result = await binary(["keys", "list"], { DATA_DIR: elsewhere });
     assert.equal(result.code, 0, result.stderr);
-    assert.equal(result.stderr, `Note: no database at ${join(elsewhere, "gateway.db")}; creating a new, empty one. Set DATA_DIR to use the gateway's.\n`);
+    assert.equal(result.stderr, `Note: no database at ${join(elsewhere, "gateway.db")}; creating a new, empty one. Set DATA_DIR (or DATABASE_URL) to use the gateway's.\n`);
     const again = await binary(["keys", "list"], { DATA_DIR: elsewhere });
     assert.equal(again.stderr, "");
   } finally {

@@ -11,6 +11,7 @@ import { createEmulator } from "./emulator/server.js";
 import { CLIENT_COMMANDS, describeFailure } from "./cli-client.js";
 import { UsageError } from "./cli-usage.js";
 import { serve } from "./main.js";
+import { openMigrated } from "./stores/database.js";
 
 const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
@@ -20,6 +21,8 @@ Usage:
   doubao-gateway [serve]                 Start the gateway (configured by environment variables; see README)
   doubao-gateway check [--json]          Tell, for each configured upstream, whether it is reachable and accepts
                                          the credentials (no image is generated); exit 1 if any is not usable
+  doubao-gateway migrate                 Create or bring up to date the database's tables (SQLite under DATA_DIR, or
+                                         DATABASE_URL's PostgreSQL) and exit; the gateway also does this at start
   doubao-gateway emulator [--port N] [--host H] [--ark-key K] [--access-key AK] [--secret-key SK] [--api302-key K]
                                          Start the standalone emulator (Ark, Visual, 302.AI relay) for offline tests
   doubao-gateway keys create --name NAME Create an API key and print it (only the key, on stdout); also
@@ -32,7 +35,7 @@ Usage:
 
 Exit status: 0 ok, 1 refused or failed (the message says why), 2 a usage error.
 
-Environment: HOST, PORT, PUBLIC_BASE_URL, DATA_DIR, FILE_TTL_HOURS, RESULT_HOSTING, ARK_API_KEY, ARK_BASE_URL,
+Environment: HOST, PORT, PUBLIC_BASE_URL, DATA_DIR, DATABASE_URL, REDIS_URL, STORAGE_URL, FILE_TTL_HOURS, RESULT_HOSTING, ARK_API_KEY, ARK_BASE_URL,
 VOLC_ACCESSKEY, VOLC_SECRETKEY, VOLC_VISUAL_BASE_URL, API302_KEY, API302_BASE_URL, GATEWAY_CONFIG, GATEWAY_EMULATE,
 GATEWAY_BOOTSTRAP_KEY, GATEWAY_FETCH_ALLOW. The README's "Upstreams" section explains each.
 `;
@@ -153,6 +156,26 @@ async function emulatorCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+const MIGRATE_HELP = `doubao-gateway migrate — create or update the database's tables, then exit
+
+Uses DATABASE_URL (postgres://user:password@host:port/database[?schema=NAME]) when set, else SQLite at
+DATA_DIR/gateway.db. Safe to run again and while gateways run: every step creates only what is missing, and all
+of them run in one transaction under one lock. The gateway runs the same at start.
+`;
+
+async function migrateCommand(args: string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h")) {
+    process.stdout.write(MIGRATE_HELP);
+    return 0;
+  }
+  if (args.length > 0) throw new UsageError(`migrate takes no arguments (DATABASE_URL or DATA_DIR say which database); got "${args.join(" ")}"`, "migrate");
+  const config = loadConfig({ ...process.env, GATEWAY_EMULATE: "1" });
+  const database = await openMigrated({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+  await database.close();
+  process.stdout.write(`The database at ${database.location} is up to date.\n`);
+  return 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -168,10 +191,12 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case "check":
         return await checkCommand(rest);
+      case "migrate":
+        return await migrateCommand(rest);
       case "emulator":
         return await emulatorCommand(rest);
       case "keys":
-        return keysCommand(rest);
+        return await keysCommand(rest);
       case "generate":
       case "edit":
       case "draw":
@@ -185,7 +210,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${VERSION}\n`);
         return 0;
       case "usage":
-        return usageCommand(rest);
+        return await usageCommand(rest);
       case "help":
       case "--help":
       case "-h":

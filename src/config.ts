@@ -26,6 +26,12 @@ export interface Config {
    * instance's is left alone.
    */
   instanceId: string;
+  /** `DATABASE_URL` (postgres://…): keys, ledger, tasks and idempotency in PostgreSQL, shared by every gateway; SQLite under DATA_DIR when absent. */
+  databaseUrl: string | undefined;
+  /** `DATABASE_POOL_MAX`: connections per gateway to PostgreSQL; default 10. */
+  databasePoolMax: number;
+  /** `TASK_CONCURRENCY`: async tasks this instance runs at once (the rest wait in the shared queue); default 32. */
+  taskConcurrency: number;
   /** `REDIS_URL`: rate and concurrency limits shared by every gateway; in process memory when absent. */
   redisUrl: string | undefined;
   /** `RESULT_HOSTING`: `gateway` (default) stores results; `upstream` passes the upstream's URLs through. */
@@ -68,6 +74,13 @@ function integer(environment: Environment, name: string, fallback: number, min: 
 function logFormat(raw: string | undefined): "json" | "pretty" {
   if (raw === undefined || raw === "json" || raw === "pretty") return raw ?? "json";
   throw new ConfigError(`LOG_FORMAT must be json or pretty; got "${raw}".`);
+}
+
+/** `DATABASE_URL`, checked: postgres:// or postgresql://. */
+function databaseUrl(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^postgres(ql)?:\/\/[^/\s]+/.test(raw)) throw new ConfigError(`DATABASE_URL must be postgres://[user:password@]host:port/database[?schema=NAME]; got "${raw.replace(/\/\/[^@/]*@/, "//…@")}".`);
+  return raw;
 }
 
 /** `REDIS_URL`, checked: redis:// or rediss://. */
@@ -162,6 +175,9 @@ export function loadConfig(environment: Environment = process.env): Config {
     resultHosting: hosting,
     storage,
     redisUrl: redisUrl(value("REDIS_URL")),
+    databaseUrl: databaseUrl(value("DATABASE_URL")),
+    databasePoolMax: integer(environment, "DATABASE_POOL_MAX", 10, 1, 1000),
+    taskConcurrency: integer(environment, "TASK_CONCURRENCY", 32, 1, 10_000),
     instanceId: value("INSTANCE_ID") ?? `${hostname()}:${port === 0 ? resolve(value("DATA_DIR") ?? "./data") : port}`,
     ark: arkKey && !emulate ? { apiKey: arkKey, baseUrl: urlValue("ARK_BASE_URL", "https://ark.cn-beijing.volces.com/api/v3") } : undefined,
     visual:

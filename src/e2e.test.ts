@@ -247,7 +247,7 @@ describe("models, health, openapi, files, keys", () => {
   });
 
   test("a key created through the store works; the stored row holds a hash, not the key", async () => {
-    const { secret, record } = h.gateway.keys.create({ name: "second" });
+    const { secret, record } = (await h.gateway.keys.create({ name: "second" }));
     assert.match(secret, /^dg_[A-Za-z0-9_-]{40}$/);
     assert.equal(record.prefix, secret.slice(0, 12));
     assert.equal((await h.get("/v1/models", { authorization: `Bearer ${secret}` })).status, 200);

@@ -1,7 +1,7 @@
 /**
  * `GET /metrics` (Prometheus text format, prom-client): requests by route and status with latency, upstream
  * attempts by provider and outcome, images generated and charged by model, breaker state by provider, and
- * async tasks pending. One registry per gateway (tests run several in one process); no key or secret is a label.
+ * async tasks pending (queued and running, across every instance of the database) and their durations. One registry per gateway (tests run several in one process); no key or secret is a label.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
@@ -14,6 +14,8 @@ export interface GatewayMetrics {
   imagesCharged: Counter<"model">;
   breakerState: Gauge<"provider">;
   tasksPending: Gauge;
+  tasks: Gauge<"state">;
+  taskSeconds: Histogram<"outcome">;
 }
 
 export const BREAKER_VALUES = { closed: 0, "half-open": 1, open: 2 } as const;
@@ -33,6 +35,11 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Gatew
     imagesGenerated: new Counter({ name: "gateway_images_generated_total", help: "Images the upstreams returned (whether or not a client received them), by provider", labelNames: ["provider"], registers }),
     imagesCharged: new Counter({ name: "gateway_images_charged_total", help: "Images charged in the ledger, by the model asked for", labelNames: ["model"], registers }),
     breakerState: new Gauge({ name: "gateway_breaker_state", help: "Circuit breaker per provider: 0 closed, 1 half-open, 2 open", labelNames: ["provider"], registers }),
-    tasksPending: new Gauge({ name: "gateway_tasks_pending", help: "Async tasks submitted and not finished", registers }),
+    tasksPending: new Gauge({ name: "gateway_tasks_pending", help: "Async tasks submitted and not finished (queued or running)", registers }),
+    tasks: new Gauge({ name: "gateway_tasks", help: "Async tasks in the shared queue by state (queued, running), every instance's", labelNames: ["state"], registers }),
+    taskSeconds: new Histogram({
+      name: "gateway_task_duration_seconds", help: "Async tasks run here: time from claim to result, by outcome (succeeded, failed)", labelNames: ["outcome"], registers,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    }),
   };
 }

@@ -3,9 +3,7 @@
  * in embedded mode — the same adapters as production), the app, and the result sweeper.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
 import { buildApp } from "./app.js";
 import type { Config } from "./config.js";
@@ -26,21 +24,26 @@ import { createKeyStore, type KeyStore } from "./stores/keys.js";
 import { Accounts } from "./accounts/accounts.js";
 import { createMetrics } from "./metrics.js";
 import { createInstanceRegistry } from "./stores/instances.js";
+import { redisLimits } from "./accounts/redis-limits.js";
+import { interruptedResult } from "./routes/async.js";
+import { createTaskStore, type TaskStore } from "./tasks/tasks.js";
+import { createWebhookSender } from "./tasks/webhooks.js";
+import { createIdempotencyStore } from "./stores/idempotency.js";
+import { IDEMPOTENCY_WINDOW_MS } from "./routes/idempotency.js";
+import { openMigrated } from "./stores/database.js";
+import type { SqlDatabase } from "./stores/sql/types.js";
 
 /** How often an instance beats, and after how long without a beat its unfinished work is recovered by another. */
 const INSTANCE_HEARTBEAT_MS = 10_000;
 const INSTANCE_STALE_MS = 30_000;
-import { redisLimits } from "./accounts/redis-limits.js";
-import { interruptedResult } from "./routes/async.js";
-import { createTaskStore } from "./tasks/tasks.js";
-import { createWebhookSender } from "./tasks/webhooks.js";
-import { createIdempotencyStore } from "./stores/idempotency.js";
-import { IDEMPOTENCY_WINDOW_MS } from "./routes/idempotency.js";
 
 export interface Gateway {
   app: FastifyInstance;
   keys: KeyStore;
   accounts: Accounts;
+  tasks: TaskStore;
+  /** Where keys, ledger and tasks live (SQLite or PostgreSQL). */
+  database: SqlDatabase;
   /** What start-up recovery found of requests a previous process left half-done. */
   recovered: { requests: number; files: number };
   emulator: Emulator | undefined;
@@ -67,16 +70,10 @@ export interface GatewayOptions {
   redisPrefix?: string;
   /** Also export the process's CPU, memory and event-loop metrics (npm start does; tests need not). */
   processMetrics?: boolean;
+  /** How often an idle worker looks for queued tasks; default 500 ms (a task submitted here wakes it at once). */
+  taskPollMs?: number;
   /** Models the embedded emulator answers as retired (tests of the lifecycle path). */
   emulatorRetiredModels?: readonly string[];
-}
-
-export function openDatabase(dataDir: string): Database.Database {
-  mkdirSync(dataDir, { recursive: true });
-  const database = new Database(join(dataDir, "gateway.db"));
-  database.pragma("journal_mode = WAL");
-  database.pragma("busy_timeout = 5000");
-  return database;
 }
 
 /** The providers the credentials in the config enable (none in emulator mode), direct Volcengine first. */
@@ -89,13 +86,13 @@ export function upstreamProviders(config: Config, signingNow?: () => Date): Prov
 }
 
 export async function createGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
-  const database = openDatabase(config.dataDir);
+  const database = await openMigrated({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, poolMax: config.databasePoolMax });
   const keys = createKeyStore(database);
   let bootstrapSecret: string | undefined;
-  if (config.bootstrapKey && !keys.findBySecret(config.bootstrapKey)) {
-    keys.create({ name: "bootstrap", secret: config.bootstrapKey, role: "admin" });
-  } else if (!config.bootstrapKey && keys.count() === 0) {
-    bootstrapSecret = keys.create({ name: "default", role: "admin" }).secret;
+  if (config.bootstrapKey && !(await keys.findBySecret(config.bootstrapKey))) {
+    await keys.create({ name: "bootstrap", secret: config.bootstrapKey, role: "admin" });
+  } else if (!config.bootstrapKey && (await keys.count()) === 0) {
+    bootstrapSecret = (await keys.create({ name: "default", role: "admin" })).secret;
   }
 
   // The configured credentials are redacted from every upstream message, whatever their shape.
@@ -103,6 +100,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     config.ark?.apiKey, config.visual?.accessKeyId, config.visual?.secretAccessKey, config.api302?.apiKey,
     config.storage.kind === "s3" ? config.storage.credentials?.secretAccessKey : undefined,
     config.redisUrl ? decodeURIComponent(new URL(config.redisUrl).password) : undefined,
+    config.databaseUrl ? decodeURIComponent(new URL(config.databaseUrl).password) : undefined,
   ]);
   const clock = options.clock ?? systemClock;
   const signingNow = () => new Date(clock.now());
@@ -141,7 +139,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const limits = config.redisUrl ? await redisLimits({ url: config.redisUrl, ...(options.redisPrefix ? { prefix: options.redisPrefix } : {}) }) : undefined;
   const now = options.now ?? Date.now;
   const startedAt = now();
-  const instances = createInstanceRegistry(database, config.instanceId, { staleMs: INSTANCE_STALE_MS, startedAt });
+  const instances = await createInstanceRegistry(database, config.instanceId, { staleMs: INSTANCE_STALE_MS, startedAt });
   const alive = (instanceId: string | null) => instances.alive(instanceId, now());
   const accounts = new Accounts(database, keys, storage, {
     instanceId: config.instanceId,
@@ -154,15 +152,18 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const tasks = createTaskStore(database);
   const idempotency = createIdempotencyStore(database);
   // Claims a dead instance (or this id's previous run) left unanswered run again when retried (recovery settled them uncharged).
-  const claimLive = (instanceId: string | null, createdAt: number) => (instanceId === config.instanceId ? createdAt >= startedAt : alive(instanceId));
-  idempotency.dropInterrupted(claimLive);
-  tasks.interruptPending(interruptedResult, now(), alive, { id: config.instanceId, startedAt });
+  const claimLive = async (instanceId: string | null, createdAt: number) => (instanceId === config.instanceId ? createdAt >= startedAt : alive(instanceId));
+  const recoverTasks = () => tasks.interruptRunning(interruptedResult, now(), alive, { id: config.instanceId, startedAt });
+  await idempotency.dropInterrupted(claimLive);
+  await recoverTasks();
   // The heartbeat, and the recovery of what a neighbour that stopped beating left unfinished.
   const heartbeat = setInterval(() => {
-    instances.beat(now());
-    void accounts.recover(alive, startedAt).catch(() => undefined);
-    tasks.interruptPending(interruptedResult, now(), alive, { id: config.instanceId, startedAt });
-    idempotency.dropInterrupted(claimLive);
+    void (async () => {
+      await instances.beat(now());
+      await accounts.recover(alive, startedAt);
+      await recoverTasks();
+      await idempotency.dropInterrupted(claimLive);
+    })().catch(() => undefined);
   }, INSTANCE_HEARTBEAT_MS);
   heartbeat.unref();
   const fileTtlMs = Math.round(config.fileTtlHours * 3600 * 1000);
@@ -173,8 +174,10 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     tasks,
     idempotency,
     instanceId: config.instanceId,
+    taskConcurrency: config.taskConcurrency,
+    ...(options.taskPollMs !== undefined ? { taskPollMs: options.taskPollMs } : {}),
     checks: {
-      database: async () => void database.prepare("SELECT 1").get(),
+      database: () => database.ping(),
       storage: async () => void (await storage.get("19700101/AAAAAAAAAAAAAAAAAAAAAA.jpeg")),
       ...(limits?.ping ? { redis: () => (limits.ping as () => Promise<void>)() } : {}),
     },
@@ -197,8 +200,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     ...(options.now ? { now: options.now } : {}),
   });
   const sweep = async () => {
-    tasks.sweep(now() - fileTtlMs);
-    idempotency.sweep(now() - IDEMPOTENCY_WINDOW_MS);
+    await tasks.sweep(now() - fileTtlMs);
+    await idempotency.sweep(now() - IDEMPOTENCY_WINDOW_MS);
     return storage.sweep(new Date(now() - fileTtlMs));
   };
   const timer = setInterval(() => void sweep().catch(() => undefined), Math.min(fileTtlMs, 10 * 60 * 1000));
@@ -208,6 +211,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     app,
     keys,
     accounts,
+    tasks,
+    database,
     recovered,
     emulator,
     bootstrapSecret,
@@ -215,11 +220,12 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     async close() {
       clearInterval(timer);
       clearInterval(heartbeat);
+      // No new task is claimed; those running here finish (their results kept), as the requests in flight do.
       await app.close();
       await emulator?.close();
       await limits?.close?.();
-      instances.leave();
-      database.close();
+      await instances.leave();
+      await database.close();
     },
   };
 }

@@ -37,8 +37,8 @@ test("key names are unique; an ambiguous reference lists the candidates", async 
   const other = (await admin("POST", "/admin/keys", { name: "team-b" })).json();
   assert.equal((await admin("PATCH", `/admin/keys/${other.key.id}`, { name: "team-a" })).statusCode, 409);
   // A database from before names were unique may hold two keys of one name: the reference lists both.
-  const first = h.gateway.keys.create({ name: "twin" }).record;
-  const second = h.gateway.keys.create({ name: "twin" }).record;
+  const first = (await h.gateway.keys.create({ name: "twin" })).record;
+  const second = (await h.gateway.keys.create({ name: "twin" })).record;
   const ambiguous = await admin("GET", "/admin/keys/twin");
   assert.equal(ambiguous.statusCode, 409);
   assert.equal(
@@ -67,7 +67,7 @@ test("a prompt is counted in characters: 2,001 emoji pass the 4,000-character li
 });
 
 test("a request refused for its input image is not recorded and uses no rate or concurrency slot", async () => {
-  const { secret } = h.gateway.keys.create({ name: "strict-image", rpm: 1, concurrency: 1 });
+  const { secret } = (await h.gateway.keys.create({ name: "strict-image", rpm: 1, concurrency: 1 }));
   const auth = { authorization: `Bearer ${secret}` };
   const broken = `data:image/png;base64,${(await testImage(64, 64, "png")).subarray(0, 100).toString("base64")}`;
   for (const [url, body] of [
@@ -77,7 +77,7 @@ test("a request refused for its input image is not recorded and uses no rate or 
   ] as const) {
     const refused = await h.post(url, body, auth);
     assert.equal(refused.status, 400, url);
-    assert.equal(h.gateway.accounts.ledger.get(refused.json.request_id), undefined, `${url}: not recorded`);
+    assert.equal((await h.gateway.accounts.ledger.get(refused.json.request_id)), undefined, `${url}: not recorded`);
   }
   // The one request a minute is still there.
   const ok = await h.post("/doubao/drawing/portrait", { image_input: dataUrl(await testImage(600, 800)), width: 512, height: 512 }, auth);
@@ -91,7 +91,7 @@ test("usage refuses a day that does not exist", async () => {
 });
 
 test("/v1/models lists only the models a key may use; a 403 on /doubao/drawing carries Volcengine's 50400", async () => {
-  const { secret } = h.gateway.keys.create({ name: "only-drawing", allowedModels: ["general_v2.1_L"] });
+  const { secret } = (await h.gateway.keys.create({ name: "only-drawing", allowedModels: ["general_v2.1_L"] }));
   const models = await h.get("/v1/models", { authorization: `Bearer ${secret}` });
   assert.deepEqual(models.json().data.map((model: { id: string }) => model.id), ["general_v2.1_L"]);
   const refused = await h.post("/doubao/drawing", { prompt: "x", model_version: "general_v2.0" }, { authorization: `Bearer ${secret}` });

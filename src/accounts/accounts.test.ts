@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createHash } from "node:crypto";
-import { openDatabase } from "../runtime.js";
+import { openSqliteDataDir } from "../stores/sql/sqlite.js";
 import { startHarness, testImage, TEST_KEY, type Harness, type Json } from "../testing/harness.js";
 
 const SEEDREAM = "doubao-seedream-3-0-t2i-250415";
@@ -90,7 +90,7 @@ describe("the admin key API", () => {
     });
     const shown = (await admin("GET", `/admin/keys/${key.id}`)).json();
     assert.equal(JSON.stringify(shown).includes(secret), false);
-    const database = openDatabase(h.dataDir);
+    const database = openSqliteDataDir(h.dataDir);
     try {
       const stored = database.prepare("SELECT * FROM api_keys WHERE id = ?").get(key.id) as Record<string, unknown>;
       assert.deepEqual((stored.hash as Buffer).toString("hex"), createHash("sha256").update(secret).digest("hex"));
@@ -244,7 +244,7 @@ describe("each limit at its edge", () => {
     const results = await Promise.all(Array.from({ length: 50 }, () => seedream(key.secret)));
     assert.equal(results.filter((result) => result.status === 200).length, 5);
     assert.equal(results.filter((result) => result.status === 429 && result.json.error.err_code === -10006).length, 45);
-    const spent = h.gateway.accounts.ledger.spent(key.id, h.gateway.accounts.today());
+    const spent = (await h.gateway.accounts.ledger.spent(key.id, h.gateway.accounts.today()));
     assert.equal(spent.totalImages, 5);
     assert.equal((h.gateway.emulator?.stats.imagesGenerated ?? 0) - generatedBefore, 5);
   });
@@ -263,7 +263,7 @@ describe("revocation takes effect for requests in flight", () => {
     assert.equal(response.status, 401);
     assert.equal(response.json.error.message, "The API key has been disabled; ask the gateway's operator to re-enable it.");
     assert.equal((h.gateway.emulator?.stats.byApi.ark ?? 0) - arkBefore, 0);
-    const row = h.gateway.accounts.ledger.get(response.headers["x-request-id"] as string);
+    const row = (await h.gateway.accounts.ledger.get(response.headers["x-request-id"] as string));
     assert.deepEqual([row?.state, row?.status, row?.charged, row?.error_code], ["settled", 401, 0, "AuthenticationError"]);
   });
 
@@ -284,7 +284,7 @@ describe("the usage ledger", () => {
     const key = await newKey({});
     const drawing = await h.post("/doubao/drawing", { prompt: "ledger", width: 256, height: 256, use_sr: false }, { authorization: `Bearer ${key.secret}` });
     assert.equal(drawing.status, 200);
-    const row = h.gateway.accounts.ledger.get(drawing.headers["x-request-id"] as string) as Json;
+    const row = (await h.gateway.accounts.ledger.get(drawing.headers["x-request-id"] as string)) as Json;
     assert.deepEqual(
       { ...row, latency_ms: typeof row.latency_ms, created_at: typeof row.created_at, upstream_request_id: typeof row.upstream_request_id },
       {
@@ -296,7 +296,7 @@ describe("the usage ledger", () => {
     );
     const retried = await seedream(key.secret, { prompt: "one record [[fault:ark:ServerOverloaded*1]]" });
     assert.equal(retried.status, 200);
-    const rows = h.gateway.accounts.ledger.report({ since: "2026-11-22", until: "2026-11-22", by: ["model"], keyId: key.id });
+    const rows = (await h.gateway.accounts.ledger.report({ since: "2026-11-22", until: "2026-11-22", by: ["model"], keyId: key.id }));
     assert.deepEqual(rows, [
       { model: SEEDREAM, requests: 1, charged_requests: 1, images: 1, output_tokens: 1024, cost_micros: 259000 },
       { model: "general_v2.1_L", requests: 1, charged_requests: 1, images: 1, output_tokens: 256, cost_micros: 200000 },
@@ -309,10 +309,10 @@ describe("the usage ledger", () => {
     const partial = await seedream(key.secret, { n: 3, prompt: "partial" }, "/v1/images/generations");
     assert.equal(partial.json.data.length, 2);
     assert.equal(partial.json.error.code, "PartialFailure");
-    const row = h.gateway.accounts.ledger.get(partial.headers["x-request-id"] as string);
+    const row = (await h.gateway.accounts.ledger.get(partial.headers["x-request-id"] as string));
     assert.deepEqual([row?.images, row?.charged, row?.cost_micros, row?.error_code], [2, 1, 518000, "PartialFailure"]);
     const refused = await seedream(key.secret, { prompt: "x [[fault:ark:InputTextSensitiveContentDetected]]" });
-    const refusedRow = h.gateway.accounts.ledger.get(refused.headers["x-request-id"] as string);
+    const refusedRow = (await h.gateway.accounts.ledger.get(refused.headers["x-request-id"] as string));
     assert.deepEqual([refusedRow?.status, refusedRow?.images, refusedRow?.charged, refusedRow?.cost_micros, refusedRow?.error_code], [400, 0, 0, 0, "InputTextSensitiveContentDetected"]);
   });
 
@@ -356,7 +356,7 @@ describe("the usage ledger", () => {
     // The account failure falls back to the (emulated) relay, which the same marker fails too.
     assert.deepEqual(statuses, [200, 200, 200, 400, 502, 502, 200, 400, 200]);
     const generated = (h.gateway.emulator?.stats.imagesGenerated ?? 0) - generatedBefore;
-    const ledger = h.gateway.accounts.ledger.report({ since: "2026-11-22", until: "2026-11-22", by: [], keyId: key.id })[0];
+    const ledger = (await h.gateway.accounts.ledger.report({ since: "2026-11-22", until: "2026-11-22", by: [], keyId: key.id }))[0];
     assert.equal(ledger?.requests, 9);
     assert.equal(ledger?.charged_requests, 5);
     assert.equal(ledger?.images, generated);
@@ -379,7 +379,7 @@ test("USAGE_TIME_ZONE=Asia/Shanghai: the daily quota resets at 16:00 UTC, and us
     clock = Date.UTC(2026, 10, 22, 16, 0, 0);
     const next = await call();
     assert.equal(next.status, 200);
-    assert.equal(shanghai.gateway.accounts.ledger.get(next.headers["x-request-id"] as string)?.day, "2026-11-23");
+    assert.equal((await shanghai.gateway.accounts.ledger.get(next.headers["x-request-id"] as string))?.day, "2026-11-23");
   } finally {
     await shanghai.close();
   }

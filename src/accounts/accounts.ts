@@ -14,7 +14,7 @@ import { dayOf, secondsToMidnight } from "./clock.js";
 import { createLedger, QuotaRefusal, type Ledger, type QuotaKind } from "./ledger.js";
 import { memoryLimits, type SharedLimits } from "./limits.js";
 import { fromMicros, type PriceTable } from "./prices.js";
-import type { Database } from "better-sqlite3";
+import type { SqlDatabase } from "../stores/sql/types.js";
 
 export interface AccountsOptions {
   prices: PriceTable;
@@ -44,9 +44,9 @@ export interface Admission {
   readonly id: string;
   readonly key: ApiKeyRecord;
   /** Throws a 401 when the key was disabled, deleted or expired since the request came in. */
-  checkKey(): void;
-  recordFiles(keys: readonly string[]): void;
-  settle(delivered: Delivered): void;
+  checkKey(): Promise<void>;
+  recordFiles(keys: readonly string[]): Promise<void>;
+  settle(delivered: Delivered): Promise<void>;
   /** Settles a failed request uncharged and deletes anything it stored. */
   fail(error: unknown): Promise<void>;
   release(): void;
@@ -60,7 +60,7 @@ export class Accounts {
   readonly now: () => number;
 
   constructor(
-    database: Database,
+    database: SqlDatabase,
     private readonly keys: KeyStore,
     private readonly storage: BlobStorage,
     readonly options: AccountsOptions,
@@ -96,7 +96,7 @@ export class Accounts {
       }
       const day = dayOf(now, this.options.timeZone);
       try {
-        this.ledger.reserve(
+        await this.ledger.reserve(
           { id: request.id, keyId: key.id, keyName: key.name, model: request.model, endpoint: request.endpoint, images: request.images, costMicros: request.images * this.priceMicros(priced),
             referenceImages: request.referenceImages ?? 0, instanceId: this.options.instanceId ?? null, createdAt: now, day },
           key,
@@ -114,16 +114,16 @@ export class Accounts {
     return {
       id: request.id,
       key,
-      checkKey: () => {
-        const state = this.keys.checkId(key.id, this.now());
+      checkKey: async () => {
+        const state = await this.keys.checkId(key.id, this.now());
         if (!state.ok) throw keyRefused(state.reason, state.record?.expiresAt);
       },
       recordFiles: (keys) => this.ledger.recordFiles(request.id, keys),
-      settle: (delivered) => {
+      settle: async (delivered) => {
         settled = true;
         const { servedModel, ...rest } = delivered;
         if (delivered.images > 0) this.options.onCharged?.(request.model, delivered.images);
-        this.ledger.settle(request.id, {
+        await this.ledger.settle(request.id, {
           ...rest, servedModel: delivered.images > 0 ? (servedModel ?? priced) : null,
           costMicros: delivered.images * this.priceMicros(servedModel ?? priced), latencyMs: Math.round(performance.now() - started),
         });
@@ -133,12 +133,12 @@ export class Accounts {
         settled = true;
         const gatewayError = error instanceof GatewayError ? error : undefined;
         const clientGone = (error as Error | undefined)?.name === "ClientGone";
-        this.ledger.settle(request.id, {
+        await this.ledger.settle(request.id, {
           status: gatewayError?.status ?? (clientGone ? 499 : 500), servedModel: null, images: 0, outputTokens: 0, costMicros: 0, provider: null, upstreamRequestId: null,
           latencyMs: Math.round(performance.now() - started), errorCode: gatewayError?.code ?? (clientGone ? "ClientClosedRequest" : "InternalServiceError"),
         });
         // The files the row recorded before they were written: whatever of them exists goes.
-        const files = JSON.parse(this.ledger.get(request.id)?.files ?? "[]") as string[];
+        const files = JSON.parse((await this.ledger.get(request.id))?.files ?? "[]") as string[];
         await Promise.all(files.map((file) => this.storage.delete(file)));
       },
       release,
@@ -149,18 +149,26 @@ export class Accounts {
    * After a crash: requests left reserved lose their files and are settled uncharged — only those whose instance is
    * not alive (`alive`), and, of this instance's own id, only those made before `startedAt` (its previous run).
    */
-  async recover(alive: (instanceId: string | null) => boolean = () => false, startedAt = Number.POSITIVE_INFINITY): Promise<{ requests: number; files: number }> {
+  async recover(alive: (instanceId: string | null) => Promise<boolean> = async () => false, startedAt = Number.POSITIVE_INFINITY): Promise<{ requests: number; files: number }> {
     let removed = 0;
     const own = this.options.instanceId ?? null;
-    const left = this.ledger.interrupted().filter((row) => (row.instanceId === own && own !== null ? row.createdAt < startedAt : !alive(row.instanceId)));
+    const left = [];
+    for (const row of await this.ledger.interrupted()) {
+      if (row.instanceId === own && own !== null ? row.createdAt < startedAt : !(await alive(row.instanceId))) left.push(row);
+    }
+    let requests = 0;
     for (const entry of left) {
+      // Settled first, and only if still reserved: a row its owner settled meanwhile keeps its files. (A crash between
+      // the two leaves files no record charges — never a charge without its files.)
+      const mine = await this.ledger.settle(entry.id, { status: 0, servedModel: null, images: 0, outputTokens: 0, costMicros: 0, provider: null, upstreamRequestId: null, latencyMs: 0, errorCode: "Interrupted" });
+      if (!mine) continue;
+      requests += 1;
       for (const file of entry.files) {
         await this.storage.delete(file);
         removed += 1;
       }
-      this.ledger.settle(entry.id, { status: 0, servedModel: null, images: 0, outputTokens: 0, costMicros: 0, provider: null, upstreamRequestId: null, latencyMs: 0, errorCode: "Interrupted" });
     }
-    return { requests: left.length, files: removed };
+    return { requests, files: removed };
   }
 
   private quotaError(refusal: QuotaRefusal, now: number): GatewayError {

@@ -7,9 +7,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { openDatabase } from "../runtime.js";
+import { openSqliteDataDir } from "../stores/sql/sqlite.js";
 import { TEST_KEY } from "../testing/harness.js";
-import { createLedger } from "./ledger.js";
 
 const dataDir = mkdtempSync(join(tmpdir(), "doubao-gateway-crash-"));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -60,10 +59,11 @@ interface Row {
 }
 
 function ledgerAndFiles(): { rows: Row[]; files: string[] } {
-  const database = openDatabase(dataDir);
+  const database = openSqliteDataDir(dataDir);
   try {
-    createLedger(database);
-    const rows = database.prepare<[], Row>("SELECT id, state, charged, images, files, error_code FROM usage ORDER BY created_at").all();
+    // Before the first start there is no table yet: no rows.
+    const made = database.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'usage'").get() !== undefined;
+    const rows = made ? database.prepare<[], Row>("SELECT id, state, charged, images, files, error_code FROM usage ORDER BY created_at").all() : [];
     const root = join(dataDir, "files");
     const files = existsSync(root) ? readdirSync(root).flatMap((day) => readdirSync(join(root, day)).map((name) => `${day}/${name}`)) : [];
     return { rows, files };

@@ -41,9 +41,9 @@ const iso = (at: number | null) => (at === null ? null : new Date(at).toISOStrin
 const amount = (micros: number | null) => (micros === null ? null : fromMicros(micros));
 
 /** A key as the API and the CLI show it: never its hash, never its secret. */
-export function keyView(record: ApiKeyRecord, accounts: Accounts): KeyView {
+export async function keyView(record: ApiKeyRecord, accounts: Accounts): Promise<KeyView> {
   const state = keyState(record, accounts.now());
-  const spent = accounts.ledger.spent(record.id, accounts.today());
+  const spent = await accounts.ledger.spent(record.id, accounts.today());
   return {
     id: record.id,
     name: record.name,
@@ -70,32 +70,32 @@ export function keyView(record: ApiKeyRecord, accounts: Accounts): KeyView {
 export class KeyAdmin {
   constructor(private readonly keys: KeyStore, private readonly accounts: Accounts) {}
 
-  create(body: unknown): { key: KeyView; secret: string } {
+  async create(body: unknown): Promise<{ key: KeyView; secret: string }> {
     const settings = parseOrThrow(keySettings, body ?? {});
     if (settings.name === undefined) throw invalidParameter("name", "Missing required parameter `name`.", "缺少必填参数 name。", "MissingParameter");
-    this.nameIsFree(settings.name);
-    const { record, secret } = this.keys.create({ ...limitsOf(settings), name: settings.name });
-    return { key: keyView(record, this.accounts), secret };
+    await this.nameIsFree(settings.name);
+    const { record, secret } = await this.keys.create({ ...limitsOf(settings), name: settings.name });
+    return { key: await keyView(record, this.accounts), secret };
   }
 
-  list(): KeyView[] {
-    return this.keys.list().map((record) => keyView(record, this.accounts));
+  async list(): Promise<KeyView[]> {
+    return Promise.all((await this.keys.list()).map((record) => keyView(record, this.accounts)));
   }
 
-  show(reference: string): KeyView {
-    return keyView(this.find(reference), this.accounts);
+  async show(reference: string): Promise<KeyView> {
+    return keyView(await this.find(reference), this.accounts);
   }
 
-  update(reference: string, body: unknown): KeyView {
-    const record = this.find(reference);
+  async update(reference: string, body: unknown): Promise<KeyView> {
+    const record = await this.find(reference);
     const settings = parseOrThrow(keySettings, body ?? {});
-    if (settings.name !== undefined) this.nameIsFree(settings.name, record.id);
-    return keyView(this.keys.update(record.id, limitsOf(settings)) as ApiKeyRecord, this.accounts);
+    if (settings.name !== undefined) await this.nameIsFree(settings.name, record.id);
+    return keyView((await this.keys.update(record.id, limitsOf(settings))) as ApiKeyRecord, this.accounts);
   }
 
   /** Key names are unique, so that a name finds one key: 409 when another key has it. */
-  private nameIsFree(name: string, except?: string): void {
-    const taken = this.keys.matches(name.trim()).find((other) => other.name === name.trim() && other.id !== except);
+  private async nameIsFree(name: string, except?: string): Promise<void> {
+    const taken = (await this.keys.matches(name.trim())).find((other) => other.name === name.trim() && other.id !== except);
     if (taken) {
       throw new GatewayError({
         status: 409, code: "Conflict", param: "name", type: "invalid_request_error", errCode: ErrCode.badParameter,
@@ -105,18 +105,18 @@ export class KeyAdmin {
     }
   }
 
-  setDisabled(reference: string, disabled: boolean): KeyView {
-    return keyView(this.keys.setDisabled(this.find(reference).id, disabled) as ApiKeyRecord, this.accounts);
+  async setDisabled(reference: string, disabled: boolean): Promise<KeyView> {
+    return keyView((await this.keys.setDisabled((await this.find(reference)).id, disabled)) as ApiKeyRecord, this.accounts);
   }
 
-  delete(reference: string): { id: string; deleted: true } {
-    const record = this.find(reference);
-    this.keys.delete(record.id);
+  async delete(reference: string): Promise<{ id: string; deleted: true }> {
+    const record = await this.find(reference);
+    await this.keys.delete(record.id);
     return { id: record.id, deleted: true };
   }
 
-  find(reference: string): ApiKeyRecord {
-    const matches = this.keys.matches(reference);
+  async find(reference: string): Promise<ApiKeyRecord> {
+    const matches = await this.keys.matches(reference);
     if (matches.length === 1) return matches[0] as ApiKeyRecord;
     const shown = reference.slice(0, 60);
     if (matches.length === 0) throw invalidRequest(404, "NotFound", `No API key has the id, prefix or name "${shown}".`, `不存在 id、前缀或名称为 "${shown}" 的 API Key。`);
@@ -130,14 +130,14 @@ export class KeyAdmin {
 }
 
 
-export function usageReport(accounts: Accounts, raw: unknown, defaults: { by: UsageDimension[]; keyId?: string }): UsageReport {
+export async function usageReport(accounts: Accounts, raw: unknown, defaults: { by: UsageDimension[]; keyId?: string }): Promise<UsageReport> {
   const query = parseOrThrow(usageQuery, raw ?? {});
   const until = query.until ?? accounts.today();
   const since = query.since ?? dayOf(Date.parse(`${until}T12:00:00Z`) - 29 * 86_400_000, "UTC");
   if (since > until) throw invalidParameter("since", `Invalid parameter \`since\`: ${since} is after until (${until}).`);
   const by = (query.group_by?.split(",") as UsageDimension[] | undefined) ?? defaults.by;
   const keyId = defaults.keyId ?? query.key;
-  const rows = accounts.ledger.report({ since, until, by: [...new Set(by)], ...(keyId ? { keyId } : {}) });
+  const rows = await accounts.ledger.report({ since, until, by: [...new Set(by)], ...(keyId ? { keyId } : {}) });
   const data = rows.map(({ cost_micros: micros, ...row }) => ({ ...row, cost: fromMicros(micros) }));
   const totals = rows.reduce(
     (sum, row) => ({

@@ -1,16 +1,16 @@
 /**
  * The usage ledger: one row per request, and the quotas it feeds.
  *
- * A request first reserves the images (and their cost) it may produce, in one IMMEDIATE transaction that
- * also checks the key's quotas against what was settled plus what other requests hold reserved — so two
- * concurrent requests cannot both take the last image. It then records the storage keys it is about to
+ * A request first reserves the images (and their cost) it may produce; for a key with a quota, in one
+ * transaction serial per key that also checks the quotas against what was settled plus what other requests
+ * hold reserved — so two concurrent requests, even on two processes, cannot both take the last image. It then records the storage keys it is about to
  * write (before writing them), and is settled by what it delivered: charged exactly when images were
  * delivered or stored for the client. A row still `reserved` when the process starts belongs to a request
  * that died mid-way: `recover` deletes its files and settles it uncharged, so no stored image lacks a
  * charged record and no charged record lacks its images.
  */
 import type { UsageReportRow } from "@doubao-gateway/sdk";
-import type { Database } from "better-sqlite3";
+import type { SqlDatabase, SqlRunner } from "../stores/sql/types.js";
 import type { KeyLimits } from "../stores/keys.js";
 
 export interface Reservation {
@@ -81,28 +81,36 @@ export interface LedgerRecord {
 
 export interface Ledger {
   /** Checks the quotas and records the reservation, atomically; throws QuotaRefusal. */
-  reserve(reservation: Reservation, limits: KeyLimits): void;
+  reserve(reservation: Reservation, limits: KeyLimits): Promise<void>;
   /** Adds storage keys to the request's row before the bytes are written. */
-  recordFiles(id: string, keys: readonly string[]): void;
-  settle(id: string, settlement: Settlement): void;
+  recordFiles(id: string, keys: readonly string[]): Promise<void>;
+  /** Settles a reserved row (once: a second settle of the same row changes nothing); resolves to whether this call settled it. */
+  settle(id: string, settlement: Settlement): Promise<boolean>;
   /** Rows still `reserved` (requests in flight, or left by a process that died), with their instance; their files' keys. */
-  interrupted(): Array<{ id: string; files: string[]; instanceId: string | null; createdAt: number }>;
-  get(id: string): LedgerRecord | undefined;
-  report(query: UsageQuery): UsageRow[];
+  interrupted(): Promise<Array<{ id: string; files: string[]; instanceId: string | null; createdAt: number }>>;
+  get(id: string): Promise<LedgerRecord | undefined>;
+  report(query: UsageQuery): Promise<UsageRow[]>;
   /** Charged images and cost of a key: in total and on a day. */
-  spent(keyId: string, day: string): { totalImages: number; dailyImages: number; totalMicros: number; dailyMicros: number };
+  spent(keyId: string, day: string): Promise<{ totalImages: number; dailyImages: number; totalMicros: number; dailyMicros: number }>;
 }
 
 interface Sums {
   images: number;
   micros: number;
-  dayImages: number;
-  dayMicros: number;
+  day_images: number;
+  day_micros: number;
 }
-const NO_SUMS: Sums = { images: 0, micros: 0, dayImages: 0, dayMicros: 0 };
+interface Held {
+  held_images: number;
+  held_micros: number;
+  held_day_images: number;
+  held_day_micros: number;
+}
+const NO_SUMS: Sums = { images: 0, micros: 0, day_images: 0, day_micros: 0 };
 
-export function createLedger(database: Database): Ledger {
-  database.exec(`CREATE TABLE IF NOT EXISTS usage (
+/** Creates the tables, or adds what an older version's lack. */
+export async function migrateLedger(database: SqlRunner): Promise<void> {
+  await database.exec(`CREATE TABLE IF NOT EXISTS usage (
     id TEXT PRIMARY KEY,
     key_id TEXT NOT NULL,
     key_name TEXT NOT NULL,
@@ -135,81 +143,88 @@ export function createLedger(database: Database): Ledger {
     PRIMARY KEY (key_id, day)
   );`);
   // Columns added after the first release: a database made by an older version gets them here.
-  const columns = new Set(database.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('usage')").all().map((column) => column.name));
-  if (!columns.has("served_model")) database.exec("ALTER TABLE usage ADD COLUMN served_model TEXT");
-  if (!columns.has("reference_images")) database.exec("ALTER TABLE usage ADD COLUMN reference_images INTEGER NOT NULL DEFAULT 0");
-  if (!columns.has("instance_id")) database.exec("ALTER TABLE usage ADD COLUMN instance_id TEXT");
+  const columns = await database.columns("usage");
+  if (!columns.has("served_model")) await database.exec("ALTER TABLE usage ADD COLUMN served_model TEXT");
+  if (!columns.has("reference_images")) await database.exec("ALTER TABLE usage ADD COLUMN reference_images INTEGER NOT NULL DEFAULT 0");
+  if (!columns.has("instance_id")) await database.exec("ALTER TABLE usage ADD COLUMN instance_id TEXT");
+}
 
+const hasQuota = (limits: KeyLimits) => limits.totalImages !== null || limits.dailyImages !== null || limits.totalSpendMicros !== null || limits.dailySpendMicros !== null;
+
+export function createLedger(database: SqlDatabase): Ledger {
   // Both reads cover a key's total and one day in one pass: settled usage from the daily roll-up (a row per
   // key and day), reservations from the partial index of rows still reserved (the requests in flight).
-  const settledSums = database.prepare<[string, string, string], Sums>(
-    `SELECT COALESCE(SUM(images), 0) AS images, COALESCE(SUM(cost_micros), 0) AS micros,
-            COALESCE(SUM(CASE WHEN day = ? THEN images END), 0) AS dayImages, COALESCE(SUM(CASE WHEN day = ? THEN cost_micros END), 0) AS dayMicros
-     FROM usage_daily WHERE key_id = ?`,
-  );
-  const reservedSums = database.prepare<[string, string, string], Sums>(
-    `SELECT COALESCE(SUM(reserved_images), 0) AS images, COALESCE(SUM(reserved_micros), 0) AS micros,
-            COALESCE(SUM(CASE WHEN day = ? THEN reserved_images END), 0) AS dayImages, COALESCE(SUM(CASE WHEN day = ? THEN reserved_micros END), 0) AS dayMicros
-     FROM usage INDEXED BY usage_reserved WHERE key_id = ? AND state = 'reserved'`,
-  );
-  const insert = database.prepare(
-    `INSERT INTO usage (id, key_id, key_name, model, endpoint, state, reserved_images, reserved_micros, reference_images, instance_id, created_at, day, files)
-     VALUES (@id, @keyId, @keyName, @model, @endpoint, 'reserved', @images, @costMicros, @referenceImages, @instanceId, @createdAt, @day, '[]')`,
-  );
-  const filesOf = database.prepare<[string], { files: string | null }>("SELECT files FROM usage WHERE id = ?");
-  const setFiles = database.prepare("UPDATE usage SET files = ? WHERE id = ?");
-  const settleRow = database.prepare(
-    `UPDATE usage SET state = 'settled', status = @status, images = @images, output_tokens = @outputTokens, cost_micros = @costMicros,
-       charged = @charged, served_model = @servedModel, provider = @provider, upstream_request_id = @upstreamRequestId, latency_ms = @latencyMs, error_code = @errorCode
-     WHERE id = @id AND state = 'reserved'`,
-  );
-  const rowOf = database.prepare<[string], LedgerRecord & { key_id: string; day: string }>("SELECT * FROM usage WHERE id = ?");
-  const addDaily = database.prepare(
-    `INSERT INTO usage_daily (key_id, day, images, cost_micros) VALUES (?, ?, ?, ?)
-     ON CONFLICT (key_id, day) DO UPDATE SET images = images + excluded.images, cost_micros = cost_micros + excluded.cost_micros`,
-  );
-  const leftReserved = database.prepare<[], { id: string; files: string | null; instance_id: string | null; created_at: number }>(
-    "SELECT id, files, instance_id, created_at FROM usage WHERE state = 'reserved'",
-  );
+  const SETTLED_SUMS = `SELECT COALESCE(SUM(images), 0) AS images, COALESCE(SUM(cost_micros), 0) AS micros,
+            COALESCE(SUM(CASE WHEN day = ? THEN images END), 0) AS day_images, COALESCE(SUM(CASE WHEN day = ? THEN cost_micros END), 0) AS day_micros
+     FROM usage_daily WHERE key_id = ?`;
+  // In one statement, so that both sums come from one snapshot: a settle committing between two reads (PostgreSQL
+  // reads each statement's own snapshot) would move a request out of "reserved" before it showed in the roll-up.
+  const QUOTA_SUMS = `SELECT settled.*, reserved.* FROM (${SETTLED_SUMS}) AS settled CROSS JOIN (
+       SELECT COALESCE(SUM(reserved_images), 0) AS held_images, COALESCE(SUM(reserved_micros), 0) AS held_micros,
+              COALESCE(SUM(CASE WHEN day = ? THEN reserved_images END), 0) AS held_day_images, COALESCE(SUM(CASE WHEN day = ? THEN reserved_micros END), 0) AS held_day_micros
+       FROM usage${database.dialect === "sqlite" ? " INDEXED BY usage_reserved" : ""} WHERE key_id = ? AND state = 'reserved') AS reserved`;
+  const INSERT = `INSERT INTO usage (id, key_id, key_name, model, endpoint, state, reserved_images, reserved_micros, reference_images, instance_id, created_at, day, files)
+     VALUES (?, ?, ?, ?, ?, 'reserved', ?, ?, ?, ?, ?, ?, '[]')`;
+  const SETTLE = `UPDATE usage SET state = 'settled', status = ?, images = ?, output_tokens = ?, cost_micros = ?, charged = ?, served_model = ?, provider = ?,
+       upstream_request_id = ?, latency_ms = ?, error_code = ?
+     WHERE id = ? AND state = 'reserved' RETURNING key_id, day`;
+  const ADD_DAILY = `INSERT INTO usage_daily (key_id, day, images, cost_micros) VALUES (?, ?, ?, ?)
+     ON CONFLICT (key_id, day) DO UPDATE SET images = usage_daily.images + excluded.images, cost_micros = usage_daily.cost_micros + excluded.cost_micros`;
 
-  const reserve = database.transaction((reservation: Reservation, limits: KeyLimits) => {
-    const settled = settledSums.get(reservation.day, reservation.day, reservation.keyId) ?? NO_SUMS;
-    const reserved = reservedSums.get(reservation.day, reservation.day, reservation.keyId) ?? NO_SUMS;
-    const checks: Array<[QuotaKind, number | null, number, number, number]> = [
-      ["totalImages", limits.totalImages, settled.images, reserved.images, reservation.images],
-      ["dailyImages", limits.dailyImages, settled.dayImages, reserved.dayImages, reservation.images],
-      ["totalSpend", limits.totalSpendMicros, settled.micros, reserved.micros, reservation.costMicros],
-      ["dailySpend", limits.dailySpendMicros, settled.dayMicros, reserved.dayMicros, reservation.costMicros],
-    ];
-    for (const [kind, limit, used, inFlight, asked] of checks) {
-      if (limit !== null && used + inFlight + asked > limit) throw new QuotaRefusal(kind, limit, used, inFlight, asked);
-    }
-    insert.run(reservation);
-  });
-
-  const appendFiles = database.transaction((id: string, keys: readonly string[]) => {
-    const current = JSON.parse(filesOf.get(id)?.files ?? "[]") as string[];
-    setFiles.run(JSON.stringify([...current, ...keys]), id);
-  });
-
-  const settle = database.transaction((id: string, settlement: Settlement) => {
-    const row = rowOf.get(id);
-    if (!row || row.state !== "reserved") return;
-    const charged = settlement.images > 0 ? 1 : 0;
-    settleRow.run({ id, ...settlement, costMicros: charged ? settlement.costMicros : 0, charged });
-    if (charged) addDaily.run(row.key_id, row.day, settlement.images, settlement.costMicros);
-  });
+  const insertOf = (reservation: Reservation) => [
+    reservation.id, reservation.keyId, reservation.keyName, reservation.model, reservation.endpoint, reservation.images, reservation.costMicros,
+    reservation.referenceImages, reservation.instanceId, reservation.createdAt, reservation.day,
+  ];
+  const sums = async (runner: SqlRunner, sql: string, keyId: string, day: string) => (await runner.get<Sums>(sql, [day, day, keyId])) ?? NO_SUMS;
 
   const dimensions: Record<UsageDimension, string[]> = { key: ["key_id", "MAX(key_name) AS key_name"], model: ["model"], day: ["day"] };
   const groupColumns: Record<UsageDimension, string> = { key: "key_id", model: "model", day: "day" };
 
   return {
-    reserve: (reservation, limits) => reserve.immediate(reservation, limits),
-    recordFiles: (id, keys) => appendFiles.immediate(id, keys),
-    settle: (id, settlement) => settle.immediate(id, settlement),
-    interrupted: () => leftReserved.all().map((row) => ({ id: row.id, files: JSON.parse(row.files ?? "[]") as string[], instanceId: row.instance_id, createdAt: row.created_at })),
-    get: (id) => rowOf.get(id),
-    report(query) {
+    async reserve(reservation, limits) {
+      // A key without a quota has nothing to check: one INSERT, whatever else is in flight.
+      if (!hasQuota(limits)) return void (await database.run(INSERT, insertOf(reservation)));
+      // With one, the check and the insert are one transaction, serial per key (across processes on PostgreSQL):
+      // two requests cannot both take the last image.
+      await database.transaction(async (tx) => {
+        await tx.lock(`quota:${reservation.keyId}`);
+        const { keyId, day } = reservation;
+        const held = (await tx.get<Sums & Held>(QUOTA_SUMS, [day, day, keyId, day, day, keyId])) ?? { ...NO_SUMS, held_images: 0, held_micros: 0, held_day_images: 0, held_day_micros: 0 };
+        const checks: Array<[QuotaKind, number | null, number, number, number]> = [
+          ["totalImages", limits.totalImages, held.images, held.held_images, reservation.images],
+          ["dailyImages", limits.dailyImages, held.day_images, held.held_day_images, reservation.images],
+          ["totalSpend", limits.totalSpendMicros, held.micros, held.held_micros, reservation.costMicros],
+          ["dailySpend", limits.dailySpendMicros, held.day_micros, held.held_day_micros, reservation.costMicros],
+        ];
+        for (const [kind, limit, used, inFlight, asked] of checks) {
+          if (limit !== null && used + inFlight + asked > limit) throw new QuotaRefusal(kind, limit, used, inFlight, asked);
+        }
+        await tx.run(INSERT, insertOf(reservation));
+      });
+    },
+    recordFiles: (id, keys) =>
+      database.transaction(async (tx) => {
+        await tx.lock(`usage:${id}`);
+        const current = JSON.parse((await tx.get<{ files: string | null }>("SELECT files FROM usage WHERE id = ?", [id]))?.files ?? "[]") as string[];
+        await tx.run("UPDATE usage SET files = ? WHERE id = ?", [JSON.stringify([...current, ...keys]), id]);
+      }),
+    settle: (id, settlement) =>
+      database.transaction(async (tx) => {
+        const charged = settlement.images > 0 ? 1 : 0;
+        const [row] = await tx.all<{ key_id: string; day: string }>(SETTLE, [
+          settlement.status, settlement.images, settlement.outputTokens, charged ? settlement.costMicros : 0, charged, settlement.servedModel, settlement.provider,
+          settlement.upstreamRequestId, settlement.latencyMs, settlement.errorCode, id,
+        ]);
+        if (!row) return false;
+        if (charged) await tx.run(ADD_DAILY, [row.key_id, row.day, settlement.images, settlement.costMicros]);
+        return true;
+      }),
+    interrupted: async () =>
+      (await database.all<{ id: string; files: string | null; instance_id: string | null; created_at: number }>("SELECT id, files, instance_id, created_at FROM usage WHERE state = 'reserved'")).map(
+        (row) => ({ id: row.id, files: JSON.parse(row.files ?? "[]") as string[], instanceId: row.instance_id, createdAt: row.created_at }),
+      ),
+    get: (id) => database.get<LedgerRecord>("SELECT * FROM usage WHERE id = ?", [id]),
+    async report(query) {
       const select = query.by.flatMap((dimension) => dimensions[dimension]);
       const group = query.by.map((dimension) => groupColumns[dimension]);
       const sql =
@@ -217,12 +232,12 @@ export function createLedger(database: Database): Ledger {
          FROM usage WHERE state = 'settled' AND day >= ? AND day <= ?${query.keyId ? " AND key_id = ?" : ""}` +
         (group.length ? ` GROUP BY ${group.join(", ")} ORDER BY ${group.join(", ")}` : "");
       const parameters = query.keyId ? [query.since, query.until, query.keyId] : [query.since, query.until];
-      const rows = database.prepare<unknown[], UsageRow>(sql).all(...parameters);
+      const rows = await database.all<UsageRow>(sql, parameters);
       return rows.filter((row) => row.requests > 0);
     },
-    spent(keyId, day) {
-      const settled = settledSums.get(day, day, keyId) ?? NO_SUMS;
-      return { totalImages: settled.images, dailyImages: settled.dayImages, totalMicros: settled.micros, dailyMicros: settled.dayMicros };
+    async spent(keyId, day) {
+      const settled = await sums(database, SETTLED_SUMS, keyId, day);
+      return { totalImages: settled.images, dailyImages: settled.day_images, totalMicros: settled.micros, dailyMicros: settled.day_micros };
     },
   };
 }

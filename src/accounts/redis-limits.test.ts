@@ -34,7 +34,7 @@ const drawing = (gateway: Gateway, secret: string, prompt = "a kite") =>
   });
 
 test("rpm 3 across two gateways: A, B, A pass, the fourth on B is refused with Retry-After", async () => {
-  const { secret } = a.keys.create({ name: "shared-rpm", rpm: 3 });
+  const { secret } = (await a.keys.create({ name: "shared-rpm", rpm: 3 }));
   assert.equal((await drawing(a, secret)).statusCode, 200);
   assert.equal((await drawing(b, secret)).statusCode, 200);
   assert.equal((await drawing(a, secret)).statusCode, 200);
@@ -46,7 +46,7 @@ test("rpm 3 across two gateways: A, B, A pass, the fourth on B is refused with R
 });
 
 test("concurrency 1 across two gateways: while A runs the key's request, B refuses the next; after it, B serves", async () => {
-  const { secret } = a.keys.create({ name: "shared-concurrency", concurrency: 1 });
+  const { secret } = (await a.keys.create({ name: "shared-concurrency", concurrency: 1 }));
   const slow = drawing(a, secret, "slow [[fault:slow:800]]");
   await new Promise((resolve) => setTimeout(resolve, 200));
   const refused = await drawing(b, secret);
@@ -63,7 +63,7 @@ test("Redis down: a key with limits gets 503 LimitsUnavailable (nothing sent, no
   await new Promise((resolve) => closed.close(resolve));
   const down = await createGateway(loadConfig({ ...environment, REDIS_URL: `redis://127.0.0.1:${port}/0` }), { redisPrefix: prefix });
   try {
-    const { secret } = down.keys.create({ name: "limited-when-down", rpm: 10 });
+    const { secret } = (await down.keys.create({ name: "limited-when-down", rpm: 10 }));
     const calls = down.emulator?.stats.requests ?? 0;
     const refused = await drawing(down, secret);
     assert.equal(refused.statusCode, 503);

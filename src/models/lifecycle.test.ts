@@ -77,7 +77,7 @@ test("the Seedream 3.0 page example against an upstream that retired 3.0: served
   assert.deepEqual(Object.keys(response.json.data[0]), ["url"]);
   assert.deepEqual(response.json.usage, { generated_images: 1, output_tokens: 4096, total_tokens: 4096 });
   assert.deepEqual(await jpegSize(await file(response.json.data[0].url)), { format: "jpeg", width: 1024, height: 1024 });
-  const row = gateway.accounts.ledger.get(response.headers["x-request-id"] as string) as Json;
+  const row = (await gateway.accounts.ledger.get(response.headers["x-request-id"] as string)) as Json;
   assert.deepEqual([row.model, row.served_model, row.images, row.cost_micros], [SEEDREAM_3, V45, 1, 250000]);
 });
 
@@ -189,7 +189,7 @@ test("a stream through the 302.AI relay: the relay's events become the gateway's
   const first = JSON.parse((events[0] as string).split("\n")[1]?.slice("data: ".length) as string) as Json;
   assert.ok(first.url.startsWith("http://gw.test/files/"));
   assert.deepEqual(await jpegSize(await relay.file(first.url)), { format: "jpeg", width: 1280, height: 720 });
-  const row = relay.gateway.accounts.ledger.get(response.headers["x-request-id"] as string) as Json;
+  const row = (await relay.gateway.accounts.ledger.get(response.headers["x-request-id"] as string)) as Json;
   assert.deepEqual([row.provider, row.images, row.reserved_images], ["302ai", 2, 15]);
 });
 
@@ -201,7 +201,7 @@ test("a retired 4.x model behind another: its size translated (a WxH the replace
   assert.equal(small.json.model, "doubao-seedream-4-0-250828");
   assert.equal(small.json.data[0].size, "1280x720");
   assert.deepEqual(await jpegSize(await file(small.json.data[0].url)), { format: "jpeg", width: 1280, height: 720 });
-  const row = gateway.accounts.ledger.get(small.headers["x-request-id"] as string) as Json;
+  const row = (await gateway.accounts.ledger.get(small.headers["x-request-id"] as string)) as Json;
   assert.deepEqual([row.model, row.served_model, row.cost_micros], ["doubao-seedream-4-0-250828", V45, 250000]);
   const keyword = await post("/doubao/images/generations", { model: "seedream-4", prompt: "a kite", size: "1K", watermark: false, response_format: "b64_json" });
   assert.equal(keyword.status, 200);

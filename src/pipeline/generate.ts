@@ -91,9 +91,9 @@ async function downloadResult(url: string, provider: Provider, policy: FetchPoli
 /** What the accounts layer needs to see of a generation (accounts/accounts.ts Admission). */
 export interface GenerationHooks {
   /** Before every upstream attempt: throws to stop the request (its key was revoked meanwhile). */
-  beforeAttempt?(): void;
+  beforeAttempt?(): Promise<void>;
   /** The storage keys about to be written, recorded before the bytes are (crash recovery). */
-  beforeStore?(keys: readonly string[]): void;
+  beforeStore?(keys: readonly string[]): Promise<void>;
 }
 
 /** One upstream call of a request, and what the client asked to get back. */
@@ -148,7 +148,7 @@ async function deliver(deps: PipelineDeps, checked: readonly CheckedImage[], job
     return checked.map(({ bytes, base64, width, height, format }) => ({ url: undefined, b64: base64 ?? bytes.toString("base64"), width, height, format }));
   }
   const keys = checked.map(({ format }) => deps.storage.newKey(format));
-  job.hooks?.beforeStore?.(keys);
+  await job.hooks?.beforeStore?.(keys);
   await Promise.all(checked.map(({ bytes }, index) => deps.storage.write(keys[index] as string, bytes)));
   crashPoint("after-storage");
   return checked.map(({ width, height, format }, index) => ({ url: `${deps.publicBaseUrl}/files/${keys[index] as string}`, b64: undefined, width, height, format }));

@@ -12,7 +12,8 @@ import sharp from "sharp";
 import { loadConfig } from "../config.js";
 import { MARK_TEXT, markBox } from "../images/watermark.js";
 import { createEmulator, type Emulator } from "../emulator/server.js";
-import { createGateway, openDatabase, type Gateway } from "../runtime.js";
+import { createGateway, type Gateway } from "../runtime.js";
+import { openSqliteDataDir } from "../stores/sql/sqlite.js";
 import { dataUrl, testImage, TEST_KEY, type Json } from "../testing/harness.js";
 import { parseRetryAfter } from "../providers/http.js";
 import { CircuitBreaker, Resilience, type Clock } from "./resilience.js";
@@ -594,7 +595,7 @@ test("a client that disconnects mid-request aborts the upstream request", async 
     assert.equal(emulator.stats.aborted, abortedBefore + 1);
     assert.equal(emulator.stats.byApi.ark, seenBefore + 1, "no retry after the client left");
     // The ledger records it, uncharged, as the client's doing.
-    const database = openDatabase(join(root, `gw${opened}`));
+    const database = openSqliteDataDir(join(root, `gw${opened}`));
     try {
       const rows = () => database.prepare("SELECT status, error_code, charged FROM usage WHERE state = 'settled'").all();
       while (rows().length === 0) await sleep(10);

@@ -164,7 +164,7 @@ export class Resilience {
     signal: AbortSignal,
     log?: AttemptLogger,
     /** Runs before every attempt and may end the request (a key revoked meanwhile); not the upstream's fault. */
-    guard?: () => void,
+    guard?: () => Promise<void>,
   ): Promise<Outcome<T>> {
     const deadline = this.clock.now() + this.policy.deadlineMs;
     let last: GatewayError | undefined;
@@ -174,7 +174,7 @@ export class Resilience {
       for (let number = 1; ; number += 1) {
         const remaining = deadline - this.clock.now();
         if (remaining <= 0) throw last ?? upstreamTimeout(route.provider.label);
-        guard?.();
+        await guard?.();
         if (!breaker.tryAcquire(this.clock.now())) break;
         try {
           const value = await attempt(route, AbortSignal.any([signal, AbortSignal.timeout(Math.min(route.timeoutMs, remaining))]));

@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../config.js";
-import { createGateway, openDatabase } from "../runtime.js";
-import { createTaskStore } from "../tasks/tasks.js";
+import { createGateway } from "../runtime.js";
+import { openSqliteDataDir } from "../stores/sql/sqlite.js";
 import { BASE, dataUrl, startHarness, testImage, TEST_KEY, type Harness, type Json } from "../testing/harness.js";
 
 let h: Harness;
@@ -90,14 +90,16 @@ test("a task belongs to the key that made it; unknown, foreign and missing ids a
   await poll(submitted.json.task_id);
 });
 
-test("a task its process did not finish reads as interrupted (and uncharged) after a restart", async () => {
+test("a task its process was running reads as interrupted (and uncharged) after a restart, never run twice", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "doubao-gateway-async-"));
   const config = loadConfig({ DATA_DIR: dataDir, GATEWAY_EMULATE: "1", GATEWAY_BOOTSTRAP_KEY: TEST_KEY, PUBLIC_BASE_URL: BASE });
   try {
     const first = await createGateway(config);
-    // A task left pending by a process that died: created, never finished.
-    const database = openDatabase(dataDir);
-    createTaskStore(database).create("T-left-pending", first.keys.findBySecret(TEST_KEY)?.id as string, Date.now());
+    // A task a process that died was running: claimed by it, never finished.
+    const database = openSqliteDataDir(dataDir);
+    database
+      .prepare("INSERT INTO tasks (id, key_id, state, created_at, started_at, instance_id, request_url, request_headers, request_body) VALUES (?, ?, 'running', ?, ?, ?, ?, '{}', ?)")
+      .run("T-left-pending", (await first.keys.findBySecret(TEST_KEY))?.id as string, Date.now(), Date.now(), config.instanceId, "/doubao/images/generations", Buffer.from("{}"));
     database.close();
     await first.close();
     const second = await createGateway(config);

@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { ErrCode, GatewayError, invalidParameter, invalidRequest, renderError } from "../errors.js";
 import { newRequestId } from "../request-id.js";
 import type { TaskStore } from "../tasks/tasks.js";
+import { createTaskWorker } from "../tasks/worker.js";
 import type { WebhookSender } from "../tasks/webhooks.js";
 
 /** Routes that take `?async=true`. */
@@ -16,19 +17,30 @@ export const ASYNC_ROUTES: ReadonlySet<string> = new Set([
   "/doubao/images/generations", "/v1/images/generations", "/v1/images/edits", "/doubao/drawing", "/doubao/drawing/portrait",
 ]);
 
-/** Request headers that describe the connection rather than the request; not replayed. */
-const HOP_HEADERS = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive", "expect", "upgrade"]);
+/** Request headers that describe the connection rather than the request, or that are this gateway's own; not replayed. */
+const HOP_HEADERS = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive", "expect", "upgrade", "x-gateway-task-token", "x-gateway-task-key"]);
 
 export interface AsyncDeps {
   tasks: TaskStore;
-  /** Recorded on each task, so that another instance's recovery leaves it alone while this one runs. */
-  instanceId?: string;
+  /** Recorded on each task this instance claims, so that another instance's recovery leaves it alone while it runs. */
+  instanceId: string;
   /** Signed callbacks for `?webhook_url=`; the key's secret comes from `webhookSecret`. */
   webhooks?: WebhookSender;
-  webhookSecret?: (keyId: string) => string;
+  webhookSecret?: (keyId: string) => Promise<string>;
   bodyLimitBytes: number;
   now: () => number;
+  /** Tasks this instance runs at once (TASK_CONCURRENCY); default 32. */
+  concurrency?: number;
+  /** How often an idle worker looks for queued tasks; default 500 ms. */
+  pollMs?: number;
+  /** Proves to the auth hook that a request is this process's own run of a task (its key named by `x-gateway-task-key`). */
+  taskToken: string;
+  onTaskFinished?: (outcome: "succeeded" | "failed", seconds: number) => void;
 }
+
+/** The headers a task's run carries in place of the client's Authorization (see the auth hook in app.ts). */
+export const TASK_TOKEN_HEADER = "x-gateway-task-token";
+export const TASK_KEY_HEADER = "x-gateway-task-key";
 
 /** The body of a request, read up to the limit (a 413 past it), before Fastify parses it. */
 export async function readBody(request: FastifyRequest, limit: number): Promise<Buffer> {
@@ -92,30 +104,49 @@ export function registerAsync(app: FastifyInstance, deps: AsyncDeps): void {
         throw invalidParameter("webhook_url", "Invalid parameter `webhook_url`: must be an http(s) URL of at most 2048 characters.", "参数 `webhook_url` 无效：必须是不超过 2048 个字符的 http(s) URL。");
       }
     }
-    const headers = replayHeaders(request);
+    // Stored without the client's credentials: the run names the key by id instead.
+    const headers = replayHeaders(request, ["authorization"]);
     const taskId = newRequestId();
-    deps.tasks.create(taskId, key.id, deps.now(), deps.instanceId);
-    setImmediate(() => {
-      void app
-        .inject({ method: "POST", url: `${url.pathname}${url.search}`, headers, payload })
-        .then((response) => {
-          const contentType = String(response.headers["content-type"] ?? "application/json");
-          const result = { statusCode: response.statusCode, contentType, data: response.body };
-          deps.tasks.finish(taskId, result, deps.now());
-          if (webhookUrl && deps.webhooks && deps.webhookSecret) void deps.webhooks.taskCompleted(webhookUrl, deps.webhookSecret(key.id), taskId, result);
-        })
-        .catch((error: unknown) => {
-          request.log.error({ err: error, taskId }, "async task failed to run");
-          deps.tasks.finish(taskId, interruptedResult(taskId), deps.now());
-        });
-    });
+    await deps.tasks.enqueue({ id: taskId, keyId: key.id, now: deps.now(), request: { url: `${url.pathname}${url.search}`, headers, body: payload, webhookUrl: webhookUrl ?? null } });
+    worker.wake();
     return reply.code(202).send({ task_id: taskId });
   });
+
+  // The queue's worker: any instance runs any task, through the same routes, limits and ledger as a synchronous call.
+  const worker = createTaskWorker({
+    tasks: deps.tasks, instanceId: deps.instanceId, concurrency: deps.concurrency ?? 32, now: deps.now, ...(deps.pollMs !== undefined ? { pollMs: deps.pollMs } : {}),
+    run: async (task) => {
+      const response = await app.inject({
+        method: "POST", url: task.request.url, payload: task.request.body,
+        headers: { ...task.request.headers, [TASK_TOKEN_HEADER]: deps.taskToken, [TASK_KEY_HEADER]: task.keyId },
+      });
+      return { statusCode: response.statusCode, contentType: String(response.headers["content-type"] ?? "application/json"), data: response.body };
+    },
+    failed: (task, error) => {
+      app.log.error({ err: error, taskId: task.id }, "async task failed to run");
+      return interruptedResult(task.id);
+    },
+    onFinished: (task, result, seconds) => {
+      deps.onTaskFinished?.(result.statusCode < 400 ? "succeeded" : "failed", seconds);
+      const { webhooks, webhookSecret } = deps;
+      if (task.request.webhookUrl && webhooks && webhookSecret) {
+        void webhookSecret(task.keyId)
+          .then((secret) => webhooks.taskCompleted(task.request.webhookUrl as string, secret, task.id, result))
+          .catch((error: unknown) => app.log.warn({ err: error, taskId: task.id }, "webhook not sent"));
+      }
+    },
+    onError: (error) => app.log.error({ err: error }, "async task queue failed"),
+  });
+  app.addHook("onReady", async () => worker.start());
+  // Stop claiming as the server stops accepting; the tasks running here finish before close resolves.
+  let stopped: Promise<void> | undefined;
+  app.addHook("preClose", async () => void (stopped = worker.stop()));
+  app.addHook("onClose", async () => stopped ?? worker.stop());
 
   const poll = async (request: FastifyRequest) => {
     const taskId = (request.query as { task_id?: unknown }).task_id;
     if (typeof taskId !== "string" || taskId === "") throw invalidParameter("task_id", "Missing required parameter `task_id`.", "缺少必需参数 task_id。", "MissingParameter");
-    const task = deps.tasks.get(taskId);
+    const task = await deps.tasks.get(taskId);
     if (!task || task.keyId !== request.apiKey?.id) {
       throw invalidRequest(404, "NotFound", `No task ${taskId.slice(0, 64)} belongs to this API key (tasks are kept as long as result files).`, `该 API Key 下不存在任务 ${taskId.slice(0, 64)}。`);
     }
@@ -127,7 +158,7 @@ export function registerAsync(app: FastifyInstance, deps: AsyncDeps): void {
 
   // The task itself: its state, timestamps and, once done, the answer (parsed) the synchronous call would have had.
   app.get("/v1/tasks/:id", async (request: FastifyRequest<{ Params: { id: string } }>) => {
-    const task = deps.tasks.get(request.params.id);
+    const task = await deps.tasks.get(request.params.id);
     if (!task || task.keyId !== request.apiKey?.id) {
       throw invalidRequest(404, "NotFound", `No task ${request.params.id.slice(0, 64)} belongs to this API key (tasks are kept as long as result files).`, `该 API Key 下不存在任务 ${request.params.id.slice(0, 64)}。`);
     }
@@ -143,8 +174,7 @@ export function registerAsync(app: FastifyInstance, deps: AsyncDeps): void {
     }
     const answer: TaskObject = {
       id: task.id, object: "task",
-      // Tasks start at once in the process that took them: "queued" comes with the shared queue of the scale-out work.
-      status: !result ? "running" : result.statusCode < 400 ? "succeeded" : "failed",
+      status: !result ? (task.state === "queued" ? "queued" : "running") : result.statusCode < 400 ? "succeeded" : "failed",
       created_at: new Date(task.createdAt).toISOString(), finished_at: iso(task.finishedAt),
       ...(result ? { status_code: result.statusCode, result: result.statusCode < 400 ? body : null, error: result.statusCode >= 400 ? ((body as { error?: unknown } | null)?.error ?? body) : null } : {}),
     };

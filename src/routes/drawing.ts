@@ -33,8 +33,8 @@ function envelope(generation: Generation, format: ResponseFormat, requestId: str
 }
 
 /** Records what a drawing or portrait request delivered, before the answer is sent. */
-function settle(admission: Admission, generation: Generation): void {
-  admission.settle({
+async function settle(admission: Admission, generation: Generation): Promise<void> {
+  await admission.settle({
     status: 200, images: generation.images.length, outputTokens: outputTokens(generation.images), provider: generation.provider.id,
     upstreamRequestId: generation.upstreamRequestId ?? null, errorCode: null,
   });
@@ -65,7 +65,7 @@ export function registerDrawingRoutes(app: FastifyInstance, deps: RouteDeps): vo
         log: request.log,
         hooks: hooksOf(admission),
       });
-      settle(admission, generation);
+      await settle(admission, generation);
       reply.header("x-gateway-provider", generation.provider.label);
       const body = envelope(generation, format, request.id, startedAt);
       const answer: DrawingResponse = {
@@ -104,7 +104,7 @@ export function registerDrawingRoutes(app: FastifyInstance, deps: RouteDeps): vo
         log: request.log,
         hooks: hooksOf(admission),
       });
-      settle(admission, generation);
+      await settle(admission, generation);
       reply.header("x-gateway-provider", generation.provider.label);
       const answer: PortraitResponse = { ...envelope(generation, format, request.id, startedAt), status: 10000 };
       return reply.code(200).send(answer);

@@ -1,7 +1,8 @@
 // Idempotency-Key: a retried request gets the same answer (or task) and never a second upstream call.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import Database from "better-sqlite3";
+import { migrate } from "../stores/database.js";
+import { createSqliteDatabase } from "../stores/sql/sqlite.js";
 import { createIdempotencyStore } from "../stores/idempotency.js";
 import { startHarness, type Harness } from "../testing/harness.js";
 
@@ -16,8 +17,8 @@ const body = { model: "doubao-seedream-4-0-250828", prompt: "a paper boat", size
 
 test("the same key and body: the same answer, replayed, with one upstream call and one charge", async () => {
   const calls = arkCalls();
-  const requests = () => h.gateway.accounts.ledger.report({ since: "2000-01-01", until: "2100-01-01", by: [] })[0]?.requests ?? 0;
-  const recorded = requests();
+  const requests = async () => (await h.gateway.accounts.ledger.report({ since: "2000-01-01", until: "2100-01-01", by: [] }))[0]?.requests ?? 0;
+  const recorded = await requests();
   const first = await h.post("/doubao/images/generations", body, { "idempotency-key": "order-1" });
   const again = await h.post("/doubao/images/generations", body, { "idempotency-key": "order-1" });
   assert.equal(first.status, 200);
@@ -25,7 +26,7 @@ test("the same key and body: the same answer, replayed, with one upstream call a
   assert.equal(again.headers["idempotent-replayed"], "true");
   assert.equal(again.headers["x-gateway-provider"], "emulator");
   assert.equal(arkCalls(), calls + 1);
-  assert.equal(requests(), recorded + 1, "the replay is not a second ledger row");
+  assert.equal(await requests(), recorded + 1, "the replay is not a second ledger row");
   const other = await h.post("/doubao/images/generations", body, { "idempotency-key": "order-2" });
   assert.notEqual(other.json.data[0].url, first.json.data[0].url);
   assert.equal(arkCalls(), calls + 2);
@@ -73,14 +74,15 @@ test("a malformed key, or a stream, is refused", async () => {
   assert.equal(stream.json.error.param, "stream");
 });
 
-test("a claim a dead instance left unanswered is dropped, so the retry runs; a live instance's is kept", () => {
-  const database = new Database(":memory:");
+test("a claim a dead instance left unanswered is dropped, so the retry runs; a live instance's is kept", async () => {
+  const database = createSqliteDatabase(":memory:");
+  await migrate(database);
   const store = createIdempotencyStore(database);
   const now = Date.now();
-  assert.equal(store.begin("key", "dead-claim", "h", now, now - 1000, "gw-dead"), true);
-  assert.equal(store.begin("key", "live-claim", "h", now, now - 1000, "gw-live"), true);
-  assert.equal(store.dropInterrupted((instanceId) => instanceId === "gw-live"), 1);
-  assert.equal(store.get("key", "dead-claim", now - 1000), undefined);
-  assert.equal(store.get("key", "live-claim", now - 1000)?.state, "in_progress");
-  database.close();
+  assert.equal(await store.begin("key", "dead-claim", "h", now, now - 1000, "gw-dead"), true);
+  assert.equal(await store.begin("key", "live-claim", "h", now, now - 1000, "gw-live"), true);
+  assert.equal(await store.dropInterrupted(async (instanceId) => instanceId === "gw-live"), 1);
+  assert.equal(await store.get("key", "dead-claim", now - 1000), undefined);
+  assert.equal((await store.get("key", "live-claim", now - 1000))?.state, "in_progress");
+  await database.close();
 });

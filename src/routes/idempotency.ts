@@ -43,7 +43,7 @@ export function registerIdempotency(app: FastifyInstance, deps: IdempotencyDeps)
     const bodyHash = createHash("sha256").update(`${request.url}\n${request.headers["content-type"] ?? ""}\n`).update(payload).digest("hex");
     const now = deps.now();
     const since = now - IDEMPOTENCY_WINDOW_MS;
-    const existing = deps.store.get(key.id, idempotencyKey, since);
+    const existing = await deps.store.get(key.id, idempotencyKey, since);
     if (existing && existing.bodyHash !== bodyHash) {
       throw conflict(
         `This Idempotency-Key was used in the last 24 h with another request (another body or URL); use a new key for a new request.`,
@@ -54,7 +54,7 @@ export function registerIdempotency(app: FastifyInstance, deps: IdempotencyDeps)
       for (const [name, value] of Object.entries(existing.answer.headers)) reply.header(name, value);
       return reply.code(existing.answer.statusCode).header("idempotent-replayed", "true").type(existing.answer.contentType).send(existing.answer.body);
     }
-    if (existing || !deps.store.begin(key.id, idempotencyKey, bodyHash, now, since, deps.instanceId)) {
+    if (existing || !(await deps.store.begin(key.id, idempotencyKey, bodyHash, now, since, deps.instanceId))) {
       throw conflict("A request with this Idempotency-Key is still being answered; retry in a moment to get its answer.", "使用该 Idempotency-Key 的请求仍在处理中，请稍后重试以获取其结果。", 1);
     }
     const headers = replayHeaders(request, [HEADER]);
@@ -62,14 +62,14 @@ export function registerIdempotency(app: FastifyInstance, deps: IdempotencyDeps)
     try {
       response = await app.inject({ method: "POST", url: request.url, headers, payload });
     } catch (error) {
-      deps.store.release(key.id, idempotencyKey);
+      await deps.store.release(key.id, idempotencyKey);
       throw error;
     }
     const kept = Object.fromEntries(KEPT_HEADERS.flatMap((name) => (response.headers[name] !== undefined ? [[name, String(response.headers[name])]] : [])));
     const contentType = String(response.headers["content-type"] ?? "application/json");
     // A 5xx or a 429 is not an answer to keep: the same request should run again when retried.
-    if (response.statusCode >= 500 || response.statusCode === 429) deps.store.release(key.id, idempotencyKey);
-    else deps.store.finish(key.id, idempotencyKey, { statusCode: response.statusCode, contentType, headers: kept, body: response.body });
+    if (response.statusCode >= 500 || response.statusCode === 429) await deps.store.release(key.id, idempotencyKey);
+    else await deps.store.finish(key.id, idempotencyKey, { statusCode: response.statusCode, contentType, headers: kept, body: response.body });
     for (const [name, value] of Object.entries(kept)) reply.header(name, value);
     return reply.code(response.statusCode).type(contentType).send(response.body);
   });

@@ -97,12 +97,12 @@ export async function sendClassicImages(context: ArkRequestContext, calls: reado
   if (failures.length > 0) {
     response.error = { code: "PartialFailure", message: `${failures.length} of ${calls.length} images failed; the first failure: ${(failures[0] as Error).message}` };
   }
-  settleImages(context, succeeded, images, response.error?.code ?? null);
+  await settleImages(context, succeeded, images, response.error?.code ?? null);
   return reply.code(200).send(response);
 }
 
-function settleImages(context: ArkRequestContext, succeeded: readonly Generation[], images: readonly DeliveredImage[], errorCode: string | null): void {
-  context.admission.settle({
+async function settleImages(context: ArkRequestContext, succeeded: readonly Generation[], images: readonly DeliveredImage[], errorCode: string | null): Promise<void> {
+  await context.admission.settle({
     status: 200, images: images.length, outputTokens: outputTokens(images), provider: (succeeded[0] as Generation).provider.id, servedModel: context.servedModel,
     upstreamRequestId: succeeded.map((generation) => generation.upstreamRequestId).find(Boolean) ?? null, errorCode,
   });
@@ -150,7 +150,7 @@ async function sendSeedream4Images(context: ArkRequestContext, calls: readonly A
   reply.header("x-gateway-provider", (succeeded[0] as Generation).provider.label);
   const usage = (succeeded.length === calls.length && sumUsage(succeeded.map((generation) => generation.usage))) || usageOf(images);
   const response: ArkResponse = { model: context.clientModel, created: unixSeconds(), data, usage };
-  settleImages(context, succeeded, images, data.some((item) => "error" in item) ? "PartialFailure" : null);
+  await settleImages(context, succeeded, images, data.some((item) => "error" in item) ? "PartialFailure" : null);
   return reply.code(200).send(response);
 }
 

@@ -124,7 +124,7 @@ describe("capabilities from the model table, refused before any upstream call", 
     assert.equal(response.json.error.param, "image.1");
     assert.equal(response.json.error.message, "Invalid parameter `image.1`: the image URL's host 169.254.169.254 points to a non-public address (169.254.169.254); the gateway only fetches public addresses.");
     assert.equal(arkCalls(), calls);
-    assert.equal(h.gateway.accounts.ledger.get(response.json.request_id), undefined, "refused before admission: not recorded");
+    assert.equal((await h.gateway.accounts.ledger.get(response.json.request_id)), undefined, "refused before admission: not recorded");
   });
 });
 
@@ -170,7 +170,7 @@ describe("answers", () => {
   });
 
   test("a group of 4 with image 2 refused by moderation: 3 images and the error at index 1; charged 3 while 4 were held", async () => {
-    const { record, secret } = h.gateway.keys.create({ name: "group", totalImages: 5 });
+    const { record, secret } = (await h.gateway.keys.create({ name: "group", totalImages: 5 }));
     const auth = { authorization: `Bearer ${secret}` };
     const group = h.post("/doubao/images/generations", {
       model: V40, prompt: "four seasons [[refuse-image:2]] [[fault:slow:1500]]", size: "1280x720", sequential_image_generation: "auto",
@@ -180,7 +180,7 @@ describe("answers", () => {
     let second: Awaited<ReturnType<Harness["post"]>> | undefined;
     for (let attempt = 0; attempt < 100 && second?.status !== 429; attempt += 1) {
       await new Promise((resolve) => setTimeout(resolve, 20));
-      if (h.gateway.accounts.ledger.interrupted().length > 0) second = await h.post("/v1/images/generations", { model: V40, prompt: "x", n: 2, size: "1280x720" }, auth);
+      if ((await h.gateway.accounts.ledger.interrupted()).length > 0) second = await h.post("/v1/images/generations", { model: V40, prompt: "x", n: 2, size: "1280x720" }, auth);
     }
     assert.equal(second?.status, 429);
     assert.equal(second?.json.error.message, "This API key's total image quota is 5: 0 used, 4 held by requests in flight, so this request (2 images) does not fit; 1 left.");
@@ -193,7 +193,7 @@ describe("answers", () => {
       assert.deepEqual(await jpegSize((await h.get(response.json.data[index].url, {})).body), { format: "jpeg", width: 1280, height: 720 });
     }
     assert.deepEqual(response.json.usage, { generated_images: 3, output_tokens: 10800, total_tokens: 10800 });
-    const row = h.gateway.accounts.ledger.get(response.headers["x-request-id"] as string) as Json;
+    const row = (await h.gateway.accounts.ledger.get(response.headers["x-request-id"] as string)) as Json;
     assert.deepEqual(
       { reserved: row.reserved_images, images: row.images, charged: row.charged, cost: row.cost_micros, model: row.model, served: row.served_model, error: row.error_code },
       { reserved: 4, images: 3, charged: 1, cost: 600000, model: V40, served: V40, error: "PartialFailure" },

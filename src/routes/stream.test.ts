@@ -62,7 +62,7 @@ async function readStream(path: string, body: unknown, leaveAfter?: (event: stri
 /** The ledger row of a request once it is settled (a stream's row settles after its last event). */
 async function settledRow(id: string): Promise<Json> {
   for (let attempt = 0; attempt < 500; attempt += 1) {
-    const row = h.gateway.accounts.ledger.get(id);
+    const row = (await h.gateway.accounts.ledger.get(id));
     if (row?.state === "settled") return row;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }

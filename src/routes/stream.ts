@@ -113,7 +113,7 @@ export async function streamToClient(
   if (delivered.length === 0) {
     await admission.fail(failure ?? (clientGone ? Object.assign(new Error("client disconnected"), { name: "ClientGone" }) : internalError()));
   } else {
-    admission.settle({
+    await admission.settle({
       status: 200, images: delivered.length, outputTokens: outputTokens(delivered), provider, upstreamRequestId: null, servedModel: job.model,
       errorCode: failure?.code ?? (clientGone ? "ClientClosedRequest" : failedItems > 0 ? "PartialFailure" : null),
     });

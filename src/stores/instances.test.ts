@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { loadConfig } from "../config.js";
-import { createGateway, openDatabase, type Gateway } from "../runtime.js";
+import { createGateway, type Gateway } from "../runtime.js";
+import { openSqliteDataDir } from "../stores/sql/sqlite.js";
 import { CLASSIC_LIVE_CONFIG, TEST_KEY, type Json } from "../testing/harness.js";
 
 const dataDir = mkdtempSync(join(tmpdir(), "doubao-gateway-instances-"));
@@ -26,7 +27,7 @@ const start = async (instanceId: string) => {
 test("a neighbour starting while a request is in flight leaves it alone; a dead instance's row is settled uncharged", async () => {
   const a = await start("gw-a");
   // A row of an instance that stopped beating a minute ago, still reserved, with a file it recorded.
-  const database = openDatabase(dataDir);
+  const database = openSqliteDataDir(dataDir);
   try {
     database.prepare("INSERT INTO instances (id, started_at, heartbeat_at) VALUES ('gw-dead', ?, ?)").run(Date.now() - 120_000, Date.now() - 60_000);
     database.prepare(
@@ -41,14 +42,14 @@ test("a neighbour starting while a request is in flight leaves it alone; a dead 
     payload: JSON.stringify({ prompt: "slow [[fault:slow:800]]", width: 256, height: 256, use_sr: false, return_url: false }),
   });
   await new Promise((resolve) => setTimeout(resolve, 200));
-  const inFlight = a.accounts.ledger.interrupted().filter((row) => row.instanceId === "gw-a");
+  const inFlight = (await a.accounts.ledger.interrupted()).filter((row) => row.instanceId === "gw-a");
   assert.equal(inFlight.length, 1, "A's request is reserved");
   const b = await start("gw-b");
   assert.deepEqual(b.recovered, { requests: 1, files: 1 }, "B recovered the dead instance's row only");
-  assert.equal((b.accounts.ledger.get("dead-row") as Json).error_code, "Interrupted");
-  assert.equal((b.accounts.ledger.get(inFlight[0]?.id as string) as Json).state, "reserved", "A's row is untouched");
+  assert.equal(((await b.accounts.ledger.get("dead-row")) as Json).error_code, "Interrupted");
+  assert.equal(((await b.accounts.ledger.get(inFlight[0]?.id as string)) as Json).state, "reserved", "A's row is untouched");
   const answer = await slow;
   assert.equal(answer.statusCode, 200);
-  const row = b.accounts.ledger.get(inFlight[0]?.id as string) as Json;
+  const row = (await b.accounts.ledger.get(inFlight[0]?.id as string)) as Json;
   assert.deepEqual([row.state, row.charged, row.images], ["settled", 1, 1]);
 });

@@ -1,10 +1,10 @@
 /**
- * API keys in SQLite under `DATA_DIR`. Only a SHA-256 hash and a short prefix are stored; the secret is
+ * API keys in the database (SQLite under `DATA_DIR`, or PostgreSQL). Only a SHA-256 hash and a short prefix are stored; the secret is
  * shown once. Keys are 240 random bits, so a fast hash is enough; the compare is constant-time.
  * Each key carries its role, expiry, allowed models and limits (accounts/ enforces them).
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
-import type { Database } from "better-sqlite3";
+import type { SqlDatabase, SqlRunner, SqlValue } from "./sql/types.js";
 
 export type KeyRole = "user" | "admin";
 
@@ -41,23 +41,23 @@ export interface NewKey extends Partial<KeyLimits> {
 }
 
 export interface KeyStore {
-  create(key: NewKey): { record: ApiKeyRecord; secret: string };
+  create(key: NewKey): Promise<{ record: ApiKeyRecord; secret: string }>;
   /** The key with this secret and whether it may be used at `now`. */
-  check(secret: string, now?: number): KeyCheck;
-  findBySecret(secret: string): ApiKeyRecord | undefined;
+  check(secret: string, now?: number): Promise<KeyCheck>;
+  findBySecret(secret: string): Promise<ApiKeyRecord | undefined>;
   /** By id, by a unique start of the id or of the secret's prefix, or by a unique name. */
-  get(reference: string): ApiKeyRecord | undefined;
+  get(reference: string): Promise<ApiKeyRecord | undefined>;
   /** The key's webhook signing secret (`whsec_…`, Standard Webhooks), made on first use. */
-  webhookSecret(id: string): string;
+  webhookSecret(id: string): Promise<string>;
   /** Every key a reference could mean (the id; else those of that name; else those whose id or prefix starts so), at most 10. */
-  matches(reference: string): ApiKeyRecord[];
-  list(): ApiKeyRecord[];
-  update(id: string, patch: Partial<KeyLimits> & { name?: string; role?: KeyRole }): ApiKeyRecord | undefined;
-  setDisabled(id: string, disabled: boolean, now?: number): ApiKeyRecord | undefined;
-  delete(id: string): boolean;
+  matches(reference: string): Promise<ApiKeyRecord[]>;
+  list(): Promise<ApiKeyRecord[]>;
+  update(id: string, patch: Partial<KeyLimits> & { name?: string; role?: KeyRole }): Promise<ApiKeyRecord | undefined>;
+  setDisabled(id: string, disabled: boolean, now?: number): Promise<ApiKeyRecord | undefined>;
+  delete(id: string): Promise<boolean>;
   /** The key with this id and whether it may be used at `now`: read fresh, so a revocation takes effect for requests in flight. */
-  checkId(id: string, now?: number): KeyCheck;
-  count(): number;
+  checkId(id: string, now?: number): Promise<KeyCheck>;
+  count(): Promise<number>;
 }
 
 /** The one rule for whether a key may be used at `now` (auth, the re-check before each attempt, the admin view). */
@@ -122,8 +122,9 @@ const LIMIT_COLUMNS: Readonly<Record<keyof KeyLimits, string>> = {
   webhookUrl: "webhook_url",
 };
 
-function migrate(database: Database): void {
-  database.exec(`CREATE TABLE IF NOT EXISTS api_keys (
+/** Creates the table, or adds what an older version's lacks. */
+export async function migrateKeys(database: SqlRunner): Promise<void> {
+  await database.exec(`CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     prefix TEXT NOT NULL,
@@ -132,47 +133,38 @@ function migrate(database: Database): void {
     disabled_at INTEGER
   );
   CREATE INDEX IF NOT EXISTS api_keys_prefix ON api_keys (prefix);`);
-  const present = new Set(database.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('api_keys')").all().map((column) => column.name));
+  const present = await database.columns("api_keys");
   const missing = ADDED_COLUMNS.filter(([name]) => !present.has(name));
   if (missing.length === 0) return;
-  database.transaction(() => {
-    for (const [name, definition] of missing) database.exec(`ALTER TABLE api_keys ADD COLUMN ${name} ${definition}`);
-    // A database from before roles: its oldest key (the one printed at first start) becomes the admin.
-    if (!present.has("role")) database.exec("UPDATE api_keys SET role = 'admin' WHERE id = (SELECT id FROM api_keys ORDER BY created_at LIMIT 1)");
-  })();
+  for (const [name, definition] of missing) await database.exec(`ALTER TABLE api_keys ADD COLUMN ${name} ${definition}`);
+  // A database from before roles: its oldest key (the one printed at first start) becomes the admin.
+  if (!present.has("role")) await database.exec("UPDATE api_keys SET role = 'admin' WHERE id = (SELECT id FROM api_keys ORDER BY created_at LIMIT 1)");
 }
 
-export function createKeyStore(database: Database): KeyStore {
-  migrate(database);
-  const byPrefix = database.prepare<[string], Row>("SELECT * FROM api_keys WHERE prefix = ?");
-  const byId = database.prepare<[string], Row>("SELECT * FROM api_keys WHERE id = ?");
-  // `_` and `%` are LIKE wildcards, and key prefixes contain `_` (dg_…): they are escaped, not dropped.
-  const byIdStart = database.prepare<[string, string], Row>("SELECT * FROM api_keys WHERE id LIKE ? ESCAPE '\\' OR prefix LIKE ? ESCAPE '\\' ORDER BY created_at LIMIT 10");
-  const byName = database.prepare<[string], Row>("SELECT * FROM api_keys WHERE name = ? ORDER BY created_at LIMIT 10");
-  const all = database.prepare<[], Row>("SELECT * FROM api_keys ORDER BY created_at, id");
-  const countAll = database.prepare<[], { n: number }>("SELECT count(*) AS n FROM api_keys");
+export function createKeyStore(database: SqlDatabase): KeyStore {
   const toRecord = (row: Row): ApiKeyRecord => ({
     id: row.id, name: row.name, prefix: row.prefix, role: row.role, createdAt: row.created_at, disabledAt: row.disabled_at,
     expiresAt: row.expires_at, allowedModels: row.allowed_models === null ? null : (JSON.parse(row.allowed_models) as string[]),
     rpm: row.rpm_limit, concurrency: row.concurrency_limit, dailyImages: row.daily_images, totalImages: row.total_images,
     dailySpendMicros: row.daily_spend_micros, totalSpendMicros: row.total_spend_micros, webhookUrl: row.webhook_url ?? null,
   });
-  const column = (field: keyof KeyLimits, value: KeyLimits[keyof KeyLimits]) =>
-    field === "allowedModels" ? (value === null ? null : JSON.stringify(value)) : value;
-  const find = (secret: string): ApiKeyRecord | undefined => {
+  const column = (field: keyof KeyLimits, value: KeyLimits[keyof KeyLimits]): SqlValue =>
+    field === "allowedModels" ? (value === null ? null : JSON.stringify(value)) : (value as SqlValue);
+  const find = async (secret: string): Promise<ApiKeyRecord | undefined> => {
     const digest = hash(secret);
     let found: Row | undefined;
-    for (const row of byPrefix.all(secret.slice(0, PREFIX_LENGTH))) {
+    for (const row of await database.all<Row>("SELECT * FROM api_keys WHERE prefix = ?", [secret.slice(0, PREFIX_LENGTH)])) {
       if (row.hash.length === digest.length && timingSafeEqual(row.hash, digest)) found = row;
     }
     return found ? toRecord(found) : undefined;
   };
-  const get = (id: string) => {
-    const row = byId.get(id);
+  const get = async (id: string) => {
+    const row = await database.get<Row>("SELECT * FROM api_keys WHERE id = ?", [id]);
     return row ? toRecord(row) : undefined;
   };
-  return {
-    create(key) {
+  const secretOf = async (id: string) => (await database.get<{ webhook_secret: string | null }>("SELECT webhook_secret FROM api_keys WHERE id = ?", [id]))?.webhook_secret ?? null;
+  const store: KeyStore = {
+    async create(key) {
       const secret = key.secret ?? newSecret();
       if (secret.length < 20) throw new Error("an API key must be at least 20 characters");
       const record: ApiKeyRecord = {
@@ -182,31 +174,33 @@ export function createKeyStore(database: Database): KeyStore {
         totalSpendMicros: key.totalSpendMicros ?? null, webhookUrl: key.webhookUrl ?? null,
       };
       const fields = Object.keys(LIMIT_COLUMNS) as Array<keyof KeyLimits>;
-      database
-        .prepare(`INSERT INTO api_keys (id, name, prefix, hash, role, created_at, ${fields.map((field) => LIMIT_COLUMNS[field]).join(", ")}) VALUES (?, ?, ?, ?, ?, ?, ${fields.map(() => "?").join(", ")})`)
-        .run(record.id, record.name, record.prefix, hash(secret), record.role, record.createdAt, ...fields.map((field) => column(field, record[field])));
+      await database.run(
+        `INSERT INTO api_keys (id, name, prefix, hash, role, created_at, ${fields.map((field) => LIMIT_COLUMNS[field]).join(", ")}) VALUES (?, ?, ?, ?, ?, ?, ${fields.map(() => "?").join(", ")})`,
+        [record.id, record.name, record.prefix, hash(secret), record.role, record.createdAt, ...fields.map((field) => column(field, record[field]))],
+      );
       return { record, secret };
     },
-    check: (secret, now = Date.now()) => keyState(find(secret), now),
-    checkId: (id, now = Date.now()) => keyState(get(id), now),
+    check: async (secret, now = Date.now()) => keyState(await find(secret), now),
+    checkId: async (id, now = Date.now()) => keyState(await get(id), now),
     findBySecret: find,
-    get(reference) {
-      const matches = this.matches(reference);
+    async get(reference) {
+      const matches = await store.matches(reference);
       return matches.length === 1 ? matches[0] : undefined;
     },
-    matches(reference) {
-      const exact = get(reference);
+    async matches(reference) {
+      const exact = await get(reference);
       if (exact) return [exact];
-      const named = byName.all(reference);
+      const named = await database.all<Row>("SELECT * FROM api_keys WHERE name = ? ORDER BY created_at LIMIT 10", [reference]);
       if (named.length > 0) return named.map(toRecord);
       if (reference.length < 4) return [];
+      // `_` and `%` are LIKE wildcards, and key prefixes contain `_` (dg_…): they are escaped, not dropped.
       const pattern = `${reference.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
-      return byIdStart.all(pattern, pattern).map(toRecord);
+      return (await database.all<Row>("SELECT * FROM api_keys WHERE id LIKE ? ESCAPE '\\' OR prefix LIKE ? ESCAPE '\\' ORDER BY created_at LIMIT 10", [pattern, pattern])).map(toRecord);
     },
-    list: () => all.all().map(toRecord),
-    update(id, patch) {
+    list: async () => (await database.all<Row>("SELECT * FROM api_keys ORDER BY created_at, id")).map(toRecord),
+    async update(id, patch) {
       const sets: string[] = [];
-      const values: unknown[] = [];
+      const values: SqlValue[] = [];
       for (const [field, name] of Object.entries(LIMIT_COLUMNS) as Array<[keyof KeyLimits, string]>) {
         if (patch[field] === undefined) continue;
         sets.push(`${name} = ?`);
@@ -217,21 +211,23 @@ export function createKeyStore(database: Database): KeyStore {
         sets.push(`${name} = ?`);
         values.push(value);
       }
-      if (sets.length > 0) database.prepare(`UPDATE api_keys SET ${sets.join(", ")} WHERE id = ?`).run(...values, id);
+      if (sets.length > 0) await database.run(`UPDATE api_keys SET ${sets.join(", ")} WHERE id = ?`, [...values, id]);
       return get(id);
     },
-    setDisabled(id, disabled, now = Date.now()) {
-      database.prepare("UPDATE api_keys SET disabled_at = ? WHERE id = ?").run(disabled ? now : null, id);
+    async setDisabled(id, disabled, now = Date.now()) {
+      await database.run("UPDATE api_keys SET disabled_at = ? WHERE id = ?", [disabled ? now : null, id]);
       return get(id);
     },
-    delete: (id) => database.prepare("DELETE FROM api_keys WHERE id = ?").run(id).changes > 0,
-    webhookSecret(id) {
-      const row = database.prepare<[string], { webhook_secret: string | null }>("SELECT webhook_secret FROM api_keys WHERE id = ?").get(id);
-      if (row?.webhook_secret) return row.webhook_secret;
+    delete: async (id) => (await database.run("DELETE FROM api_keys WHERE id = ?", [id])) > 0,
+    async webhookSecret(id) {
+      const existing = await secretOf(id);
+      if (existing) return existing;
+      // Two first uses at once (two processes) keep the first secret written.
       const secret = `whsec_${randomBytes(32).toString("base64")}`;
-      database.prepare("UPDATE api_keys SET webhook_secret = COALESCE(webhook_secret, ?) WHERE id = ?").run(secret, id);
-      return database.prepare<[string], { webhook_secret: string | null }>("SELECT webhook_secret FROM api_keys WHERE id = ?").get(id)?.webhook_secret ?? secret;
+      await database.run("UPDATE api_keys SET webhook_secret = COALESCE(webhook_secret, ?) WHERE id = ?", [secret, id]);
+      return (await secretOf(id)) ?? secret;
     },
-    count: () => countAll.get()?.n ?? 0,
+    count: async () => (await database.get<{ n: number }>("SELECT count(*) AS n FROM api_keys"))?.n ?? 0,
   };
+  return store;
 }

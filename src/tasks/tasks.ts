@@ -1,9 +1,13 @@
 /**
- * Async tasks (`?async=true`, CONTRACT.md §1): a generation request answered at once with a task id and
- * run in the background; its result — the status and body the synchronous call would have had — is kept
- * here until the client fetches it at `/async_result`. A task belongs to the key that made it.
+ * Async tasks (`?async=true`, CONTRACT.md §1), and the queue they run from: a task is stored `queued` with the
+ * request it will make (its URL, headers less the API key, and body), claimed by one instance's worker
+ * (`running`), and finished with the status and body the synchronous call would have had, kept until the client
+ * fetches it at `/async_result` or `/v1/tasks/{id}`. The queue is the database itself — the same rows the poll
+ * reads — so a queued task survives any restart and is run by whichever instance claims it first; a claim is one
+ * conditional UPDATE (with `FOR UPDATE SKIP LOCKED` on PostgreSQL), so no two instances run the same task.
+ * A task belongs to the key that made it.
  */
-import type { Database } from "better-sqlite3";
+import type { SqlDatabase, SqlRunner } from "../stores/sql/types.js";
 
 export interface TaskResult {
   statusCode: number;
@@ -12,40 +16,65 @@ export interface TaskResult {
   data: string;
 }
 
+/** The request a task makes when it runs: what the client sent, without `?async` and without its credentials. */
+export interface QueuedRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: Buffer;
+  /** Where the result is reported (the request's `webhook_url`, else its key's); none when null. */
+  webhookUrl: string | null;
+}
+
+export type TaskState = "queued" | "running" | "done";
+
 export interface Task {
   id: string;
   keyId: string;
+  state: TaskState;
   createdAt: number;
-  /** When its result was kept; undefined while it runs. */
+  startedAt: number | undefined;
+  /** When its result was kept; undefined until then. */
   finishedAt: number | undefined;
   result: TaskResult | undefined;
 }
 
 export interface TaskStore {
-  create(id: string, keyId: string, now: number, instanceId?: string): void;
-  finish(id: string, result: TaskResult, now: number): void;
-  get(id: string): Task | undefined;
-  /** Tasks still pending (their process died): finished with `result`; returns how many. */
-  /** Finishes as interrupted the pending tasks whose instance is not alive (and this instance's from before `startedAt`). */
-  interruptPending(result: (id: string) => TaskResult, now: number, alive?: (instanceId: string | null) => boolean, own?: { id: string; startedAt: number }): number;
-  /** Deletes tasks created before `cutoff`; returns how many. */
-  sweep(cutoff: number): number;
-  /** How many tasks are submitted and not finished. */
-  pendingCount(): number;
+  enqueue(task: { id: string; keyId: string; now: number; request: QueuedRequest }): Promise<void>;
+  /** The oldest queued task, now `running` on `instanceId`; undefined when none is queued. */
+  claim(instanceId: string, now: number): Promise<(Task & { request: QueuedRequest }) | undefined>;
+  /** Keeps the result of a task not yet finished; resolves to whether this call finished it. */
+  finish(id: string, result: TaskResult, now: number): Promise<boolean>;
+  get(id: string): Promise<Task | undefined>;
+  /**
+   * Finishes with `result` the running tasks whose instance is not alive (and this instance's own from before
+   * `own.startedAt`): they may have reached the upstream, so they are failed, never run a second time.
+   */
+  interruptRunning(result: (id: string) => TaskResult, now: number, alive?: (instanceId: string | null) => Promise<boolean>, own?: { id: string; startedAt: number }): Promise<number>;
+  /** Deletes the tasks created before `cutoff` (as long as result files are kept); returns how many. */
+  sweep(cutoff: number): Promise<number>;
+  /** Tasks waiting to be claimed, and running. */
+  counts(): Promise<{ queued: number; running: number }>;
 }
 
 interface Row {
   id: string;
   key_id: string;
+  state: TaskState | null;
   created_at: number;
+  started_at: number | null;
   finished_at: number | null;
   status_code: number | null;
   content_type: string | null;
   data: string | null;
+  request_url: string | null;
+  request_headers: string | null;
+  request_body: Buffer | null;
+  webhook_url: string | null;
 }
 
-export function createTaskStore(database: Database): TaskStore {
-  database.exec(`CREATE TABLE IF NOT EXISTS tasks (
+/** Creates the table, or adds what an older version's lacks (its unfinished tasks read as running). */
+export async function migrateTasks(database: SqlRunner): Promise<void> {
+  await database.exec(`CREATE TABLE IF NOT EXISTS tasks (
     id TEXT PRIMARY KEY,
     key_id TEXT NOT NULL,
     created_at INTEGER NOT NULL,
@@ -55,34 +84,62 @@ export function createTaskStore(database: Database): TaskStore {
     data TEXT
   );
   CREATE INDEX IF NOT EXISTS tasks_created ON tasks (created_at);`);
-  const columns = new Set(database.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('tasks')").all().map((column) => column.name));
-  if (!columns.has("instance_id")) database.exec("ALTER TABLE tasks ADD COLUMN instance_id TEXT");
-  const insert = database.prepare("INSERT INTO tasks (id, key_id, created_at, instance_id) VALUES (?, ?, ?, ?)");
-  const finish = database.prepare("UPDATE tasks SET finished_at = ?, status_code = ?, content_type = ?, data = ? WHERE id = ? AND finished_at IS NULL");
-  const byId = database.prepare<[string], Row>("SELECT * FROM tasks WHERE id = ?");
-  const pending = database.prepare<[], { id: string; instance_id: string | null; created_at: number }>("SELECT id, instance_id, created_at FROM tasks WHERE finished_at IS NULL");
-  const sweep = database.prepare("DELETE FROM tasks WHERE created_at < ?");
-  const countPending = database.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM tasks WHERE finished_at IS NULL");
+  const columns = await database.columns("tasks");
+  const added: Array<[string, string]> = [
+    ["instance_id", "TEXT"], ["state", "TEXT"], ["started_at", "INTEGER"], ["request_url", "TEXT"], ["request_headers", "TEXT"], ["request_body", "BLOB"], ["webhook_url", "TEXT"],
+  ];
+  for (const [name, definition] of added) if (!columns.has(name)) await database.exec(`ALTER TABLE tasks ADD COLUMN ${name} ${definition}`);
+  if (!columns.has("state")) await database.exec("UPDATE tasks SET state = CASE WHEN finished_at IS NULL THEN 'running' ELSE 'done' END");
+  await database.exec("CREATE INDEX IF NOT EXISTS tasks_queued ON tasks (created_at) WHERE state = 'queued'");
+}
+
+const toTask = (row: Row): Task => ({
+  id: row.id, keyId: row.key_id, state: row.state ?? (row.finished_at === null ? "running" : "done"), createdAt: row.created_at,
+  startedAt: row.started_at ?? undefined, finishedAt: row.finished_at ?? undefined,
+  result: row.status_code === null ? undefined : { statusCode: row.status_code, contentType: row.content_type ?? "application/json", data: row.data ?? "" },
+});
+
+export function createTaskStore(database: SqlDatabase): TaskStore {
+  const FINISH = "UPDATE tasks SET state = 'done', finished_at = ?, status_code = ?, content_type = ?, data = ?, request_body = NULL, request_headers = NULL WHERE id = ? AND state <> 'done'";
+  const CLAIM = `UPDATE tasks SET state = 'running', instance_id = ?, started_at = ?
+     WHERE id = (SELECT id FROM tasks WHERE state = 'queued' ORDER BY created_at LIMIT 1${database.dialect === "postgres" ? " FOR UPDATE SKIP LOCKED" : ""}) AND state = 'queued'
+     RETURNING *`;
   return {
-    create: (id, keyId, now, instanceId) => void insert.run(id, keyId, now, instanceId ?? null),
-    finish: (id, result, now) => void finish.run(now, result.statusCode, result.contentType, result.data, id),
-    get(id) {
-      const row = byId.get(id);
+    async enqueue({ id, keyId, now, request }) {
+      await database.run(
+        "INSERT INTO tasks (id, key_id, state, created_at, request_url, request_headers, request_body, webhook_url) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
+        [id, keyId, now, request.url, JSON.stringify(request.headers), request.body, request.webhookUrl],
+      );
+    },
+    async claim(instanceId, now) {
+      const [row] = await database.all<Row>(CLAIM, [instanceId, now]);
       if (!row) return undefined;
-      const result = row.status_code === null ? undefined : { statusCode: row.status_code, contentType: row.content_type ?? "application/json", data: row.data ?? "" };
-      return { id: row.id, keyId: row.key_id, createdAt: row.created_at, finishedAt: row.finished_at ?? undefined, result };
+      const request: QueuedRequest = {
+        url: row.request_url ?? "", headers: JSON.parse(row.request_headers ?? "{}") as Record<string, string>, body: row.request_body ?? Buffer.alloc(0), webhookUrl: row.webhook_url,
+      };
+      return { ...toTask(row), request };
     },
-    interruptPending(result, now, alive = () => false, own) {
-      const ids = pending.all()
-        .filter((row) => (own && row.instance_id === own.id ? row.created_at < own.startedAt : !alive(row.instance_id)))
-        .map((row) => row.id);
-      for (const id of ids) {
-        const value = result(id);
-        finish.run(now, value.statusCode, value.contentType, value.data, id);
+    finish: async (id, result, now) => (await database.run(FINISH, [now, result.statusCode, result.contentType, result.data, id])) > 0,
+    async get(id) {
+      const row = await database.get<Row>("SELECT id, key_id, state, created_at, started_at, finished_at, status_code, content_type, data FROM tasks WHERE id = ?", [id]);
+      return row ? toTask(row) : undefined;
+    },
+    async interruptRunning(result, now, alive = async () => false, own) {
+      const running = await database.all<{ id: string; instance_id: string | null; started_at: number | null }>("SELECT id, instance_id, started_at FROM tasks WHERE state = 'running'");
+      let interrupted = 0;
+      for (const row of running) {
+        const dead = own && row.instance_id === own.id ? (row.started_at ?? 0) < own.startedAt : !(await alive(row.instance_id));
+        if (!dead) continue;
+        const value = result(row.id);
+        if ((await database.run(FINISH, [now, value.statusCode, value.contentType, value.data, row.id])) > 0) interrupted += 1;
       }
-      return ids.length;
+      return interrupted;
     },
-    sweep: (cutoff) => sweep.run(cutoff).changes,
-    pendingCount: () => countPending.get()?.n ?? 0,
+    sweep: (cutoff) => database.run("DELETE FROM tasks WHERE created_at < ?", [cutoff]),
+    async counts() {
+      const rows = await database.all<{ state: string; n: number }>("SELECT state, COUNT(*) AS n FROM tasks WHERE state IN ('queued', 'running') GROUP BY state");
+      const of = (state: string) => rows.find((row) => row.state === state)?.n ?? 0;
+      return { queued: of("queued"), running: of("running") };
+    },
   };
 }

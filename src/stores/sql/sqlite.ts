@@ -1,0 +1,90 @@
+/**
+ * The SQLite backend (better-sqlite3, WAL): synchronous underneath, so a transaction holds a gate that every other
+ * statement of this connection waits behind — without it, a statement from another request, run while a
+ * transaction awaits, would join that transaction (and its rollback). Statements are prepared once and cached.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import Database, { type Statement } from "better-sqlite3";
+import type { SqlDatabase, SqlRunner, SqlValue } from "./types.js";
+
+export function openSqliteFile(file: string): Database.Database {
+  if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+  const database = new Database(file);
+  database.pragma("journal_mode = WAL");
+  database.pragma("busy_timeout = 5000");
+  return database;
+}
+
+export function createSqliteDatabase(file: string): SqlDatabase {
+  const database = openSqliteFile(file);
+  const statements = new Map<string, Statement<SqlValue[]>>();
+  const statement = (sql: string) => {
+    let prepared = statements.get(sql);
+    if (!prepared) {
+      prepared = database.prepare<SqlValue[]>(sql);
+      statements.set(sql, prepared);
+    }
+    return prepared;
+  };
+  // Resolved at once: the work is synchronous, and errors become rejections as with PostgreSQL.
+  const direct: SqlRunner = {
+    dialect: "sqlite",
+    all: async <T>(sql: string, parameters: readonly SqlValue[] = []) => statement(sql).all(...parameters) as T[],
+    get: async <T>(sql: string, parameters: readonly SqlValue[] = []) => statement(sql).get(...parameters) as T | undefined,
+    run: async (sql, parameters = []) => {
+      const prepared = statement(sql);
+      // A statement with RETURNING reads: run it as a read, count its rows.
+      return prepared.reader ? prepared.all(...parameters).length : prepared.run(...parameters).changes;
+    },
+    lock: async () => undefined,
+    exec: async (ddl) => void database.exec(ddl),
+    columns: async (table) => new Set(database.prepare<[string], { name: string }>("SELECT name FROM pragma_table_info(?)").all(table).map((column) => column.name)),
+  };
+  let gate: Promise<void> | undefined;
+  const gated = <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      while (gate) await gate;
+      return call(...args);
+    };
+  return {
+    dialect: "sqlite",
+    location: file,
+    all: gated(direct.all) as SqlRunner["all"],
+    get: gated(direct.get) as SqlRunner["get"],
+    run: gated(direct.run),
+    lock: direct.lock,
+    exec: gated(direct.exec),
+    columns: gated(direct.columns),
+    async transaction(work) {
+      while (gate) await gate;
+      let open = () => undefined as void;
+      gate = new Promise<void>((resolve) => (open = resolve));
+      try {
+        database.exec("BEGIN IMMEDIATE");
+        try {
+          const result = await work(direct);
+          database.exec("COMMIT");
+          return result;
+        } catch (error) {
+          if (database.inTransaction) database.exec("ROLLBACK");
+          throw error;
+        }
+      } finally {
+        gate = undefined;
+        open();
+      }
+    },
+    ping: async () => void database.prepare("SELECT 1").get(),
+    close: async () => {
+      while (gate) await gate;
+      database.close();
+    },
+  };
+}
+
+/** The gateway's SQLite file in a data folder. */
+export const sqliteFileIn = (dataDir: string) => join(dataDir, "gateway.db");
+
+/** The raw better-sqlite3 connection to a data folder's database (tests and tools that read it directly). */
+export const openSqliteDataDir = (dataDir: string): Database.Database => openSqliteFile(sqliteFileIn(dataDir));

@@ -1,0 +1,212 @@
+/**
+ * One suite every database backend runs (SQLite and PostgreSQL): keys, the ledger with its quota race, the task
+ * queue, idempotency claims, instance heartbeats and the migrations. A backend passes when its stores behave
+ * exactly alike; `open` gives a fresh, migrated database for each test.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { createLedger, QuotaRefusal, type Reservation } from "../accounts/ledger.js";
+import { migrate } from "../stores/database.js";
+import { createIdempotencyStore } from "../stores/idempotency.js";
+import { createInstanceRegistry } from "../stores/instances.js";
+import { createKeyStore, type KeyLimits } from "../stores/keys.js";
+import type { SqlDatabase } from "../stores/sql/types.js";
+import { createTaskStore } from "../tasks/tasks.js";
+
+const NO_LIMITS: KeyLimits = {
+  expiresAt: null, webhookUrl: null, allowedModels: null, rpm: null, concurrency: null, dailyImages: null, totalImages: null, dailySpendMicros: null, totalSpendMicros: null,
+};
+
+const reservation = (id: string, keyId: string, images = 1, day = "2026-12-03"): Reservation => ({
+  id, keyId, keyName: "k", model: "doubao-seedream-4-5-251128", endpoint: "/doubao/images/generations", images, costMicros: images * 250_000,
+  referenceImages: 0, instanceId: "gw-test", createdAt: Date.now(), day,
+});
+
+const settlement = (images: number) => ({
+  status: images > 0 ? 200 : 500, servedModel: images > 0 ? "doubao-seedream-4-5-251128" : null, images, outputTokens: images * 16384, costMicros: images * 250_000,
+  provider: "ark", upstreamRequestId: null, latencyMs: 10, errorCode: images > 0 ? null : "InternalServiceError",
+});
+
+export function storeConformance(backend: string, open: () => Promise<SqlDatabase>): void {
+  const withDatabase = (work: (database: SqlDatabase) => Promise<void>) => async () => {
+    const database = await open();
+    try {
+      await work(database);
+    } finally {
+      await database.close();
+    }
+  };
+
+  describe(`stores on ${backend}`, () => {
+    test("migrations: running them again changes nothing and loses nothing", withDatabase(async (database) => {
+      const keys = createKeyStore(database);
+      const { secret } = await keys.create({ name: "kept" });
+      await migrate(database);
+      await Promise.all([migrate(database), migrate(database)]);
+      assert.equal((await keys.findBySecret(secret))?.name, "kept");
+      assert.equal(await keys.count(), 1);
+    }));
+
+    test("keys: found by secret (stored hashed), by id, prefix start and name; updated, disabled, deleted", withDatabase(async (database) => {
+      const keys = createKeyStore(database);
+      const { record, secret } = await keys.create({ name: "alpha", rpm: 5, allowedModels: ["general_v2.1_L"], totalSpendMicros: 1_000_000 });
+      assert.match(secret, /^dg_[A-Za-z0-9_-]{40}$/);
+      const stored = await database.get<{ hash: Buffer; prefix: string }>("SELECT hash, prefix FROM api_keys WHERE id = ?", [record.id]);
+      assert.equal(stored?.hash.length, 32, "a SHA-256 digest, not the secret");
+      assert.equal(stored?.prefix, secret.slice(0, 12));
+      assert.deepEqual(await keys.findBySecret(secret), record);
+      assert.equal(await keys.findBySecret(`${secret.slice(0, 12)}${"A".repeat(31)}`), undefined, "same prefix, other secret");
+      assert.equal((await keys.check(secret)).ok, true);
+      assert.deepEqual(await keys.get(record.id), record);
+      assert.deepEqual(await keys.get("alpha"), record);
+      assert.deepEqual(await keys.get(secret.slice(0, 6)), record, "a start of the prefix, with its _ taken literally");
+      assert.deepEqual(await keys.matches("dg%"), [], "% is not a wildcard");
+      const second = (await keys.create({ name: "beta" })).record;
+      assert.deepEqual((await keys.list()).map((key) => key.name), ["alpha", "beta"]);
+      assert.equal((await keys.update(record.id, { rpm: null, dailyImages: 3, name: "alpha2" }))?.dailyImages, 3);
+      assert.deepEqual([(await keys.get(record.id))?.rpm, (await keys.get(record.id))?.name], [null, "alpha2"]);
+      const disabled = await keys.setDisabled(record.id, true, 1_000);
+      assert.equal(disabled?.disabledAt, 1_000);
+      assert.deepEqual(await keys.checkId(record.id), { ok: false, reason: "disabled", record: disabled });
+      assert.equal((await keys.check(secret, 2_000)).ok, false);
+      const expiring = (await keys.create({ name: "gamma", expiresAt: 5_000 })).record;
+      assert.equal((await keys.checkId(expiring.id, 5_000)).ok, false);
+      assert.equal((await keys.checkId(expiring.id, 4_999)).ok, true);
+      const webhook = await keys.webhookSecret(second.id);
+      assert.match(webhook, /^whsec_[A-Za-z0-9+/]{43}=$/);
+      assert.equal(await keys.webhookSecret(second.id), webhook, "made once, then kept");
+      assert.equal(await keys.delete(second.id), true);
+      assert.equal(await keys.delete(second.id), false);
+      assert.equal(await keys.count(), 2);
+      await assert.rejects(keys.create({ name: "dup", secret }), "a secret is unique");
+    }));
+
+    test("ledger: the last 5 images of a quota go to exactly 5 of 50 concurrent requests", withDatabase(async (database) => {
+      const ledger = createLedger(database);
+      const limits = { ...NO_LIMITS, totalImages: 8 };
+      for (let index = 0; index < 3; index += 1) {
+        await ledger.reserve(reservation(`used-${index}`, "key-q"), limits);
+        assert.equal(await ledger.settle(`used-${index}`, settlement(1)), true);
+      }
+      const outcomes = await Promise.allSettled(Array.from({ length: 50 }, (_, index) => ledger.reserve(reservation(`race-${index}`, "key-q"), limits)));
+      const admitted = outcomes.filter((outcome) => outcome.status === "fulfilled").length;
+      assert.equal(admitted, 5);
+      const refusal = (outcomes.find((outcome) => outcome.status === "rejected") as PromiseRejectedResult).reason as QuotaRefusal;
+      assert.ok(refusal instanceof QuotaRefusal);
+      assert.deepEqual([refusal.kind, refusal.limit, refusal.used, refusal.inFlight, refusal.asked], ["totalImages", 8, 3, 5, 1]);
+      assert.equal((await ledger.interrupted()).length, 5);
+    }));
+
+    test("ledger: a key without a quota reserves without a check; settle happens once; only delivered images are charged", withDatabase(async (database) => {
+      const ledger = createLedger(database);
+      await ledger.reserve(reservation("a", "key-free", 4), NO_LIMITS);
+      await ledger.reserve(reservation("b", "key-free", 1), NO_LIMITS);
+      await ledger.recordFiles("a", ["20261203/one.jpeg"]);
+      await ledger.recordFiles("a", ["20261203/two.jpeg"]);
+      assert.deepEqual((await ledger.interrupted()).find((row) => row.id === "a")?.files, ["20261203/one.jpeg", "20261203/two.jpeg"]);
+      assert.equal(await ledger.settle("a", settlement(2)), true);
+      assert.equal(await ledger.settle("a", settlement(2)), false, "a second settle changes nothing");
+      assert.equal(await ledger.settle("b", settlement(0)), true);
+      const row = await ledger.get("a");
+      assert.deepEqual([row?.state, row?.images, row?.charged, row?.cost_micros, row?.served_model], ["settled", 2, 1, 500_000, "doubao-seedream-4-5-251128"]);
+      const failed = await ledger.get("b");
+      assert.deepEqual([failed?.charged, failed?.cost_micros, failed?.error_code], [0, 0, "InternalServiceError"]);
+      assert.deepEqual(await ledger.spent("key-free", "2026-12-03"), { totalImages: 2, dailyImages: 2, totalMicros: 500_000, dailyMicros: 500_000 });
+      assert.deepEqual(await ledger.spent("key-free", "2026-12-04"), { totalImages: 2, dailyImages: 0, totalMicros: 500_000, dailyMicros: 0 });
+      assert.deepEqual(await ledger.report({ since: "2026-12-01", until: "2026-12-31", by: ["model", "day"] }), [
+        { model: "doubao-seedream-4-5-251128", day: "2026-12-03", requests: 2, charged_requests: 1, images: 2, output_tokens: 32768, cost_micros: 500_000 },
+      ]);
+      assert.deepEqual(await ledger.report({ since: "2026-12-04", until: "2026-12-31", by: [] }), []);
+    }));
+
+    test("ledger: daily quotas count only their day, spend quotas count micro-units", withDatabase(async (database) => {
+      const ledger = createLedger(database);
+      const daily = { ...NO_LIMITS, dailyImages: 2 };
+      await ledger.reserve(reservation("d1", "key-d", 2, "2026-12-02"), daily);
+      await ledger.settle("d1", settlement(2));
+      await ledger.reserve(reservation("d2", "key-d", 2, "2026-12-03"), daily);
+      await assert.rejects(ledger.reserve(reservation("d3", "key-d", 1, "2026-12-03"), daily), (error: QuotaRefusal) => error.kind === "dailyImages" && error.inFlight === 2);
+      const spend = { ...NO_LIMITS, totalSpendMicros: 600_000 };
+      await ledger.reserve(reservation("s1", "key-s", 2), spend);
+      await assert.rejects(ledger.reserve(reservation("s2", "key-s", 1), spend), (error: QuotaRefusal) => error.kind === "totalSpend" && error.asked === 250_000);
+    }));
+
+    test("tasks: queued, claimed once each by concurrent workers (oldest first), finished once; running work of a dead instance fails", withDatabase(async (database) => {
+      const tasks = createTaskStore(database);
+      const request = (n: number) => ({ url: `/doubao/drawing?n=${n}`, headers: { "content-type": "application/json" }, body: Buffer.from(`{"n":${n}}`), webhookUrl: n === 0 ? "https://hooks.example/x" : null });
+      for (let n = 0; n < 6; n += 1) await tasks.enqueue({ id: `t${n}`, keyId: "key-t", now: 1_000 + n, request: request(n) });
+      assert.deepEqual(await tasks.counts(), { queued: 6, running: 0 });
+      assert.equal((await tasks.get("t0"))?.state, "queued");
+      const first = await tasks.claim("gw-a", 2_000);
+      assert.deepEqual([first?.id, first?.state, first?.startedAt, first?.request.url, first?.request.body.toString(), first?.request.webhookUrl],
+        ["t0", "running", 2_000, "/doubao/drawing?n=0", '{"n":0}', "https://hooks.example/x"]);
+      const claims = await Promise.all(Array.from({ length: 10 }, (_, index) => tasks.claim(index % 2 ? "gw-a" : "gw-b", 3_000)));
+      const ids = claims.flatMap((claim) => (claim ? [claim.id] : []));
+      assert.deepEqual([...ids].sort(), ["t1", "t2", "t3", "t4", "t5"], "each queued task claimed exactly once");
+      assert.equal(await tasks.claim("gw-a", 3_000), undefined);
+      assert.deepEqual(await tasks.counts(), { queued: 0, running: 6 });
+      const result = { statusCode: 200, contentType: "application/json", data: '{"ok":true}' };
+      assert.equal(await tasks.finish("t0", result, 4_000), true);
+      assert.equal(await tasks.finish("t0", { ...result, statusCode: 500 }, 5_000), false, "finished once");
+      assert.deepEqual(await tasks.get("t0"), { id: "t0", keyId: "key-t", state: "done", createdAt: 1_000, startedAt: 2_000, finishedAt: 4_000, result });
+      const gone = (id: string) => ({ statusCode: 500, contentType: "application/json", data: `{"interrupted":"${id}"}` });
+      // Claims of even index were gw-b's, odd gw-a's.
+      const claimedBy = (parity: number) => claims.filter((claim, index) => claim && index % 2 === parity).length;
+      assert.equal(await tasks.interruptRunning(gone, 6_000, async (instance) => instance === "gw-a"), claimedBy(0), "only the dead instance's");
+      assert.equal(await tasks.interruptRunning(gone, 6_000, async () => true, { id: "gw-a", startedAt: 2_500 }), 0, "this run's own are left");
+      assert.equal(await tasks.interruptRunning(gone, 6_000, async () => true, { id: "gw-a", startedAt: 3_500 }), claimedBy(1), "a previous run's own are failed");
+      assert.deepEqual((await tasks.get("t5"))?.result?.data, '{"interrupted":"t5"}');
+      assert.deepEqual(await tasks.counts(), { queued: 0, running: 0 });
+      assert.equal(await tasks.sweep(1_003), 3);
+      assert.equal(await tasks.get("t1"), undefined);
+    }));
+
+    test("idempotency: of 20 concurrent claims one wins; the answer is kept; a past claim is replaced", withDatabase(async (database) => {
+      const store = createIdempotencyStore(database);
+      const now = 10_000;
+      const wins = await Promise.all(Array.from({ length: 20 }, () => store.begin("key", "order-1", "hash", now, now - 1_000, "gw-a")));
+      assert.equal(wins.filter(Boolean).length, 1);
+      assert.deepEqual(await store.get("key", "order-1", now - 1_000), { state: "in_progress", bodyHash: "hash", createdAt: now });
+      const answer = { statusCode: 200, contentType: "application/json", headers: { "x-gateway-provider": "ark" }, body: '{"data":[]}' };
+      await store.finish("key", "order-1", answer);
+      assert.deepEqual(await store.get("key", "order-1", now - 1_000), { state: "done", bodyHash: "hash", createdAt: now, answer });
+      assert.equal(await store.get("key", "order-1", now + 1), undefined, "older than the window");
+      assert.equal(await store.begin("key", "order-1", "other", now + 5_000, now + 1, "gw-a"), true, "a claim past the window is replaced");
+      await store.release("key", "order-1");
+      assert.equal(await store.get("key", "order-1", 0), undefined);
+      await store.begin("key", "dead", "h", now, 0, "gw-dead");
+      await store.begin("key", "live", "h", now, 0, "gw-live");
+      assert.equal(await store.dropInterrupted(async (instance) => instance === "gw-live"), 1);
+      assert.equal(await store.sweep(now + 1), 1);
+    }));
+
+    test("instances: alive while beating, dead after the stale time, gone after leaving", withDatabase(async (database) => {
+      const a = await createInstanceRegistry(database, "gw-a", { staleMs: 30_000, startedAt: 1_000 });
+      const b = await createInstanceRegistry(database, "gw-b", { staleMs: 30_000, startedAt: 1_000 });
+      assert.equal(await a.alive("gw-b", 20_000), true);
+      assert.equal(await a.alive("gw-b", 31_000), false);
+      await b.beat(30_000);
+      assert.equal(await a.alive("gw-b", 31_000), true);
+      assert.equal(await a.alive("gw-a", 1e12), true, "its own work is alive");
+      assert.equal(await a.alive(null, 1_000), false);
+      await b.leave();
+      assert.equal(await a.alive("gw-b", 31_000), false);
+    }));
+
+    test("a transaction that throws leaves nothing, and other statements wait for it rather than join it", withDatabase(async (database) => {
+      await database.exec("CREATE TABLE IF NOT EXISTS probe (id TEXT PRIMARY KEY)");
+      let release = () => undefined as void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const failing = database.transaction(async (tx) => {
+        await tx.run("INSERT INTO probe (id) VALUES ('in-tx')");
+        await held;
+        throw new Error("rolled back");
+      });
+      const outside = database.run("INSERT INTO probe (id) VALUES ('outside')");
+      release();
+      await assert.rejects(failing, /rolled back/);
+      await outside;
+      assert.deepEqual((await database.all<{ id: string }>("SELECT id FROM probe ORDER BY id")).map((row) => row.id), ["outside"]);
+    }));
+  });
+}

@@ -32,6 +32,12 @@ export interface Config {
   databasePoolMax: number;
   /** `TASK_CONCURRENCY`: async tasks this instance runs at once (the rest wait in the shared queue); default 32. */
   taskConcurrency: number;
+  /** `TASK_POLL_MS`: how often an idle instance looks for queued tasks; default 500. */
+  taskPollMs: number;
+  /** `REDIS_PREFIX`: the start of every Redis key (gateways sharing a Redis for different purposes); default `doubao-gateway:`. */
+  redisPrefix: string;
+  /** `INSTANCE_HEARTBEAT_MS`: how often an instance records that it is alive; after 3 missed beats its unfinished work is recovered by another. Default 10000. */
+  heartbeatMs: number;
   /** `REDIS_URL`: rate and concurrency limits shared by every gateway; in process memory when absent. */
   redisUrl: string | undefined;
   /** `RESULT_HOSTING`: `gateway` (default) stores results; `upstream` passes the upstream's URLs through. */
@@ -178,6 +184,9 @@ export function loadConfig(environment: Environment = process.env): Config {
     databaseUrl: databaseUrl(value("DATABASE_URL")),
     databasePoolMax: integer(environment, "DATABASE_POOL_MAX", 10, 1, 1000),
     taskConcurrency: integer(environment, "TASK_CONCURRENCY", 32, 1, 10_000),
+    taskPollMs: integer(environment, "TASK_POLL_MS", 500, 10, 60_000),
+    redisPrefix: value("REDIS_PREFIX") ?? "doubao-gateway:",
+    heartbeatMs: integer(environment, "INSTANCE_HEARTBEAT_MS", 10_000, 100, 600_000),
     instanceId: value("INSTANCE_ID") ?? `${hostname()}:${port === 0 ? resolve(value("DATA_DIR") ?? "./data") : port}`,
     ark: arkKey && !emulate ? { apiKey: arkKey, baseUrl: urlValue("ARK_BASE_URL", "https://ark.cn-beijing.volces.com/api/v3") } : undefined,
     visual:

@@ -11,7 +11,8 @@ import { createEmulator, type Emulator } from "./emulator/server.js";
 import { AllowList } from "./images/address-policy.js";
 import type { FetchPolicy } from "./images/fetch-input.js";
 import { createArkProvider } from "./providers/ark/ark-provider.js";
-import { Resilience, systemClock, type Clock } from "./pipeline/resilience.js";
+import { DEFAULT_POLICY, Resilience, systemClock, type Clock } from "./pipeline/resilience.js";
+import { redisBreakerSync } from "./pipeline/redis-breakers.js";
 import { createRouter } from "./providers/registry.js";
 import { createRelay302Provider } from "./providers/relay302/relay302-provider.js";
 import { registerSecrets } from "./providers/upstream-error.js";
@@ -33,15 +34,16 @@ import { IDEMPOTENCY_WINDOW_MS } from "./routes/idempotency.js";
 import { openMigrated } from "./stores/database.js";
 import type { SqlDatabase } from "./stores/sql/types.js";
 
-/** How often an instance beats, and after how long without a beat its unfinished work is recovered by another. */
-const INSTANCE_HEARTBEAT_MS = 10_000;
-const INSTANCE_STALE_MS = 30_000;
+/** After how many missed heartbeats an instance's unfinished work is recovered by another. */
+const MISSED_BEATS = 3;
 
 export interface Gateway {
   app: FastifyInstance;
   keys: KeyStore;
   accounts: Accounts;
   tasks: TaskStore;
+  /** Retries, breakers and fallback (breaker state shared through Redis when REDIS_URL is set). */
+  resilience: Resilience;
   /** Where keys, ledger and tasks live (SQLite or PostgreSQL). */
   database: SqlDatabase;
   /** What start-up recovery found of requests a previous process left half-done. */
@@ -66,12 +68,10 @@ export interface GatewayOptions {
   streamKeepAliveMs?: number;
   /** Delays between webhook tries (tests shorten them); default 1 s, 5 s, 30 s, 2 min, 10 min. */
   webhookDelaysMs?: readonly number[];
-  /** Prefix of the Redis keys (tests isolate their runs); default `doubao-gateway:`. */
+  /** Prefix of the Redis keys (tests isolate their runs); default REDIS_PREFIX. */
   redisPrefix?: string;
   /** Also export the process's CPU, memory and event-loop metrics (npm start does; tests need not). */
   processMetrics?: boolean;
-  /** How often an idle worker looks for queued tasks; default 500 ms (a task submitted here wakes it at once). */
-  taskPollMs?: number;
   /** Models the embedded emulator answers as retired (tests of the lifecycle path). */
   emulatorRetiredModels?: readonly string[];
 }
@@ -124,8 +124,12 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     providers.push(...upstreamProviders(config, signingNow));
   }
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? false });
+  const redisPrefix = options.redisPrefix ?? config.redisPrefix;
+  const breakerSync = config.redisUrl
+    ? await redisBreakerSync({ url: config.redisUrl, prefix: redisPrefix, cooldownMs: config.file.policy.cooldownMs ?? DEFAULT_POLICY.cooldownMs })
+    : undefined;
   const resilience = new Resilience({
-    policy: config.file.policy, clock, ...(options.random ? { random: options.random } : {}),
+    policy: config.file.policy, clock, ...(options.random ? { random: options.random } : {}), ...(breakerSync ? { sync: breakerSync } : {}),
     observer: ({ provider, outcome, code }) => metrics.upstreamAttempts.inc({ provider, outcome, code: code ?? "" }),
   });
 
@@ -136,10 +140,10 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
           ...(config.storage.endpoint ? { endpoint: config.storage.endpoint } : {}), ...(config.storage.credentials ? { credentials: config.storage.credentials } : {}),
         })
       : createFsStorage(join(config.dataDir, "files"));
-  const limits = config.redisUrl ? await redisLimits({ url: config.redisUrl, ...(options.redisPrefix ? { prefix: options.redisPrefix } : {}) }) : undefined;
+  const limits = config.redisUrl ? await redisLimits({ url: config.redisUrl, prefix: redisPrefix }) : undefined;
   const now = options.now ?? Date.now;
   const startedAt = now();
-  const instances = await createInstanceRegistry(database, config.instanceId, { staleMs: INSTANCE_STALE_MS, startedAt });
+  const instances = await createInstanceRegistry(database, config.instanceId, { staleMs: MISSED_BEATS * config.heartbeatMs, startedAt });
   const alive = (instanceId: string | null) => instances.alive(instanceId, now());
   const accounts = new Accounts(database, keys, storage, {
     instanceId: config.instanceId,
@@ -164,7 +168,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       await recoverTasks();
       await idempotency.dropInterrupted(claimLive);
     })().catch(() => undefined);
-  }, INSTANCE_HEARTBEAT_MS);
+  }, config.heartbeatMs);
   heartbeat.unref();
   const fileTtlMs = Math.round(config.fileTtlHours * 3600 * 1000);
   const fetchPolicy: FetchPolicy = { allow: new AllowList(config.fetchAllow), ...options.fetchPolicy };
@@ -175,7 +179,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     idempotency,
     instanceId: config.instanceId,
     taskConcurrency: config.taskConcurrency,
-    ...(options.taskPollMs !== undefined ? { taskPollMs: options.taskPollMs } : {}),
+    taskPollMs: config.taskPollMs,
     checks: {
       database: () => database.ping(),
       storage: async () => void (await storage.get("19700101/AAAAAAAAAAAAAAAAAAAAAA.jpeg")),
@@ -212,6 +216,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     keys,
     accounts,
     tasks,
+    resilience,
     database,
     recovered,
     emulator,
@@ -224,6 +229,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       await app.close();
       await emulator?.close();
       await limits?.close?.();
+      await breakerSync?.close?.();
       await instances.leave();
       await database.close();
     },

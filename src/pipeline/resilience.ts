@@ -57,13 +57,48 @@ export interface Route {
 
 export type BreakerState = "closed" | "open" | "half-open";
 
+/** A breaker's own changes, told to the other instances (BreakerSync): opened at a time, or closed by a probe. */
+export type BreakerChange = { state: "open"; openedAt: number } | { state: "closed" };
+
+/**
+ * Breaker state shared by the gateways (Redis): each tells the others when a provider's breaker opens or closes,
+ * and adopts what they tell — so when one instance has seen an upstream fail, the others stop calling it too. The
+ * request path never waits on it: changes are sent and received in the background.
+ */
+export interface BreakerSync {
+  publish(provider: string, change: BreakerChange): void;
+  /** Calls `apply` with every other instance's change (and, at once, with the breakers open now). */
+  subscribe(apply: (provider: string, change: BreakerChange) => void): void;
+  close?(): Promise<void>;
+}
+
 export class CircuitBreaker {
   private failures = 0;
   private openedAt = 0;
   private probing = false;
   state: BreakerState = "closed";
 
-  constructor(private readonly policy: Pick<ResiliencePolicy, "failureThreshold" | "cooldownMs">) {}
+  constructor(
+    private readonly policy: Pick<ResiliencePolicy, "failureThreshold" | "cooldownMs">,
+    /** Told when this breaker opens, or closes after being open (not of changes adopted from another instance). */
+    private readonly onChange?: (change: BreakerChange) => void,
+  ) {}
+
+  /** Another instance's breaker for this provider opened at `openedAt`: this one rests until the same time. */
+  adoptOpen(openedAt: number): void {
+    if (this.state === "open" && this.openedAt >= openedAt) return;
+    if (this.probing) return;
+    this.state = "open";
+    this.openedAt = openedAt;
+    this.failures = 0;
+  }
+
+  /** Another instance's probe succeeded: the upstream answers again. */
+  adoptClosed(): void {
+    if (this.probing) return;
+    this.state = "closed";
+    this.failures = 0;
+  }
 
   /** Whether an attempt may go out now; in half-open, only one probe at a time. */
   tryAcquire(now: number): boolean {
@@ -82,16 +117,20 @@ export class CircuitBreaker {
   }
 
   succeeded(): void {
+    const was = this.state;
     this.failures = 0;
     this.probing = false;
     this.state = "closed";
+    if (was !== "closed") this.onChange?.({ state: "closed" });
   }
 
   failed(now: number): void {
     this.failures += 1;
     if (this.state === "half-open" || this.failures >= this.policy.failureThreshold) {
+      const was = this.state;
       this.state = "open";
       this.openedAt = now;
+      if (was !== "open") this.onChange?.({ state: "open", openedAt: now });
     }
     this.probing = false;
   }
@@ -122,6 +161,8 @@ export interface ResilienceOptions {
   clock?: Clock;
   /** [0, 1); injectable for tests of the jitter's bounds. */
   random?: () => number;
+  /** Breaker state shared with the other gateways (REDIS_URL); each instance's own when absent. */
+  sync?: BreakerSync;
 }
 
 export class Resilience {
@@ -136,12 +177,21 @@ export class Resilience {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.observer = options.observer;
+    this.sync = options.sync;
+    this.sync?.subscribe((provider, change) => {
+      const breaker = this.breaker(provider);
+      if (change.state === "open") breaker.adoptOpen(change.openedAt);
+      else breaker.adoptClosed();
+    });
   }
+
+  private readonly sync: BreakerSync | undefined;
 
   breaker(providerId: string): CircuitBreaker {
     let breaker = this.breakers.get(providerId);
     if (!breaker) {
-      breaker = new CircuitBreaker(this.policy);
+      const sync = this.sync;
+      breaker = new CircuitBreaker(this.policy, sync ? (change) => sync.publish(providerId, change) : undefined);
       this.breakers.set(providerId, breaker);
     }
     return breaker;

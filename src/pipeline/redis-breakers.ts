@@ -1,0 +1,67 @@
+/**
+ * Circuit-breaker state shared through Redis (REDIS_URL): a breaker that opens or closes is written to one hash
+ * (`<prefix>breakers`, provider → change) and published on `<prefix>breakers` to every gateway, which adopts it.
+ * A gateway that starts reads the hash, so it begins with the breakers open now. Redis being down costs nothing
+ * here: each gateway keeps its own breakers, as without REDIS_URL.
+ */
+import { randomUUID } from "node:crypto";
+import type { Redis as RedisClient } from "ioredis";
+import type { BreakerChange, BreakerSync } from "./resilience.js";
+
+interface Message {
+  from: string;
+  provider: string;
+  change: BreakerChange;
+}
+
+export async function redisBreakerSync(options: { url: string; prefix?: string; cooldownMs: number; now?: () => number }): Promise<BreakerSync> {
+  const prefix = options.prefix ?? "doubao-gateway:";
+  const key = `${prefix}breakers`;
+  const me = randomUUID();
+  const now = options.now ?? Date.now;
+  const { Redis } = await import("ioredis");
+  const redis: RedisClient = new Redis(options.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 });
+  const subscriber: RedisClient = new Redis(options.url, { maxRetriesPerRequest: 1, connectTimeout: 2_000 });
+  for (const connection of [redis, subscriber]) connection.on("error", () => undefined);
+  // Up to 2 s for the first connection, so that the breakers open now are read at start; a Redis that is down is not waited for.
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 2_000);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    redis.once("ready", done);
+    redis.once("error", done);
+  });
+  const parse = (text: string): Message | undefined => {
+    try {
+      return JSON.parse(text) as Message;
+    } catch {
+      return undefined;
+    }
+  };
+  return {
+    publish(provider, change) {
+      const message = JSON.stringify({ from: me, provider, change } satisfies Message);
+      void redis.hset(key, provider, message).then(() => redis.publish(key, message)).catch(() => undefined);
+    },
+    subscribe(apply) {
+      subscriber.on("message", (channel: string, text: string) => {
+        const message = channel === key ? parse(text) : undefined;
+        if (message && message.from !== me) apply(message.provider, message.change);
+      });
+      void subscriber.subscribe(key).catch(() => undefined);
+      // The breakers open now (opened within a cooldown), as this gateway starts.
+      void redis.hgetall(key).then((entries) => {
+        for (const text of Object.values(entries)) {
+          const message = parse(text);
+          if (message?.change.state === "open" && now() - message.change.openedAt < options.cooldownMs) apply(message.provider, message.change);
+        }
+      }).catch(() => undefined);
+    },
+    close: async () => {
+      redis.disconnect();
+      subscriber.disconnect();
+    },
+  };
+}

@@ -31,6 +31,8 @@ export interface AppDeps extends RouteDeps {
   /** Sends `?webhook_url=` callbacks; none when absent. */
   webhooks?: WebhookSender;
   fileTtlMs: number;
+  /** `FILE_SERVING` (see routes/meta.ts). */
+  fileServing?: "gateway" | "presigned";
   bodyLimitBytes: number;
   logger?: FastifyServerOptions["logger"];
   now?: () => number;
@@ -107,6 +109,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   app.decorateRequest("apiKey", null);
+  app.decorateRequest("modelId", null);
   // Known only to this process: a request carrying it is the task worker's own run of a queued task.
   const taskToken = randomBytes(24).toString("base64url");
   const isTaskRun = (value: unknown) => typeof value === "string" && value.length === taskToken.length && timingSafeEqual(Buffer.from(value), Buffer.from(taskToken));
@@ -169,7 +172,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     request.log.info(
       {
         method: request.method, url: request.url.split("?")[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime),
-        ...(request.apiKey ? { key: request.apiKey.id } : {}), ...(provider ? { provider } : {}),
+        ...(request.apiKey ? { key: request.apiKey.id } : {}), ...(request.modelId ? { model: request.modelId } : {}), ...(provider ? { provider } : {}),
       },
       "request",
     );
@@ -217,6 +220,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
   }
-  registerMetaRoutes(app, { router: deps.router, storage: deps.storage, fileTtlMs: deps.fileTtlMs, publicBaseUrl: deps.publicBaseUrl, currency: deps.accounts.options.prices.currency, resilience: deps.resilience, ...(deps.checks ? { checks: deps.checks } : {}), ...(deps.now ? { now: deps.now } : {}) });
+  registerMetaRoutes(app, { router: deps.router, storage: deps.storage, fileTtlMs: deps.fileTtlMs, ...(deps.fileServing ? { fileServing: deps.fileServing } : {}), publicBaseUrl: deps.publicBaseUrl, currency: deps.accounts.options.prices.currency, resilience: deps.resilience, ...(deps.checks ? { checks: deps.checks } : {}), ...(deps.now ? { now: deps.now } : {}) });
   return app;
 }

@@ -9,12 +9,13 @@ import { createServer as createNetServer } from "node:net";
 import { createEmulator } from "./emulator/server.js";
 import { createKeyStore } from "./stores/keys.js";
 import { createSqliteDatabase, sqliteFileIn } from "./stores/sql/sqlite.js";
+import { testPostgres } from "./testing/postgres.js";
 
 const dataDir = mkdtempSync(join(tmpdir(), "doubao-gateway-cli-"));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
 const environment = { ...process.env, DATA_DIR: dataDir, NODE_ENV: "", ARK_API_KEY: "", VOLC_ACCESSKEY: "", VOLC_SECRETKEY: "", GATEWAY_BOOTSTRAP_KEY: "" };
-const cli = (args: string[]) =>
-  spawnSync(process.execPath, ["--import", "tsx", "-e", `import("./src/cli.ts").then(async (m) => { process.exitCode = await m.main(${JSON.stringify(args)}); })`], { env: environment, encoding: "utf8" });
+const cli = (args: string[], extra: Record<string, string> = {}) =>
+  spawnSync(process.execPath, ["--import", "tsx", "-e", `import("./src/cli.ts").then(async (m) => { process.exitCode = await m.main(${JSON.stringify(args)}); })`], { env: { ...environment, ...extra }, encoding: "utf8" });
 
 /** Starts the server entry on a free port and returns what it printed once it is listening. */
 function startServer(): Promise<string> {
@@ -45,6 +46,36 @@ test("first start creates a key and prints it once; the next start does not", as
   } finally {
     await database.close();
   }
+});
+
+test("migrate brings the tables up to date (SQLite, then PostgreSQL) and says where; keys then work there", async () => {
+  const fresh = mkdtempSync(join(tmpdir(), "doubao-gateway-migrate-"));
+  try {
+    const sqlite = cli(["migrate"], { DATA_DIR: fresh });
+    assert.equal(sqlite.status, 0, sqlite.stderr);
+    assert.equal(sqlite.stdout, `The database at ${join(fresh, "gateway.db")} is up to date.\n`);
+    assert.equal(cli(["migrate"], { DATA_DIR: fresh }).status, 0, "again: nothing to do");
+  } finally {
+    rmSync(fresh, { recursive: true, force: true });
+  }
+  const postgres = testPostgres("migrate");
+  try {
+    const first = cli(["migrate"], { DATABASE_URL: postgres.url });
+    assert.equal(first.status, 0, first.stderr);
+    assert.equal(first.stdout, `The database at ${postgres.url} is up to date.\n`);
+    const created = cli(["keys", "create", "--name", "on-postgres"], { DATABASE_URL: postgres.url });
+    assert.equal(created.status, 0, created.stderr);
+    assert.equal(created.stderr.includes("Note: no database"), false, "no SQLite note with DATABASE_URL");
+    const listed = cli(["keys", "list", "--json"], { DATABASE_URL: postgres.url });
+    assert.deepEqual(JSON.parse(listed.stdout).map((key: { name: string }) => key.name), ["on-postgres"]);
+  } finally {
+    await postgres.drop();
+  }
+  const help = cli(["migrate", "--help"]);
+  assert.match(help.stdout, /^doubao-gateway migrate — create or update the database's tables, then exit\n/);
+  const wrong = cli(["migrate", "now"]);
+  assert.equal(wrong.status, 2);
+  assert.match(wrong.stderr, /migrate takes no arguments \(DATABASE_URL or DATA_DIR say which database\); got "now"/);
 });
 
 test("keys create prints the new key and nothing else on stdout", async () => {

@@ -37,6 +37,10 @@ test("bad values are refused with the variable named", () => {
   assert.throws(() => loadConfig({ FILE_TTL_HOURS: "0" }), /FILE_TTL_HOURS must be a number of hours from 0.0167 \(one minute\) to 8760 \(a year\), e.g. 24 or 0.25 for 15 minutes; got "0"./);
   assert.equal(loadConfig({ FILE_TTL_HOURS: "0.25" }).fileTtlHours, 0.25);
   assert.equal(loadConfig({ LOG_FORMAT: "pretty" }).logFormat, "pretty");
+  assert.throws(() => loadConfig({ DATABASE_URL: "mysql://u:pw@db/gw" }), /^Error: DATABASE_URL must be postgres:\/\/\[user:password@\]host:port\/database\[\?schema=NAME\]; got "mysql:\/\/…@db\/gw"\.$/);
+  assert.throws(() => loadConfig({ FILE_SERVING: "cdn" }), /^Error: FILE_SERVING must be "gateway" or "presigned"; got "cdn"\.$/);
+  assert.throws(() => loadConfig({ FILE_SERVING: "presigned" }), /^Error: FILE_SERVING=presigned needs STORAGE_URL=s3:\/\/bucket\/prefix \(files on the local disk have no presigned URLs\)\.$/);
+  assert.throws(() => loadConfig({ TASK_CONCURRENCY: "0" }), /TASK_CONCURRENCY must be an integer in \[1, 10000\]; got "0"/);
   assert.throws(() => loadConfig({ LOG_FORMAT: "xml" }), /^Error: LOG_FORMAT must be json or pretty; got "xml"\.$/);
   assert.throws(() => loadConfig({ GATEWAY_EMULATE: "0" }), /^Error: GATEWAY_EMULATE=0 forbids the built-in emulator and no upstream credentials are set, so no model could be served. Set ARK_API_KEY/);
   assert.equal(loadConfig({ HOST: "0.0.0.0" }).publicBaseUrl, "http://localhost:8302");

@@ -40,6 +40,11 @@ export interface Config {
   heartbeatMs: number;
   /** `REDIS_URL`: rate and concurrency limits shared by every gateway; in process memory when absent. */
   redisUrl: string | undefined;
+  /**
+   * `FILE_SERVING`: how `/files/…` answers — `gateway` (default) sends the bytes; `presigned` (S3 storage only) redirects
+   * (302) to a presigned URL of the bucket, valid for at most an hour, so the bytes go from S3 to the client.
+   */
+  fileServing: "gateway" | "presigned";
   /** `RESULT_HOSTING`: `gateway` (default) stores results; `upstream` passes the upstream's URLs through. */
   resultHosting: "gateway" | "upstream";
   ark: { apiKey: string; baseUrl: string } | undefined;
@@ -80,6 +85,14 @@ function integer(environment: Environment, name: string, fallback: number, min: 
 function logFormat(raw: string | undefined): "json" | "pretty" {
   if (raw === undefined || raw === "json" || raw === "pretty") return raw ?? "json";
   throw new ConfigError(`LOG_FORMAT must be json or pretty; got "${raw}".`);
+}
+
+/** `FILE_SERVING`, checked: presigned URLs need S3 storage. */
+function fileServing(raw: string | undefined, storage: "fs" | "s3"): "gateway" | "presigned" {
+  const serving = raw ?? "gateway";
+  if (serving !== "gateway" && serving !== "presigned") throw new ConfigError(`FILE_SERVING must be "gateway" or "presigned"; got "${serving}".`);
+  if (serving === "presigned" && storage !== "s3") throw new ConfigError("FILE_SERVING=presigned needs STORAGE_URL=s3://bucket/prefix (files on the local disk have no presigned URLs).");
+  return serving;
 }
 
 /** `DATABASE_URL`, checked: postgres:// or postgresql://. */
@@ -179,6 +192,7 @@ export function loadConfig(environment: Environment = process.env): Config {
     dataDir: resolve(value("DATA_DIR") ?? "./data"),
     fileTtlHours: hours(environment, "FILE_TTL_HOURS", 24),
     resultHosting: hosting,
+    fileServing: fileServing(value("FILE_SERVING"), storage.kind),
     storage,
     redisUrl: redisUrl(value("REDIS_URL")),
     databaseUrl: databaseUrl(value("DATABASE_URL")),

@@ -43,3 +43,19 @@ test("requests, latency, upstream attempts, images generated and charged, breake
   assert.equal(after("gateway_breaker_state", { provider: "ark" }), 0);
   assert.equal(after("gateway_tasks_pending"), 0);
 });
+
+test("the task queue's depth by state while a task runs, and the task's duration once it is done", async () => {
+  const before = await scrape();
+  const submitted = await h.post("/doubao/drawing?async=true", { prompt: "slow [[fault:slow:600]]", width: 256, height: 256, use_sr: false, return_url: false });
+  assert.equal(submitted.status, 202);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const during = await scrape();
+  assert.deepEqual([during("gateway_tasks", { state: "running" }), during("gateway_tasks", { state: "queued" }), during("gateway_tasks_pending")], [1, 0, 1]);
+  for (let poll = 0; poll < 200; poll += 1) {
+    if ((await h.get(`/v1/tasks/${submitted.json.task_id}`)).json().status === "succeeded") break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const after = await scrape();
+  assert.deepEqual([after("gateway_tasks", { state: "running" }), after("gateway_tasks_pending")], [0, 0]);
+  assert.equal(after("gateway_task_duration_seconds") - before("gateway_task_duration_seconds"), 1);
+});

@@ -196,6 +196,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     fetchPolicy,
     keys,
     fileTtlMs,
+    fileServing: config.fileServing,
     bodyLimitBytes: config.bodyLimitBytes,
     metrics,
     onImages: (provider, images) => metrics.imagesGenerated.inc({ provider }, images),

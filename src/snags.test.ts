@@ -143,7 +143,7 @@ test("an upstream message that repeats a configured secret has it removed, whate
   assert.equal(error.upstreamRetryAfter, 3, "a 5xx's Retry-After is kept for the next attempt's delay");
 });
 
-test("/files answers Range requests", async () => {
+test("/files answers Range requests and revalidations (ETag, 304)", async () => {
   const generated = await h.post("/doubao/images/generations", { model: "doubao-seedream-4-0-250828", prompt: "x", size: "1280x720" });
   const path = (generated.json.data[0].url as string).replace("http://gateway.test", "");
   const whole = await h.get(path, {});
@@ -155,6 +155,12 @@ test("/files answers Range requests", async () => {
   assert.deepEqual(tail.body, whole.body.subarray(whole.body.length - 10));
   assert.equal((await h.get(path, { range: `bytes=${whole.body.length}-` })).status, 416);
   assert.equal(whole.headers["accept-ranges"], "bytes");
+  // A result never changes: its name is its ETag, and a revalidation is a 304 with no body.
+  const name = path.split("/").pop() as string;
+  assert.equal(whole.headers.etag, `"${name}"`);
+  const revalidated = await h.get(path, { "if-none-match": `"${name}"` });
+  assert.deepEqual([revalidated.status, revalidated.body.length, revalidated.headers.etag], [304, 0, `"${name}"`]);
+  assert.equal((await h.get(path, { "if-none-match": '"other"' })).status, 200);
 });
 
 test("openapi.json has the 202/403/415/429 answers, the usage queries, /v1/async_result and the answers' schemas", async () => {

@@ -153,6 +153,30 @@ test("a task still queued when its process stopped runs after the restart, once,
   }
 });
 
+test("a clean stop finishes the task it is running and leaves the queued one queued for the next instance", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "doubao-gateway-async-stop-"));
+  const config = loadConfig({ DATA_DIR: dataDir, GATEWAY_EMULATE: "1", GATEWAY_BOOTSTRAP_KEY: TEST_KEY, PUBLIC_BASE_URL: BASE, TASK_CONCURRENCY: "1" });
+  try {
+    const gateway = await createGateway(config);
+    const submit = async (prompt: string) =>
+      (await gateway.app.inject({
+        method: "POST", url: "/doubao/drawing?async=true", headers: { authorization: `Bearer ${TEST_KEY}`, "content-type": "application/json" },
+        payload: JSON.stringify({ prompt, width: 256, height: 256, use_sr: false, return_url: false }),
+      })).json().task_id as string;
+    const first = await submit("first [[fault:slow:500]]");
+    const second = await submit("second");
+    await sleep(100);
+    assert.deepEqual([(await gateway.tasks.get(first))?.state, (await gateway.tasks.get(second))?.state], ["running", "queued"]);
+    await gateway.close();
+    const raw = openSqliteDataDir(dataDir);
+    const states = raw.prepare("SELECT id, state, status_code FROM tasks ORDER BY created_at").all();
+    raw.close();
+    assert.deepEqual(states, [{ id: first, state: "done", status_code: 200 }, { id: second, state: "queued", status_code: null }]);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
 test("GET /v1/tasks/{id}: running, then succeeded with timestamps and the parsed answer; a refused one is failed with its error", async () => {
   const h2 = await startHarness();
   try {

@@ -9,6 +9,8 @@ declare module "fastify" {
   interface FastifyRequest {
     /** The caller's key, set by the auth hook on every authenticated route. */
     apiKey: ApiKeyRecord | null;
+    /** The model a generation request was admitted for (its canonical id), for the request's log line. */
+    modelId: string | null;
   }
 }
 
@@ -25,6 +27,7 @@ export async function accounted<T>(
   run: (admission: Admission) => Promise<T>,
 ): Promise<T> {
   if (!request.apiKey) throw keyRefused("unknown");
+  request.modelId = work.model;
   const admission = await accounts.admit(request.apiKey, { id: request.id, endpoint: request.routeOptions.url ?? request.url, ...work });
   reply.raw.once("close", admission.release);
   try {

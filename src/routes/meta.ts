@@ -13,6 +13,8 @@ export interface MetaDeps {
   router: Router;
   storage: BlobStorage;
   fileTtlMs: number;
+  /** `FILE_SERVING`: send the bytes (default), or redirect to the storage's presigned URL. */
+  fileServing?: "gateway" | "presigned";
   publicBaseUrl: string;
   /** What `/ready` checks besides the upstreams: name → a probe that throws when the part is down. */
   checks?: Record<string, () => Promise<void>>;
@@ -102,6 +104,21 @@ export function registerMetaRoutes(app: FastifyInstance, deps: MetaDeps): void {
   app.get("/files/:day/:name", async (request: FastifyRequest<{ Params: { day: string; name: string } }>, reply: FastifyReply) => {
     const key = `${request.params.day}/${request.params.name}`;
     if (!BLOB_KEY.test(key)) throw fileGone();
+    // Presigned: the storage answers with the bytes; the redirect lives no longer than the file or the signature.
+    const { storedAt, signedUrl } = deps.storage;
+    if (deps.fileServing === "presigned" && storedAt && signedUrl) {
+      const at = await storedAt(key);
+      const left = at ? Math.floor((deps.fileTtlMs - (now() - at.getTime())) / 1000) : 0;
+      if (left <= 0) throw fileGone();
+      const expires = Math.min(left, 3600);
+      return reply.code(302).header("location", await signedUrl(key, expires)).header("cache-control", `private, max-age=${Math.max(0, expires - 60)}`).send();
+    }
+    // A stored result never changes: its key is its version.
+    const etag = `"${request.params.name}"`;
+    if (request.headers["if-none-match"] === etag && storedAt) {
+      const at = await storedAt(key);
+      if (at && now() - at.getTime() < deps.fileTtlMs) return reply.code(304).header("etag", etag).send();
+    }
     const stored = await deps.storage.get(key);
     if (!stored) throw fileGone();
     const age = now() - stored.storedAt.getTime();
@@ -112,7 +129,8 @@ export function registerMetaRoutes(app: FastifyInstance, deps: MetaDeps): void {
     reply
       .type(key.endsWith(".png") ? "image/png" : "image/jpeg")
       .header("cache-control", `private, max-age=${Math.max(0, Math.floor((deps.fileTtlMs - age) / 1000))}`)
-      .header("accept-ranges", "bytes");
+      .header("accept-ranges", "bytes")
+      .header("etag", etag);
     const range = byteRange(request.headers.range, stored.bytes.length);
     if (range === "unsatisfiable") {
       return reply.code(416).header("content-range", `bytes */${stored.bytes.length}`).send();

@@ -277,7 +277,7 @@ export function buildOpenApi(serverUrl: string): Record<string, unknown> {
       "/v1/async_result": asyncResult("The same as /async_result"),
       "/v1/tasks/{id}": {
         get: {
-          summary: "An async task: status (running, succeeded, failed), created_at, finished_at, and the answer or the error",
+          summary: "An async task: status (queued, running, succeeded, failed), created_at, finished_at, and the answer or the error",
           parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
           responses: { "200": { description: "The task" }, "404": error("No such task for this key (-10010)"), ...authErrors },
         },

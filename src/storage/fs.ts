@@ -30,6 +30,10 @@ export function createFsStorage(directory: string, now: () => Date = () => new D
     async delete(key) {
       if (BLOB_KEY.test(key)) await rm(pathOf(key), { force: true });
     },
+    async storedAt(key) {
+      if (!BLOB_KEY.test(key)) return undefined;
+      return (await stat(pathOf(key)).catch(() => undefined))?.mtime;
+    },
     async sweep(cutoff) {
       let removed = 0;
       let days: string[];

@@ -30,7 +30,8 @@ export function parseStorageUrl(url: string): { bucket: string; prefix: string }
 }
 
 export async function createS3Storage(options: S3StorageOptions): Promise<BlobStorage> {
-  const { S3Client, PutObjectCommand, GetObjectCommand, DeleteObjectCommand, DeleteObjectsCommand, ListObjectsV2Command } = await import("@aws-sdk/client-s3");
+  const { S3Client, PutObjectCommand, GetObjectCommand, HeadObjectCommand, DeleteObjectCommand, DeleteObjectsCommand, ListObjectsV2Command } = await import("@aws-sdk/client-s3");
+  const { getSignedUrl } = await import("@aws-sdk/s3-request-presigner");
   const client = new S3Client({
     region: options.region ?? "us-east-1",
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
@@ -62,6 +63,16 @@ export async function createS3Storage(options: S3StorageOptions): Promise<BlobSt
     async delete(key) {
       if (BLOB_KEY.test(key)) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKey(key) }));
     },
+    async storedAt(key) {
+      if (!BLOB_KEY.test(key)) return undefined;
+      try {
+        return (await client.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey(key) }))).LastModified ?? new Date(0);
+      } catch (error) {
+        if ((error as { name?: string }).name === "NotFound" || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
+        throw error;
+      }
+    },
+    signedUrl: (key, expiresInSeconds) => getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: objectKey(key) }), { expiresIn: expiresInSeconds }),
     async sweep(cutoff) {
       let removed = 0;
       let token: string | undefined;

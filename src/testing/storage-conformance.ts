@@ -53,6 +53,15 @@ export function storageConformance(name: string, make: () => Promise<{ storage: 
       await storage.delete(key);
     });
 
+    test("storedAt tells when a blob was stored without reading it, and undefined for none", async () => {
+      assert.ok(storage.storedAt, "every driver has it");
+      const key = await storage.put(Buffer.from("when"), "jpeg");
+      const at = await storage.storedAt(key);
+      assert.equal(at?.getTime(), (await storage.get(key))?.storedAt.getTime());
+      assert.equal(await storage.storedAt(storage.newKey("jpeg")), undefined);
+      assert.equal(await storage.storedAt("../etc/passwd"), undefined);
+    });
+
     test("sweep removes what was stored before the cutoff, and nothing newer", async () => {
       const key = await storage.put(Buffer.from("old"), "jpeg");
       assert.equal(await storage.sweep(new Date(Date.now() - 3_600_000)), 0);

@@ -146,7 +146,7 @@ export class DoubaoClient {
     /** Sends a request with `?async=true`: the task id at once. */
     submit: (endpoint: TaskEndpoint, body: ImageGenerateParams | DrawingParams | PortraitParams, options?: RequestOptions): Promise<TaskSubmitted> =>
       this.json({ method: "POST", path: endpoint, query: { async: true }, json: body }, options),
-    /** `GET /v1/tasks/{id}`: state (running, succeeded, failed), timestamps and the answer. */
+    /** `GET /v1/tasks/{id}`: state (queued, running, succeeded, failed), timestamps and the answer. */
     retrieve: (taskId: string, options?: RequestOptions): Promise<TaskObject> => this.json({ method: "GET", path: `/v1/tasks/${encodeURIComponent(taskId)}` }, options),
     /** `GET /async_result?task_id=`. */
     get: (taskId: string, options?: RequestOptions): Promise<TaskResult> => this.json({ method: "GET", path: "/async_result", query: { task_id: taskId } }, options),

@@ -8,16 +8,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import pg from "pg";
-import S3rver from "s3rver";
 import { createEmulator, type Emulator } from "./emulator/server.js";
 import { jpegSize, TEST_KEY } from "./testing/harness.js";
 import { testPostgres } from "./testing/postgres.js";
+import { startTestS3, type TestS3 } from "./testing/s3.js";
 
 const credentials = { arkApiKey: "scale-ark-key-0123456789", accessKeyId: "AKSCALE0123456789", secretAccessKey: "scale-secret-0123456789", api302Key: "sk-scale-0123456789" };
 const database = testPostgres("scaleout");
 const root = mkdtempSync(join(tmpdir(), "doubao-gateway-scale-"));
-let s3: S3rver;
-let s3Port: number;
+let s3: TestS3;
 let emulator: Emulator;
 const running = new Set<ChildProcess>();
 
@@ -35,7 +34,7 @@ function startInstance(instanceId: string, extra: Record<string, string> = {}): 
         ...process.env, NODE_ENV: "", PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "warn", DATA_DIR: join(root, instanceId), INSTANCE_ID: instanceId,
         GATEWAY_EMULATE: "0", GATEWAY_BOOTSTRAP_KEY: TEST_KEY, PUBLIC_BASE_URL: "http://gateways.test",
         DATABASE_URL: database.url, REDIS_URL: "redis://127.0.0.1:6379/0", REDIS_PREFIX: `doubao-scale-${process.pid}-${Date.now()}:`,
-        STORAGE_URL: "s3://results/gateways", S3_ENDPOINT: `http://127.0.0.1:${s3Port}`, S3_ACCESS_KEY_ID: "S3RVER", S3_SECRET_ACCESS_KEY: "S3RVER",
+        ...s3.environment("gateways"),
         ARK_API_KEY: credentials.arkApiKey, ARK_BASE_URL: `${base}/api/v3`, VOLC_ACCESSKEY: credentials.accessKeyId, VOLC_SECRETKEY: credentials.secretAccessKey,
         VOLC_VISUAL_BASE_URL: base, API302_KEY: credentials.api302Key, API302_BASE_URL: base, GATEWAY_FETCH_ALLOW: "",
         INSTANCE_HEARTBEAT_MS: "300", TASK_POLL_MS: "100", TASK_CONCURRENCY: "2", ...extra,
@@ -59,8 +58,7 @@ let a: Instance;
 let b: Instance;
 
 before(async () => {
-  s3 = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: join(root, "s3"), configureBuckets: [{ name: "results" }] });
-  s3Port = (await s3.run()).port;
+  s3 = await startTestS3();
   emulator = createEmulator(credentials);
   await emulator.listen(0, "127.0.0.1");
   // One after the other: the first one's migrations make the schema the second finds.

@@ -5,7 +5,7 @@
  * (after `leaseMs`) instead of blocking the key for ever. ioredis is imported only when REDIS_URL is set.
  */
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
+import { openRedis } from "../redis.js";
 import { GatewayError, ErrCode } from "../errors.js";
 import type { RateDecision, SharedLimits } from "./limits.js";
 
@@ -52,21 +52,8 @@ export function limitsUnavailable(detail: string): GatewayError {
 }
 
 export async function redisLimits(options: RedisLimitsOptions): Promise<SharedLimits> {
-  const { Redis: RedisClient } = await import("ioredis");
-  // Fail fast when Redis is down: no offline queue, one try, a short connect timeout.
-  const redis: Redis = new RedisClient(options.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000, lazyConnect: false });
-  redis.on("error", () => undefined);
-  // Wait for the first connection (up to 2 s) so that the first requests are not refused; a Redis that is down at
-  // start does not stop the gateway: requests that need it get a 503 until it is back.
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, 2_000);
-    const done = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    redis.once("ready", done);
-    redis.once("error", done);
-  });
+  // Requests that need Redis while it is down get a 503 until it is back.
+  const redis = await openRedis(options.url);
   const prefix = options.prefix ?? "doubao-gateway:";
   const leaseMs = options.leaseMs ?? 15 * 60_000;
   const run = async <T>(call: () => Promise<T>): Promise<T> => {

@@ -5,7 +5,7 @@
  * here: each gateway keeps its own breakers, as without REDIS_URL.
  */
 import { randomUUID } from "node:crypto";
-import type { Redis as RedisClient } from "ioredis";
+import { openRedis } from "../redis.js";
 import type { BreakerChange, BreakerSync } from "./resilience.js";
 
 interface Message {
@@ -19,20 +19,8 @@ export async function redisBreakerSync(options: { url: string; prefix?: string; 
   const key = `${prefix}breakers`;
   const me = randomUUID();
   const now = options.now ?? Date.now;
-  const { Redis } = await import("ioredis");
-  const redis: RedisClient = new Redis(options.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 });
-  const subscriber: RedisClient = new Redis(options.url, { maxRetriesPerRequest: 1, connectTimeout: 2_000 });
-  for (const connection of [redis, subscriber]) connection.on("error", () => undefined);
-  // Up to 2 s for the first connection, so that the breakers open now are read at start; a Redis that is down is not waited for.
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, 2_000);
-    const done = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    redis.once("ready", done);
-    redis.once("error", done);
-  });
+  // The subscriber queues its SUBSCRIBE until Redis answers; the other connection fails fast.
+  const [redis, subscriber] = await Promise.all([openRedis(options.url), openRedis(options.url, { offlineQueue: true })]);
   const parse = (text: string): Message | undefined => {
     try {
       return JSON.parse(text) as Message;

@@ -23,6 +23,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ["scripts/**/*.mjs"],
+    languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly" } },
+  },
+  {
     // Outside tests, nothing fetches by the global either: upstream calls take their fetch from the provider options.
     files: ["src/**/*.ts"],
     ignores: ["src/**/*.test.ts", "src/testing/**"],

@@ -78,6 +78,13 @@ test("migrate brings the tables up to date (SQLite, then PostgreSQL) and says wh
   assert.match(wrong.stderr, /migrate takes no arguments \(DATABASE_URL or DATA_DIR say which database\); got "now"/);
 });
 
+test("npm start's pre-step does not compile again when nothing changed since the build (npm test built dist/ first)", () => {
+  const result = spawnSync(process.execPath, ["scripts/build-if-changed.mjs"], { encoding: "utf8" });
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(result.stderr, "doubao-gateway: dist/ is up to date with the sources; not compiling (npm run build forces it).\n");
+  assert.equal(result.stdout, "", "npm run build was not run");
+});
+
 test("keys create prints the new key and nothing else on stdout", async () => {
   const result = cli(["keys", "create", "--name", "ci"]);
   assert.equal(result.status, 0, result.stderr);

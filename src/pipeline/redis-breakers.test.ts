@@ -8,6 +8,7 @@ import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { loadConfig } from "../config.js";
 import { createGateway, type Gateway } from "../runtime.js";
+import { openRedis } from "../redis.js";
 import { TEST_KEY } from "../testing/harness.js";
 
 const root = mkdtempSync(join(tmpdir(), "doubao-gateway-breakers-"));
@@ -31,6 +32,9 @@ before(async () => {
 after(async () => {
   await a.close();
   await b.close();
+  const redis = await openRedis("redis://127.0.0.1:6379/0");
+  await redis.del(`${prefix}breakers`);
+  redis.disconnect();
   rmSync(root, { recursive: true, force: true });
 });
 

@@ -1,0 +1,277 @@
+// `npm run bench`: every scenario on loopback in one run, each figure as min / median / max of 3 rounds, written to
+// bench/RESULTS.md. The load generator (autocannon) runs in a process of its own; the servers are real processes
+// (the gateway from dist/, as `npm start` runs it). CPU per request is read from /proc. Not part of `npm test`.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import pg from "pg";
+import sharp from "sharp";
+
+const root = new URL("..", import.meta.url).pathname;
+const here = new URL(".", import.meta.url).pathname;
+const KEY = "dg_bench_key_0123456789abcdefghijklmnop";
+const ROUNDS = 3;
+const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
+const CONNECTIONS = 50;
+const work = mkdtempSync(join(tmpdir(), "doubao-bench-"));
+const started = new Set();
+const TICKS = 100; // USER_HZ on Linux
+
+function log(line) {
+  process.stderr.write(`${line}\n`);
+}
+
+/** Starts a process (with a raised descriptor limit) and resolves with its port once it prints that it listens. */
+function startProcess(name, command, env, pattern = /listening (\d+)/) {
+  return new Promise((resolve, reject) => {
+    const child = spawn("bash", ["-c", `ulimit -n 20000 && exec ${command}`], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    started.add(child);
+    let output = "";
+    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${output}`)), 30_000);
+    const onData = (chunk) => {
+      output += chunk.toString();
+      const match = pattern.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, port: Number(match[1]), pid: child.pid, stop: () => stopProcess(child) });
+      }
+      if (output.length > 100_000) output = output.slice(-10_000);
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("exit", (code) => {
+      started.delete(child);
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${code}):\n${output}`));
+    });
+  });
+}
+
+async function stopProcess(child) {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGKILL");
+  await exited;
+}
+
+const procStat = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * (1000 / TICKS);
+};
+const procStatus = (pid, field) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+
+function load(options) {
+  return new Promise((resolve, reject) => {
+    const child = spawn("bash", ["-c", `ulimit -n 20000 && exec node ${join(here, "load.mjs")} '${JSON.stringify(options).replace(/'/g, "'\\''")}'`], { stdio: ["ignore", "pipe", "inherit"] });
+    let output = "";
+    child.stdout.on("data", (chunk) => (output += chunk));
+    child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(output)) : reject(new Error(`load generator exited ${code}`))));
+  });
+}
+
+/** One measured round against a target; fails loudly when any answer was not 2xx. */
+async function round(target) {
+  const before = target.pid ? procStat(target.pid) : 0;
+  const result = await load({ url: target.url, method: "POST", headers: target.headers, body: target.body, connections: CONNECTIONS, duration: DURATION });
+  const cpu = target.pid ? procStat(target.pid) - before : 0;
+  if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
+    throw new Error(`${target.name}: ${result.non2xx} non-2xx answers, ${result.errors} errors, ${result.timeouts} timeouts of ${result.requests}: the comparison is broken`);
+  }
+  return { ...result, cpuPerRequest: target.pid ? cpu / result.requests : undefined };
+}
+
+const stats = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { min: sorted[0], median: sorted[Math.floor(sorted.length / 2)], max: sorted[sorted.length - 1] };
+};
+const fmt = (value, digits = 0) => (value === undefined ? "–" : value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const triple = (values, digits = 0) => {
+  const { min, median, max } = stats(values);
+  return `${fmt(min, digits)} / **${fmt(median, digits)}** / ${fmt(max, digits)}`;
+};
+
+const ARK_BODY = JSON.stringify({ model: "doubao-seedream-4-5-251128", prompt: "a lighthouse at dawn", size: "2K", response_format: "url", watermark: false });
+
+async function startGateway(upstreamPort, extra = {}) {
+  const dataDir = mkdtempSync(join(work, "gw-"));
+  return startProcess("gateway", "node dist/main.js", {
+    NODE_ENV: "production", HOST: "127.0.0.1", PORT: "0", DATA_DIR: dataDir, GATEWAY_EMULATE: "0", GATEWAY_BOOTSTRAP_KEY: KEY,
+    ARK_API_KEY: "bench-ark-key", ARK_BASE_URL: `http://127.0.0.1:${upstreamPort}/api/v3`, RESULT_HOSTING: "upstream", GATEWAY_FETCH_ALLOW: "127.0.0.1",
+    ...extra,
+  }, /listening on http:\/\/127\.0\.0\.1:(\d+)/);
+}
+
+const gatewayTarget = (name, server) => ({
+  name, pid: server.pid, url: `http://127.0.0.1:${server.port}/doubao/images/generations`, body: ARK_BODY,
+  headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
+});
+
+async function passThrough(lines) {
+  const upstream = await startProcess("upstream", `node ${join(here, "upstream.mjs")}`, {});
+  const floor = await startProcess("floor", `node ${join(here, "floor.mjs")}`, { UPSTREAM: `http://127.0.0.1:${upstream.port}` });
+  const portkeyPort = 18787 + Math.floor(Math.random() * 1000);
+  const portkey = await startProcess("portkey", `node node_modules/@portkey-ai/gateway/build/start-server.js --port=${portkeyPort}`, {}, /Ready for (connections)/);
+  portkey.port = portkeyPort;
+  const gateway = await startGateway(upstream.port);
+  const targets = [
+    { name: "upstream directly", pid: upstream.pid, url: `http://127.0.0.1:${upstream.port}/api/v3/images/generations`, body: ARK_BODY, headers: { "content-type": "application/json" } },
+    { name: "floor (node:http + undici)", pid: floor.pid, url: `http://127.0.0.1:${floor.port}/`, body: ARK_BODY, headers: { "content-type": "application/json" } },
+    {
+      name: "Portkey gateway", pid: portkey.pid, url: `http://127.0.0.1:${portkey.port}/v1/images/generations`, body: ARK_BODY,
+      headers: { "content-type": "application/json", authorization: "Bearer bench-ark-key", "x-portkey-provider": "openai", "x-portkey-custom-host": `http://127.0.0.1:${upstream.port}/api/v3` },
+    },
+    gatewayTarget("doubao-gateway (RESULT_HOSTING=upstream)", gateway),
+  ];
+  const results = Object.fromEntries(targets.map((target) => [target.name, []]));
+  for (const target of targets) await load({ url: target.url, method: "POST", headers: target.headers, body: target.body, connections: CONNECTIONS, duration: 2 }); // warm-up
+  for (let index = 0; index < ROUNDS; index += 1) {
+    for (const target of targets) {
+      const result = await round(target);
+      results[target.name].push(result);
+      log(`pass-through round ${index + 1}: ${target.name}: ${fmt(result.rps)} req/s, p99 ${result.p99} ms, ${fmt(result.cpuPerRequest, 3)} ms CPU/request`);
+    }
+  }
+  const postgres = process.env.BENCH_NO_SERVICES ? undefined : await servicesGateway(upstream.port);
+  if (postgres) {
+    results[postgres.target.name] = [];
+    await load({ url: postgres.target.url, method: "POST", headers: postgres.target.headers, body: postgres.target.body, connections: CONNECTIONS, duration: 2 });
+    for (let index = 0; index < ROUNDS; index += 1) {
+      const result = await round(postgres.target);
+      results[postgres.target.name].push(result);
+      log(`pass-through round ${index + 1}: ${postgres.target.name}: ${fmt(result.rps)} req/s`);
+    }
+    await postgres.close();
+  }
+  const floorRps = stats(results["floor (node:http + undici)"].map((r) => r.rps)).median;
+  const floorP99 = stats(results["floor (node:http + undici)"].map((r) => r.p99)).median;
+  const portkeyRps = stats(results["Portkey gateway"].map((r) => r.rps)).median;
+  lines.push("## Pass-through overhead", "", `${CONNECTIONS} connections, ${DURATION} s a round, an instant Ark-shaped upstream; min / **median** / max of ${ROUNDS} rounds.`, "",
+    "| target | req/s | p50 ms | p99 ms | CPU ms / request (server process) | req/s vs floor | vs Portkey |", "|---|---|---|---|---|---|---|");
+  for (const [name, rows] of Object.entries(results)) {
+    const rps = stats(rows.map((r) => r.rps)).median;
+    lines.push(`| ${name} | ${triple(rows.map((r) => r.rps))} | ${triple(rows.map((r) => r.p50))} | ${triple(rows.map((r) => r.p99))} | ${triple(rows.map((r) => r.cpuPerRequest), 3)} | ${fmt((rps / floorRps) * 100, 1)} % | ${fmt(rps / portkeyRps, 2)}× |`);
+  }
+  const ours = results["doubao-gateway (RESULT_HOSTING=upstream)"];
+  const oursRps = stats(ours.map((r) => r.rps)).median;
+  const oursP99 = stats(ours.map((r) => r.p99)).median;
+  lines.push("", "Targets (medians):",
+    `- ≥ 60 % of the floor's req/s: ${fmt((oursRps / floorRps) * 100, 1)} % — ${oursRps / floorRps >= 0.6 ? "met" : "**missed**"}`,
+    `- p99 ≤ 2× the floor's: ${fmt(oursP99)} ms vs ${fmt(floorP99)} ms (${fmt(oursP99 / floorP99, 2)}×) — ${oursP99 <= 2 * floorP99 ? "met" : "**missed**"}`,
+    `- ≥ 5× Portkey's req/s: ${fmt(oursRps / portkeyRps, 2)}× — ${oursRps / portkeyRps >= 5 ? "met" : "**missed**"}`, "");
+  for (const server of [upstream, floor, portkey, gateway]) await server.stop();
+  return { floorRps };
+}
+
+/** The same gateway on the machine's PostgreSQL and Redis (a schema of its own, dropped after). */
+async function servicesGateway(upstreamPort) {
+  const base = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+  const schema = `dg_bench_${process.pid}`;
+  const client = new pg.Client({ connectionString: base });
+  try {
+    await client.connect();
+  } catch (error) {
+    log(`PostgreSQL not reachable (${error.message}): the DATABASE_URL/REDIS_URL row is left out`);
+    return undefined;
+  }
+  const url = new URL(base);
+  url.searchParams.set("schema", schema);
+  const gateway = await startGateway(upstreamPort, { DATABASE_URL: url.toString(), REDIS_URL: "redis://127.0.0.1:6379/0", REDIS_PREFIX: `doubao-bench-${process.pid}:` });
+  return {
+    target: gatewayTarget("doubao-gateway on PostgreSQL + Redis", gateway),
+    async close() {
+      await gateway.stop();
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await client.end();
+    },
+  };
+}
+
+async function rehosting(lines, floorRps) {
+  const imageFile = join(work, "1024.jpeg");
+  writeFileSync(imageFile, await sharp({ create: { width: 1024, height: 1024, channels: 3, background: { r: 40, g: 90, b: 160 } } }).jpeg({ quality: 90 }).toBuffer());
+  const upstream = await startProcess("upstream", `node ${join(here, "upstream.mjs")}`, { IMAGE_FILE: imageFile });
+  const gateway = await startGateway(upstream.port, { RESULT_HOSTING: "gateway", PUBLIC_BASE_URL: "http://127.0.0.1:1" });
+  const target = gatewayTarget("re-hosting", gateway);
+  await load({ url: target.url, method: "POST", headers: target.headers, body: target.body, connections: CONNECTIONS, duration: 2 });
+  const rows = [];
+  for (let index = 0; index < ROUNDS; index += 1) {
+    rows.push(await round(target));
+    log(`re-hosting round ${index + 1}: ${fmt(rows.at(-1).rps)} images/s`);
+  }
+  const rps = stats(rows.map((r) => r.rps)).median;
+  lines.push("## Full path with re-hosting", "", "The upstream answers a 1024×1024 JPEG as base64; the gateway decodes, checks and stores it, and answers its own URL.", "",
+    "| images/s | p50 ms | p99 ms | CPU ms / image |", "|---|---|---|---|",
+    `| ${triple(rows.map((r) => r.rps))} | ${triple(rows.map((r) => r.p50))} | ${triple(rows.map((r) => r.p99))} | ${triple(rows.map((r) => r.cpuPerRequest), 2)} |`, "",
+    `Target ≥ 40 % of the floor's req/s: ${fmt((rps / floorRps) * 100, 1)} % — ${rps / floorRps >= 0.4 ? "met" : "**missed**"}. Bytes copied per image: not measured yet.`, "");
+  await gateway.stop();
+  await upstream.stop();
+}
+
+async function waiting(lines) {
+  const rows = [];
+  for (let index = 0; index < ROUNDS; index += 1) {
+    const upstream = await startProcess("upstream", `node ${join(here, "upstream.mjs")}`, { DELAY_MS: "10000" });
+    const gateway = await startGateway(upstream.port);
+    const target = gatewayTarget("waiting", gateway);
+    const result = await load({ url: target.url, method: "POST", headers: target.headers, body: target.body, connections: 5000, amount: 5000, timeout: 60 });
+    const peak = procStatus(gateway.pid, "VmHWM");
+    rows.push({ ...result, peak });
+    log(`5,000 waiting round ${index + 1}: ${result.non2xx + result.errors + result.timeouts} failed, peak RSS ${fmt(peak)} MB, p50 ${result.p50} ms, p99 ${result.p99} ms, max ${result.max} ms`);
+    await gateway.stop();
+    await upstream.stop();
+  }
+  const failed = rows.map((r) => r.non2xx + r.errors + r.timeouts);
+  const peak = stats(rows.map((r) => r.peak)).median;
+  const p99 = stats(rows.map((r) => r.p99)).median;
+  lines.push("## 5,000 clients waiting on a 10 s upstream", "", "| failed | peak RSS MB | answer p50 ms | p99 ms | max ms |", "|---|---|---|---|---|",
+    `| ${triple(failed)} | ${triple(rows.map((r) => r.peak))} | ${triple(rows.map((r) => r.p50))} | ${triple(rows.map((r) => r.p99))} | ${triple(rows.map((r) => r.max))} |`, "",
+    `Targets: zero errors — ${Math.max(...failed) === 0 ? "met" : "**missed**"}; < 400 MB resident — ${fmt(peak)} MB, ${peak < 400 ? "met" : "**missed**"}; p99 ≤ 11,000 ms — ${fmt(p99)} ms, ${p99 <= 11_000 ? "met" : "**missed**"}.`, "");
+}
+
+async function coldStart(lines) {
+  const upstream = await startProcess("upstream", `node ${join(here, "upstream.mjs")}`, {});
+  const rows = [];
+  for (let index = 0; index < ROUNDS; index += 1) {
+    const t0 = performance.now();
+    const gateway = await startGateway(upstream.port);
+    for (;;) {
+      const ok = await fetch(`http://127.0.0.1:${gateway.port}/health`).then((r) => r.ok, () => false);
+      if (ok) break;
+      await sleep(5);
+    }
+    const ms = performance.now() - t0;
+    await sleep(2000);
+    rows.push({ ms, rss: procStatus(gateway.pid, "VmRSS") });
+    log(`cold start round ${index + 1}: ${fmt(ms)} ms, idle RSS ${fmt(rows.at(-1).rss)} MB`);
+    await gateway.stop();
+  }
+  await upstream.stop();
+  const ms = stats(rows.map((r) => r.ms)).median;
+  const rss = stats(rows.map((r) => r.rss)).median;
+  lines.push("## Cold start and idle memory", "", "Process start (`node dist/main.js`, a real upstream configured) to the first 200 on `/health`; resident memory 2 s later.", "",
+    "| cold start ms | idle RSS MB |", "|---|---|", `| ${triple(rows.map((r) => r.ms))} | ${triple(rows.map((r) => r.rss))} |`, "",
+    `Targets: cold start < 1 s — ${ms < 1000 ? "met" : "**missed**"}; idle RSS < 100 MB — ${fmt(rss)} MB, ${rss < 100 ? "met" : "**missed**"}.`, "");
+}
+
+const lines = [
+  "# Benchmark results", "",
+  `Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), Node ${process.version}. All on loopback;`,
+  "the load generator (autocannon) in a process of its own. Each figure is min / **median** / max of 3 rounds.", "",
+];
+try {
+  const only = process.env.BENCH_ONLY?.split(",");
+  const want = (name) => !only || only.includes(name);
+  let floorRps = 0;
+  if (want("pass")) ({ floorRps } = await passThrough(lines));
+  if (want("rehost")) await rehosting(lines, floorRps);
+  if (want("waiting")) await waiting(lines);
+  if (want("cold")) await coldStart(lines);
+  lines.push("## Not measured yet", "", "Image work against bare sharp, streaming overhead, and image work's resident memory at 8 at a time are not in this suite yet.", "");
+  writeFileSync(join(here, "RESULTS.md"), `${lines.join("\n")}\n`);
+  log(`wrote ${join(here, "RESULTS.md")}`);
+} finally {
+  for (const child of started) child.kill("SIGKILL");
+  rmSync(work, { recursive: true, force: true });
+}

@@ -1,0 +1,33 @@
+// The fake Ark for the benchmarks: answers every POST like Ark's images API, at once or after DELAY_MS. With
+// `"response_format":"b64_json"` in the body it returns IMAGE_FILE's bytes as base64 (the re-hosting path).
+import { readFileSync } from "node:fs";
+import http from "node:http";
+
+const port = Number(process.env.PORT ?? 0);
+const delayMs = Number(process.env.DELAY_MS ?? 0);
+const image = process.env.IMAGE_FILE ? readFileSync(process.env.IMAGE_FILE).toString("base64") : "";
+const answer = (b64) =>
+  JSON.stringify({
+    model: "doubao-seedream-4-5-251128", created: 1764000000,
+    data: [b64 ? { b64_json: image, size: "1024x1024" } : { url: "https://ark-results.example/2048.jpeg", size: "2048x2048" }],
+    usage: { generated_images: 1, output_tokens: 16384, total_tokens: 16384 },
+  });
+const urlAnswer = answer(false);
+const b64Answer = image ? answer(true) : urlAnswer;
+const server = http.createServer((request, response) => {
+  const chunks = [];
+  request.on("data", (chunk) => chunks.push(chunk));
+  request.on("end", () => {
+    const wantsB64 = image && Buffer.concat(chunks).includes('"b64_json"');
+    const body = wantsB64 ? b64Answer : urlAnswer;
+    const send = () => {
+      response.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+      response.end(body);
+    };
+    if (delayMs > 0) setTimeout(send, delayMs);
+    else send();
+  });
+});
+server.keepAliveTimeout = 60_000;
+server.maxConnections = 100_000;
+server.listen(port, "127.0.0.1", () => process.stdout.write(`listening ${server.address().port}\n`));

@@ -102,7 +102,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: deps.bodyLimitBytes,
-    genReqId: newRequestId,
+    genReqId: () => newRequestId(),
     requestIdHeader: false,
     // One line per request (below), not Fastify's two: the log stays readable, and the start banner is not buried.
     logController: new LogController({ disableRequestLogging: true }),

@@ -32,6 +32,8 @@ export interface Config {
   databasePoolMax: number;
   /** `TASK_CONCURRENCY`: async tasks this instance runs at once (the rest wait in the shared queue); default 32. */
   taskConcurrency: number;
+  /** `KEY_CACHE_MS`: how long an API key read from the database is used from memory (writes by this process clear it at once); 0 reads every time. Default 2000. */
+  keyCacheMs: number;
   /** `TASK_POLL_MS`: how often an idle instance looks for queued tasks; default 500. */
   taskPollMs: number;
   /** `REDIS_PREFIX`: the start of every Redis key (gateways sharing a Redis for different purposes); default `doubao-gateway:`. */
@@ -199,6 +201,7 @@ export function loadConfig(environment: Environment = process.env): Config {
     databasePoolMax: integer(environment, "DATABASE_POOL_MAX", 10, 1, 1000),
     taskConcurrency: integer(environment, "TASK_CONCURRENCY", 32, 1, 10_000),
     taskPollMs: integer(environment, "TASK_POLL_MS", 500, 10, 60_000),
+    keyCacheMs: integer(environment, "KEY_CACHE_MS", 2000, 0, 600_000),
     redisPrefix: value("REDIS_PREFIX") ?? "doubao-gateway:",
     heartbeatMs: integer(environment, "INSTANCE_HEARTBEAT_MS", 10_000, 100, 600_000),
     instanceId: value("INSTANCE_ID") ?? `${hostname()}:${port === 0 ? resolve(value("DATA_DIR") ?? "./data") : port}`,

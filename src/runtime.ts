@@ -21,7 +21,7 @@ import { createVisualProvider } from "./providers/visual/visual-provider.js";
 import { createFsStorage } from "./storage/fs.js";
 import { createS3Storage } from "./storage/s3.js";
 import type { BlobStorage } from "./storage/types.js";
-import { createKeyStore, type KeyStore } from "./stores/keys.js";
+import { cachedKeyStore, createKeyStore, type KeyStore } from "./stores/keys.js";
 import { Accounts } from "./accounts/accounts.js";
 import { createMetrics } from "./metrics.js";
 import { createInstanceRegistry } from "./stores/instances.js";
@@ -87,7 +87,7 @@ export function upstreamProviders(config: Config, signingNow?: () => Date): Prov
 
 export async function createGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const database = await openMigrated({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, poolMax: config.databasePoolMax });
-  const keys = createKeyStore(database);
+  const keys = cachedKeyStore(createKeyStore(database), { ttlMs: config.keyCacheMs });
   let bootstrapSecret: string | undefined;
   if (config.bootstrapKey && !(await keys.findBySecret(config.bootstrapKey))) {
     await keys.create({ name: "bootstrap", secret: config.bootstrapKey, role: "admin" });

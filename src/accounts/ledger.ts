@@ -167,9 +167,13 @@ export function createLedger(database: SqlDatabase): Ledger {
      VALUES (?, ?, ?, ?, ?, 'reserved', ?, ?, ?, ?, ?, ?, '[]')`;
   const SETTLE = `UPDATE usage SET state = 'settled', status = ?, images = ?, output_tokens = ?, cost_micros = ?, charged = ?, served_model = ?, provider = ?,
        upstream_request_id = ?, latency_ms = ?, error_code = ?
-     WHERE id = ? AND state = 'reserved' RETURNING key_id, day`;
-  const ADD_DAILY = `INSERT INTO usage_daily (key_id, day, images, cost_micros) VALUES (?, ?, ?, ?)
-     ON CONFLICT (key_id, day) DO UPDATE SET images = usage_daily.images + excluded.images, cost_micros = usage_daily.cost_micros + excluded.cost_micros`;
+     WHERE id = ? AND state = 'reserved'`;
+  const ROLL_UP = "ON CONFLICT (key_id, day) DO UPDATE SET images = usage_daily.images + excluded.images, cost_micros = usage_daily.cost_micros + excluded.cost_micros";
+  const PG_SETTLE = `WITH settled AS (${SETTLE} RETURNING key_id, day),
+       daily AS (INSERT INTO usage_daily (key_id, day, images, cost_micros) SELECT key_id, day, ?, ? FROM settled WHERE ? = 1 ${ROLL_UP})
+     SELECT COUNT(*) AS n FROM settled`;
+  // SQLite: the settled row's key and day, when the statement before changed it (changes()) and it was charged.
+  const ADD_DAILY = `INSERT INTO usage_daily (key_id, day, images, cost_micros) SELECT key_id, day, ?, ? FROM usage WHERE id = ? AND changes() = 1 AND ? = 1 ${ROLL_UP}`;
 
   const insertOf = (reservation: Reservation) => [
     reservation.id, reservation.keyId, reservation.keyName, reservation.model, reservation.endpoint, reservation.images, reservation.costMicros,
@@ -208,17 +212,22 @@ export function createLedger(database: SqlDatabase): Ledger {
         const current = JSON.parse((await tx.get<{ files: string | null }>("SELECT files FROM usage WHERE id = ?", [id]))?.files ?? "[]") as string[];
         await tx.run("UPDATE usage SET files = ? WHERE id = ?", [JSON.stringify([...current, ...keys]), id]);
       }),
-    settle: (id, settlement) =>
-      database.transaction(async (tx) => {
-        const charged = settlement.images > 0 ? 1 : 0;
-        const [row] = await tx.all<{ key_id: string; day: string }>(SETTLE, [
-          settlement.status, settlement.images, settlement.outputTokens, charged ? settlement.costMicros : 0, charged, settlement.servedModel, settlement.provider,
-          settlement.upstreamRequestId, settlement.latencyMs, settlement.errorCode, id,
-        ]);
-        if (!row) return false;
-        if (charged) await tx.run(ADD_DAILY, [row.key_id, row.day, settlement.images, settlement.costMicros]);
-        return true;
-      }),
+    async settle(id, settlement) {
+      const charged = settlement.images > 0 ? 1 : 0;
+      const values = [
+        settlement.status, settlement.images, settlement.outputTokens, charged ? settlement.costMicros : 0, charged, settlement.servedModel, settlement.provider,
+        settlement.upstreamRequestId, settlement.latencyMs, settlement.errorCode, id,
+      ];
+      // The row moves out of `reserved` once, and the daily roll-up grows in the same transaction, only then: on
+      // PostgreSQL one statement (the UPDATE locks the row, so a concurrent settle finds it settled); on SQLite two
+      // statements in one synchronous transaction, the second counting only if the first changed the row.
+      if (database.dialect === "postgres") {
+        const row = await database.get<{ n: number }>(PG_SETTLE, [...values, settlement.images, settlement.costMicros, charged]);
+        return (row?.n ?? 0) > 0;
+      }
+      const [changed] = await database.batch([[SETTLE, values], [ADD_DAILY, [settlement.images, settlement.costMicros, id, charged]]]);
+      return changed === 1;
+    },
     interrupted: async () =>
       (await database.all<{ id: string; files: string | null; instance_id: string | null; created_at: number }>("SELECT id, files, instance_id, created_at FROM usage WHERE state = 'reserved'")).map(
         (row) => ({ id: row.id, files: JSON.parse(row.files ?? "[]") as string[], instanceId: row.instance_id, createdAt: row.created_at }),

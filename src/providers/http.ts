@@ -1,9 +1,71 @@
-/** The one place providers send HTTP: JSON in, parsed JSON (or server-sent events) out, network failures typed. */
+/**
+ * The one place providers send HTTP: JSON in, parsed JSON (or server-sent events) out, network failures typed. By
+ * default through undici's `request` on one keep-alive pool per process (no web streams, no `Response` objects: the
+ * least a call can cost); a provider given a `fetch` (tests, special runtimes) uses it instead. Timeouts are the
+ * caller's signal (the resilience layer's attempt timeout), so undici's own are off.
+ */
 import { createParser } from "eventsource-parser";
+import { Agent, request } from "undici";
 import type { CheckReport } from "./types.js";
 import { scrub, upstreamMalformed, upstreamTimeout, upstreamUnreachable, type UpstreamError } from "./upstream-error.js";
 
 export type FetchFunction = typeof globalThis.fetch;
+
+/** A provider's way out: its injected fetch, or undefined for the shared undici pool. */
+export type Transport = FetchFunction | undefined;
+
+/** What the readers below need of an answer, from either transport. */
+interface Answer {
+  status: number;
+  header(name: string): string | null;
+  text(): Promise<string>;
+  /** The body's chunks as they come; releasing the connection when the iteration ends early. */
+  chunks(): AsyncIterable<Uint8Array>;
+}
+
+let pool: Agent | undefined;
+/** One keep-alive pool for every upstream origin, made on first use. */
+const sharedPool = () => (pool ??= new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, headersTimeout: 0, bodyTimeout: 0 }));
+
+async function send(transport: Transport, url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<Answer> {
+  if (transport) {
+    const response = await transport(url, { method: "POST", headers, body, signal });
+    return {
+      status: response.status,
+      header: (name) => response.headers.get(name),
+      text: () => response.text(),
+      async *chunks() {
+        if (!response.body) return;
+        const reader = response.body.getReader();
+        try {
+          for (;;) {
+            const chunk = await reader.read();
+            if (chunk.done) return;
+            yield chunk.value;
+          }
+        } finally {
+          await reader.cancel().catch(() => undefined);
+        }
+      },
+    };
+  }
+  const answer = await request(url, { method: "POST", headers, body, signal, dispatcher: sharedPool() });
+  return {
+    status: answer.statusCode,
+    header(name) {
+      const value = answer.headers[name];
+      return Array.isArray(value) ? value.join(", ") : (value ?? null);
+    },
+    text: () => answer.body.text(),
+    async *chunks() {
+      try {
+        for await (const chunk of answer.body) yield chunk as Uint8Array;
+      } finally {
+        answer.body.destroy();
+      }
+    },
+  };
+}
 
 export interface UpstreamResponse {
   status: number;
@@ -19,16 +81,16 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 }
 
 export async function postJson(
-  fetchFunction: FetchFunction,
+  transport: Transport,
   provider: string,
   url: string,
   headers: Record<string, string>,
   body: string,
   signal: AbortSignal,
 ): Promise<UpstreamResponse> {
-  let response: Response;
+  let response: Answer;
   try {
-    response = await fetchFunction(url, { method: "POST", headers, body, signal });
+    response = await send(transport, url, headers, body, signal);
   } catch (error) {
     throw networkFailure(error, signal, provider);
   }
@@ -36,7 +98,7 @@ export async function postJson(
 }
 
 /** A response's body read as JSON (a 200 whose body is not JSON is malformed; an error page's body is dropped). */
-async function readAnswer(response: Response, signal: AbortSignal, provider: string): Promise<UpstreamResponse> {
+async function readAnswer(response: Answer, signal: AbortSignal, provider: string): Promise<UpstreamResponse> {
   let text: string;
   try {
     text = await response.text();
@@ -47,9 +109,9 @@ async function readAnswer(response: Response, signal: AbortSignal, provider: str
   try {
     json = text ? JSON.parse(text) : undefined;
   } catch {
-    if (response.ok) throw upstreamMalformed(provider, `HTTP ${response.status}, body is not JSON`);
+    if (response.status >= 200 && response.status < 300) throw upstreamMalformed(provider, `HTTP ${response.status}, body is not JSON`);
   }
-  return { status: response.status, json, retryAfter: parseRetryAfter(response.headers.get("retry-after")) };
+  return { status: response.status, json, retryAfter: parseRetryAfter(response.header("retry-after")) };
 }
 
 /**
@@ -89,36 +151,36 @@ export interface SseMessage {
  * `text/event-stream`, else its answer read as `postJson` reads it (an error, a JSON body).
  */
 export async function postForEvents(
-  fetchFunction: FetchFunction,
+  transport: Transport,
   provider: string,
   url: string,
   headers: Record<string, string>,
   body: string,
   signal: AbortSignal,
 ): Promise<{ events: AsyncIterable<SseMessage> } | UpstreamResponse> {
-  let response: Response;
+  let response: Answer;
   try {
-    response = await fetchFunction(url, { method: "POST", headers: { ...headers, accept: "text/event-stream" }, body, signal });
+    response = await send(transport, url, { ...headers, accept: "text/event-stream" }, body, signal);
   } catch (error) {
     throw networkFailure(error, signal, provider);
   }
-  if (response.status === 200 && response.body && /text\/event-stream/i.test(response.headers.get("content-type") ?? "")) {
-    return { events: readEvents(response.body, signal, provider) };
+  if (response.status === 200 && /text\/event-stream/i.test(response.header("content-type") ?? "")) {
+    return { events: readEvents(response, signal, provider) };
   }
   return readAnswer(response, signal, provider);
 }
 
 /** The events of a response body, parsed by eventsource-parser; a broken connection throws the upstream error. */
-async function* readEvents(body: ReadableStream<Uint8Array>, signal: AbortSignal, provider: string): AsyncGenerator<SseMessage> {
+async function* readEvents(response: Answer, signal: AbortSignal, provider: string): AsyncGenerator<SseMessage> {
   const queue: SseMessage[] = [];
   const parser = createParser({ onEvent: (message) => queue.push({ event: message.event, data: message.data }) });
   const decoder = new TextDecoder();
-  const reader = body.getReader();
+  const chunks = response.chunks()[Symbol.asyncIterator]();
   try {
     for (;;) {
-      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      let chunk: IteratorResult<Uint8Array>;
       try {
-        chunk = await reader.read();
+        chunk = await chunks.next();
       } catch (error) {
         throw networkFailure(error, signal, provider);
       }
@@ -129,7 +191,7 @@ async function* readEvents(body: ReadableStream<Uint8Array>, signal: AbortSignal
     parser.feed(decoder.decode());
     while (queue.length > 0) yield queue.shift() as SseMessage;
   } finally {
-    await reader.cancel().catch(() => undefined);
+    await chunks.return?.();
   }
 }
 
@@ -139,7 +201,9 @@ function networkFailure(error: unknown, signal: AbortSignal, provider: string): 
     if ((signal.reason as Error | undefined)?.name === "TimeoutError") return upstreamTimeout(provider);
     return signal.reason ?? error;
   }
-  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+  // fetch wraps the network error in `cause`; undici's request throws it as it is.
+  const wrapped = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+  const cause = wrapped ?? (error as { code?: unknown; message?: unknown });
   const detail = typeof cause?.code === "string" ? cause.code : typeof cause?.message === "string" && cause.message ? scrub(cause.message).slice(0, 80) : "network error";
   return upstreamUnreachable(provider, detail);
 }

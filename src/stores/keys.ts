@@ -231,3 +231,59 @@ export function createKeyStore(database: SqlDatabase): KeyStore {
   };
   return store;
 }
+
+/**
+ * A key store that answers `check` and `checkId` from memory: a record read from the database is kept for `ttlMs`
+ * (KEY_CACHE_MS), and every write through this store empties the cache, so a change made here (admin API, another
+ * request) holds at once and one made by another process (a neighbour gateway, the CLI) within `ttlMs`. Unknown
+ * secrets are not remembered (a new key is usable at once; guessing keys fills no memory). Expiry is judged at each
+ * call, from the cached record.
+ */
+export function cachedKeyStore(store: KeyStore, options: { ttlMs: number; now?: () => number; maxEntries?: number }): KeyStore {
+  if (options.ttlMs <= 0) return store;
+  const clock = options.now ?? Date.now;
+  const maxEntries = options.maxEntries ?? 10_000;
+  const bySecret = new Map<string, { record: ApiKeyRecord; at: number }>();
+  const byId = new Map<string, { record: ApiKeyRecord | undefined; at: number }>();
+  const fresh = (entry: { at: number } | undefined) => entry !== undefined && clock() - entry.at < options.ttlMs;
+  const clear = () => {
+    bySecret.clear();
+    byId.clear();
+  };
+  const remember = <V>(map: Map<string, V>, key: string, value: V) => {
+    if (map.size >= maxEntries) map.clear();
+    map.set(key, value);
+  };
+  const writing = <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await call(...args);
+      } finally {
+        clear();
+      }
+    };
+  return {
+    ...store,
+    async findBySecret(secret) {
+      const cached = bySecret.get(secret);
+      if (fresh(cached)) return cached?.record;
+      const record = await store.findBySecret(secret);
+      if (record) remember(bySecret, secret, { record, at: clock() });
+      return record;
+    },
+    async check(secret, now = Date.now()) {
+      return keyState(await this.findBySecret(secret), now);
+    },
+    async checkId(id, now = Date.now()) {
+      const cached = byId.get(id);
+      if (fresh(cached)) return keyState(cached?.record, now);
+      const checked = await store.checkId(id, now);
+      remember(byId, id, { record: checked.record, at: clock() });
+      return checked;
+    },
+    create: writing(store.create),
+    update: writing(store.update),
+    setDisabled: writing(store.setDisabled),
+    delete: writing(store.delete),
+  };
+}

@@ -119,6 +119,16 @@ export function storeConformance(backend: string, open: () => Promise<SqlDatabas
       assert.deepEqual(await ledger.report({ since: "2026-12-04", until: "2026-12-31", by: [] }), []);
     }));
 
+    test("ledger: of 10 concurrent settles of one row (its request and a recovery), one settles it and the roll-up counts it once", withDatabase(async (database) => {
+      const ledger = createLedger(database);
+      await ledger.reserve(reservation("once", "key-once", 3), NO_LIMITS);
+      const results = await Promise.all(Array.from({ length: 10 }, (_, index) => ledger.settle("once", settlement(index % 2 ? 3 : 0))));
+      assert.equal(results.filter(Boolean).length, 1);
+      const row = await ledger.get("once");
+      const spent = await ledger.spent("key-once", "2026-12-03");
+      assert.equal(spent.totalImages, row?.charged ? 3 : 0, "the roll-up agrees with the row that won");
+    }));
+
     test("ledger: daily quotas count only their day, spend quotas count micro-units", withDatabase(async (database) => {
       const ledger = createLedger(database);
       const daily = { ...NO_LIMITS, dailyImages: 2 };

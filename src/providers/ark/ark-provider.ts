@@ -36,7 +36,8 @@ export const ARK_CHECK_BODY = { model: "doubao-seedream-4-5-251128", prompt: "do
 
 export function createArkProvider(options: ArkProviderOptions): Provider {
   const baseUrl = options.baseUrl.replace(/\/+$/, "");
-  const fetchFunction = options.fetch ?? globalThis.fetch;
+  // The shared undici pool unless a fetch is injected.
+  const fetchFunction = options.fetch;
   const headers = { authorization: `Bearer ${options.apiKey}`, "content-type": "application/json" };
   return {
     id: "ark",

@@ -75,7 +75,8 @@ const CREDENTIAL_CODES = new Set([-10001, -10002, -10005]);
 
 export function createRelay302Provider(options: Relay302ProviderOptions): Provider {
   const baseUrl = options.baseUrl.replace(/\/+$/, "");
-  const fetchFunction = options.fetch ?? globalThis.fetch;
+  // The shared undici pool unless a fetch is injected.
+  const fetchFunction = options.fetch;
   const headers = { authorization: `Bearer ${options.apiKey}`, "content-type": "application/json" };
   const send = (path: string, body: unknown, signal: AbortSignal) => postJson(fetchFunction, UPSTREAM, `${baseUrl}${path}`, headers, JSON.stringify(body), signal);
   const imagesPath = "/doubao/images/generations";

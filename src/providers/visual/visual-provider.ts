@@ -123,7 +123,8 @@ export function visualAnswerResult(response: UpstreamResponse, upstream = "Visua
 export function createVisualProvider(options: VisualProviderOptions): Provider {
   const base = new URL(options.baseUrl);
   const endpoint = new URL(`/?${new URLSearchParams(CV_QUERY).toString()}`, base).toString();
-  const fetchFunction = options.fetch ?? globalThis.fetch;
+  // The shared undici pool unless a fetch is injected.
+  const fetchFunction = options.fetch;
   const now = options.now ?? (() => new Date());
   /** Signs afresh (X-Date and signature) for every request, retries included. */
   const send = (body: string, signal: AbortSignal) => {

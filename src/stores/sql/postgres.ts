@@ -90,6 +90,21 @@ export async function createPostgresDatabase(options: PostgresOptions): Promise<
         client.release();
       }
     },
+    async batch(statements) {
+      const client = await pool.connect();
+      try {
+        await client.query("BEGIN");
+        const changed: number[] = [];
+        for (const [sql, parameters] of statements) changed.push((await client.query(numbered(sql), parameters as SqlValue[])).rowCount ?? 0);
+        await client.query("COMMIT");
+        return changed;
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
     ping: async () => void (await pool.query("SELECT 1")),
     close: () => pool.end(),
   };

@@ -41,6 +41,9 @@ export function createSqliteDatabase(file: string): SqlDatabase {
     exec: async (ddl) => void database.exec(ddl),
     columns: async (table) => new Set(database.prepare<[string], { name: string }>("SELECT name FROM pragma_table_info(?)").all(table).map((column) => column.name)),
   };
+  const runBatch = database.transaction((statements: ReadonlyArray<readonly [string, readonly SqlValue[]]>) =>
+    statements.map(([sql, parameters]) => statement(sql).run(...parameters).changes),
+  ).immediate;
   let gate: Promise<void> | undefined;
   const gated = <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
@@ -75,6 +78,7 @@ export function createSqliteDatabase(file: string): SqlDatabase {
         open();
       }
     },
+    batch: gated(async (statements) => runBatch(statements)),
     ping: async () => void database.prepare("SELECT 1").get(),
     close: async () => {
       while (gate) await gate;

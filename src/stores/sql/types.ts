@@ -29,6 +29,11 @@ export interface SqlDatabase extends SqlRunner {
   readonly location: string;
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(work: (tx: SqlRunner) => Promise<T>): Promise<T>;
+  /**
+   * Runs statements that need no answer from each other in one transaction, in order; resolves to the rows each changed.
+   * On SQLite this is one synchronous call (nothing else of this connection can come between them).
+   */
+  batch(statements: ReadonlyArray<readonly [sql: string, parameters: readonly SqlValue[]]>): Promise<number[]>;
   /** Resolves when the database answers a trivial query (`/ready`). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -187,7 +187,7 @@ export function createLedger(database: SqlDatabase): Ledger {
   return {
     async reserve(reservation, limits) {
       // A key without a quota has nothing to check: one INSERT, whatever else is in flight.
-      if (!hasQuota(limits)) return void (await database.run(INSERT, insertOf(reservation)));
+      if (!hasQuota(limits)) return void (await database.batch([[INSERT, insertOf(reservation)]]));
       // With one, the check and the insert are one transaction, serial per key (across processes on PostgreSQL):
       // two requests cannot both take the last image.
       await database.transaction(async (tx) => {

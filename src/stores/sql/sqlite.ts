@@ -1,6 +1,6 @@
 /**
  * The SQLite backend (better-sqlite3, WAL): synchronous underneath, so a transaction holds a gate that every other
- * statement of this connection waits behind — without it, a statement from another request, run while a
+ * statement of this connection waits behind (and `batch` commits the batches of one event-loop turn together) — without it, a statement from another request, run while a
  * transaction awaits, would join that transaction (and its rollback). Statements are prepared once and cached.
  */
 import { mkdirSync } from "node:fs";
@@ -41,9 +41,43 @@ export function createSqliteDatabase(file: string): SqlDatabase {
     exec: async (ddl) => void database.exec(ddl),
     columns: async (table) => new Set(database.prepare<[string], { name: string }>("SELECT name FROM pragma_table_info(?)").all(table).map((column) => column.name)),
   };
-  const runBatch = database.transaction((statements: ReadonlyArray<readonly [string, readonly SqlValue[]]>) =>
-    statements.map(([sql, parameters]) => statement(sql).run(...parameters).changes),
+  // Group commit: the batches asked for in one turn of the event loop are written in one transaction, each in a
+  // savepoint of its own (a failing batch is rolled back alone and rejects alone); every caller's promise resolves
+  // only after that transaction committed, so nothing is answered before it is written.
+  type Statements = ReadonlyArray<readonly [string, readonly SqlValue[]]>;
+  const runOne = database.transaction((batch: Statements) => batch.map(([sql, parameters]) => statement(sql).run(...parameters).changes));
+  const runGroup = database.transaction((group: Statements[]) =>
+    group.map((batch): { changes: number[] } | { error: unknown } => {
+      try {
+        return { changes: runOne(batch) };
+      } catch (error) {
+        return { error };
+      }
+    }),
   ).immediate;
+  let pending: Array<{ statements: Statements; resolve: (changes: number[]) => void; reject: (error: unknown) => void }> = [];
+  const flush = async () => {
+    while (gate) await gate;
+    const group = pending;
+    pending = [];
+    let outcomes: Array<{ changes: number[] } | { error: unknown }>;
+    try {
+      outcomes = runGroup(group.map((entry) => entry.statements));
+    } catch (error) {
+      for (const entry of group) entry.reject(error);
+      return;
+    }
+    outcomes.forEach((outcome, index) => {
+      const entry = group[index] as (typeof group)[number];
+      if ("error" in outcome) entry.reject(outcome.error);
+      else entry.resolve(outcome.changes);
+    });
+  };
+  const batch = (statements: Statements) =>
+    new Promise<number[]>((resolve, reject) => {
+      if (pending.length === 0) setImmediate(() => void flush());
+      pending.push({ statements, resolve, reject });
+    });
   let gate: Promise<void> | undefined;
   const gated = <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
@@ -78,7 +112,7 @@ export function createSqliteDatabase(file: string): SqlDatabase {
         open();
       }
     },
-    batch: gated(async (statements) => runBatch(statements)),
+    batch,
     ping: async () => void database.prepare("SELECT 1").get(),
     close: async () => {
       while (gate) await gate;

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
 import { buildApp } from "./app.js";
 import type { Config } from "./config.js";
-import { createEmulator, type Emulator } from "./emulator/server.js";
+import type { Emulator } from "./emulator/server.js";
 import { AllowList } from "./images/address-policy.js";
 import type { FetchPolicy } from "./images/fetch-input.js";
 import { createArkProvider } from "./providers/ark/ark-provider.js";
@@ -115,6 +115,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       api302Key: `sk-emu-${randomBytes(16).toString("hex")}`,
     };
     registerSecrets(Object.values(credentials));
+    // Loaded only in emulator mode: a gateway with real upstreams never pays for it.
+    const { createEmulator } = await import("./emulator/server.js");
     emulator = createEmulator({ ...credentials, ...(options.emulatorRetiredModels ? { retiredModels: options.emulatorRetiredModels } : {}) });
     const base = await emulator.listen(0, "127.0.0.1");
     providers.push(createArkProvider({ apiKey: credentials.arkApiKey, baseUrl: `${base}/api/v3`, label: "emulator" }));

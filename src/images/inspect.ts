@@ -2,7 +2,8 @@
  * Reads what an input image really is: the format from its bytes, the size from its header (before any
  * decoding), the displayed size after EXIF orientation. Then the contract's rules (CONTRACT.md §2.2).
  */
-import sharp, { type Metadata } from "sharp";
+import type { Metadata } from "sharp";
+import { loadSharp } from "./sharp.js";
 import { invalidParameter } from "../errors.js";
 
 export type SniffedFormat = "png" | "jpeg" | "gif" | "webp" | "bmp" | "tiff" | "svg" | "html" | "unknown";
@@ -72,7 +73,7 @@ export async function inspectImage(input: Buffer, rules: InspectRules): Promise<
   const format = sniffed as InputFormat;
   let metadata: Metadata;
   try {
-    metadata = await sharp(input, { limitInputPixels: false }).metadata();
+    metadata = await (await loadSharp())(input, { limitInputPixels: false }).metadata();
   } catch {
     throw invalidParameter(field, `Invalid parameter \`${field}\`: the ${format.toUpperCase()} image is corrupt or truncated and cannot be read.`);
   }
@@ -107,7 +108,7 @@ export async function inspectImage(input: Buffer, rules: InspectRules): Promise<
   // Decode once, shrunk (JPEG shrinks on load; PNG streams in strips), so a truncated or corrupt body is
   // caught here as a 400 rather than by the upstream. The side limit above bounds the work.
   try {
-    await sharp(input, { failOn: "truncated", limitInputPixels: MAX_SIDE * MAX_SIDE }).resize(32, 32, { fit: "inside" }).raw().toBuffer();
+    await (await loadSharp())(input, { failOn: "truncated", limitInputPixels: MAX_SIDE * MAX_SIDE }).resize(32, 32, { fit: "inside" }).raw().toBuffer();
   } catch {
     throw invalidParameter(field, `Invalid parameter \`${field}\`: the ${format.toUpperCase()} image is corrupt or truncated and cannot be decoded.`);
   }

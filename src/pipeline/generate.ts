@@ -5,12 +5,12 @@
  * itself where the provider cannot. A result that cannot be downloaded fails its attempt like any other
  * transient failure, so a request returns stored images or an error, never a URL to nothing.
  */
-import sharp from "sharp";
+import { loadSharp } from "../images/sharp.js";
 import { request } from "undici";
 import type { ResponseFormat } from "../api/schemas.js";
 import { GatewayError } from "../errors.js";
 import { fetchInput, type FetchPolicy } from "../images/fetch-input.js";
-import { ARK_MARK, drawMark, MARK_TEXT, type MarkOptions } from "../images/watermark.js";
+import { ARK_MARK, MARK_TEXT, type MarkOptions } from "../images/mark-text.js";
 import type { Router } from "../providers/registry.js";
 import type { ArkSeedreamCall, ItemError, Provider, ProviderCall, ProviderImage, VisualExtras } from "../providers/types.js";
 import { upstreamMalformed } from "../providers/upstream-error.js";
@@ -126,9 +126,12 @@ async function finishImage(deps: PipelineDeps, provider: Provider, image: Provid
   // The upstream's base64 is passed on as it came when the bytes are unchanged and it is canonical (no second encoding).
   let base64 = "base64" in image && image.base64?.length === Math.ceil(bytes.length / 3) * 4 ? image.base64 : undefined;
   if (mark) {
+    // The mark's drawing (and its font) is loaded by the first request that needs one.
+    const { drawMark } = await import("../images/watermark.js");
     bytes = await drawMark(bytes, mark).catch(() => bytes);
     base64 = undefined;
   }
+  const sharp = await loadSharp();
   const metadata = await sharp(bytes).metadata().catch(() => undefined);
   if (!metadata?.width || !metadata.height || (metadata.format !== "jpeg" && metadata.format !== "png")) {
     throw upstreamMalformed(provider.label, "its result is not a readable JPEG or PNG");

@@ -315,6 +315,8 @@ try {
   if (want("waiting")) await waiting(lines);
   if (want("images")) await imageWork(lines);
   if (want("cold")) await coldStart(lines);
+  // The hand-written reading of the profiles (bench/NOTES.md), kept with the figures it explains.
+  lines.push(readFileSync(join(here, "NOTES.md"), "utf8").trim(), "");
   lines.push("## Not measured yet", "", "Streaming (time to first byte and per-event overhead against the upstream's own stream) and bytes copied per re-hosted image are not in this suite yet.", "");
   writeFileSync(join(here, "RESULTS.md"), `${lines.join("\n")}\n`);
   log(`wrote ${join(here, "RESULTS.md")}`);

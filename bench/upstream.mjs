@@ -14,11 +14,32 @@ const answer = (b64) =>
   });
 const urlAnswer = answer(false);
 const b64Answer = image ? answer(true) : urlAnswer;
+// `"stream":true`: three images as Ark's server-sent events, EVENT_GAP_MS apart (the first at once), then the end.
+const gapMs = Number(process.env.EVENT_GAP_MS ?? 100);
+function stream(response) {
+  response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+  const event = (type, data) => response.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+  let index = 0;
+  const next = () => {
+    if (index < 3) {
+      event("image_generation.partial_succeeded", { image_index: index, ...(image ? { b64_json: image } : { url: "https://ark-results.example/2048.jpeg" }), size: "1024x1024" });
+      index += 1;
+      setTimeout(next, gapMs);
+      return;
+    }
+    event("image_generation.completed", { usage: { generated_images: 3, output_tokens: 12288, total_tokens: 12288 } });
+    response.end("data: [DONE]\n\n");
+  };
+  next();
+}
+
 const server = http.createServer((request, response) => {
   const chunks = [];
   request.on("data", (chunk) => chunks.push(chunk));
   request.on("end", () => {
-    const wantsB64 = image && Buffer.concat(chunks).includes('"b64_json"');
+    const received = Buffer.concat(chunks);
+    if (received.includes('"stream":true')) return stream(response);
+    const wantsB64 = image && received.includes('"b64_json"');
     const body = wantsB64 ? b64Answer : urlAnswer;
     const send = () => {
       response.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });

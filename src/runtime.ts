@@ -146,7 +146,16 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const now = options.now ?? Date.now;
   const startedAt = now();
   const instances = await createInstanceRegistry(database, config.instanceId, { staleMs: MISSED_BEATS * config.heartbeatMs, startedAt });
-  const alive = (instanceId: string | null) => instances.alive(instanceId, now());
+  // One read per instance per recovery pass (a pass may list thousands of rows of a few instances); a fresh memo for
+  // each pass, made before it lists its rows, so every read still comes after the listing.
+  const alive = () => {
+    const seen = new Map<string | null, Promise<boolean>>();
+    return (instanceId: string | null) => {
+      let known = seen.get(instanceId);
+      if (!known) seen.set(instanceId, (known = instances.alive(instanceId, now())));
+      return known;
+    };
+  };
   const accounts = new Accounts(database, keys, storage, {
     instanceId: config.instanceId,
     ...(limits ? { limits } : {}),
@@ -154,21 +163,24 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     onCharged: (model, images) => metrics.imagesCharged.inc({ model }, images),
   });
   // Requests a previous process left half-done: their files go, and they are settled uncharged; their async tasks say so.
-  const recovered = await accounts.recover(alive, startedAt);
+  const recovered = await accounts.recover(alive(), startedAt);
   const tasks = createTaskStore(database);
   const idempotency = createIdempotencyStore(database);
   // Claims a dead instance (or this id's previous run) left unanswered run again when retried (recovery settled them uncharged).
-  const claimLive = async (instanceId: string | null, createdAt: number) => (instanceId === config.instanceId ? createdAt >= startedAt : alive(instanceId));
-  const recoverTasks = () => tasks.interruptRunning(interruptedResult, now(), alive, { id: config.instanceId, startedAt });
-  await idempotency.dropInterrupted(claimLive);
+  const dropClaims = () => {
+    const live = alive();
+    return idempotency.dropInterrupted(async (instanceId, createdAt) => (instanceId === config.instanceId ? createdAt >= startedAt : live(instanceId)));
+  };
+  const recoverTasks = () => tasks.interruptRunning(interruptedResult, now(), alive(), { id: config.instanceId, startedAt });
+  await dropClaims();
   await recoverTasks();
   // The heartbeat, and the recovery of what a neighbour that stopped beating left unfinished.
   const heartbeat = setInterval(() => {
     void (async () => {
       await instances.beat(now());
-      await accounts.recover(alive, startedAt);
+      await accounts.recover(alive(), startedAt);
       await recoverTasks();
-      await idempotency.dropInterrupted(claimLive);
+      await dropClaims();
     })().catch(() => undefined);
   }, config.heartbeatMs);
   heartbeat.unref();

@@ -1,8 +1,8 @@
 /**
  * The one place providers send HTTP: JSON in, parsed JSON (or server-sent events) out, network failures typed. By
  * default through undici's `request` on one keep-alive pool per process (no web streams, no `Response` objects: the
- * least a call can cost); a provider given a `fetch` (tests, special runtimes) uses it instead. Timeouts are the
- * caller's signal (the resilience layer's attempt timeout), so undici's own are off.
+ * least a call can cost); a provider given a `fetch` (tests, special runtimes) uses it instead. The attempt timeout
+ * is the caller's signal (the resilience layer's).
  */
 import { createParser } from "eventsource-parser";
 import { Agent, request } from "undici";
@@ -25,7 +25,9 @@ interface Answer {
 
 let pool: Agent | undefined;
 /** One keep-alive pool for every upstream origin, made on first use. */
-const sharedPool = () => (pool ??= new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, headersTimeout: 0, bodyTimeout: 0 }));
+// Headers and idle-body timeouts stay undici's (5 min, as the global fetch had): the attempt's signal is usually
+// shorter, and a stream whose upstream goes silent mid-way still ends.
+const sharedPool = () => (pool ??= new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 }));
 
 async function send(transport: Transport, url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<Answer> {
   if (transport) {

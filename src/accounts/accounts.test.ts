@@ -289,7 +289,7 @@ describe("the usage ledger", () => {
       { ...row, latency_ms: typeof row.latency_ms, created_at: typeof row.created_at, upstream_request_id: typeof row.upstream_request_id },
       {
         id: drawing.headers["x-request-id"], key_id: key.id, key_name: row.key_name, model: "general_v2.1_L", endpoint: "/doubao/drawing", provider: "visual",
-        state: "settled", reserved_images: 1, reserved_micros: 200000, reference_images: 0, served_model: "general_v2.1_L", instance_id: `${hostname()}:8302`, status: 200, images: 1, output_tokens: 256, upstream_request_id: "string",
+        state: "settled", reserved_images: 1, reserved_micros: 200000, reference_images: 0, served_model: "general_v2.1_L", instance_id: `${hostname()}:8302`, held: 0, status: 200, images: 1, output_tokens: 256, upstream_request_id: "string",
         latency_ms: "number", cost_micros: 200000, charged: 1, error_code: null, files: JSON.stringify([drawing.json.data.image_urls[0].split("/files/")[1]]),
         created_at: "number", day: "2026-11-22",
       },

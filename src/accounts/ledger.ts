@@ -141,12 +141,21 @@ export async function migrateLedger(database: SqlRunner): Promise<void> {
     images INTEGER NOT NULL,
     cost_micros INTEGER NOT NULL,
     PRIMARY KEY (key_id, day)
+  );
+  CREATE TABLE IF NOT EXISTS usage_held (
+    key_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    images INTEGER NOT NULL,
+    micros INTEGER NOT NULL,
+    PRIMARY KEY (key_id, day)
   );`);
   // Columns added after the first release: a database made by an older version gets them here.
   const columns = await database.columns("usage");
   if (!columns.has("served_model")) await database.exec("ALTER TABLE usage ADD COLUMN served_model TEXT");
   if (!columns.has("reference_images")) await database.exec("ALTER TABLE usage ADD COLUMN reference_images INTEGER NOT NULL DEFAULT 0");
   if (!columns.has("instance_id")) await database.exec("ALTER TABLE usage ADD COLUMN instance_id TEXT");
+  // 1 when the reservation is counted in usage_held (a key with a quota), so its settle releases it.
+  if (!columns.has("held")) await database.exec("ALTER TABLE usage ADD COLUMN held INTEGER NOT NULL DEFAULT 0");
 }
 
 const hasQuota = (limits: KeyLimits) => limits.totalImages !== null || limits.dailyImages !== null || limits.totalSpendMicros !== null || limits.dailySpendMicros !== null;
@@ -157,27 +166,36 @@ export function createLedger(database: SqlDatabase): Ledger {
   const SETTLED_SUMS = `SELECT COALESCE(SUM(images), 0) AS images, COALESCE(SUM(cost_micros), 0) AS micros,
             COALESCE(SUM(CASE WHEN day = ? THEN images END), 0) AS day_images, COALESCE(SUM(CASE WHEN day = ? THEN cost_micros END), 0) AS day_micros
      FROM usage_daily WHERE key_id = ?`;
-  // In one statement, so that both sums come from one snapshot: a settle committing between two reads (PostgreSQL
-  // reads each statement's own snapshot) would move a request out of "reserved" before it showed in the roll-up.
-  const QUOTA_SUMS = `SELECT settled.*, reserved.* FROM (${SETTLED_SUMS}) AS settled CROSS JOIN (
-       SELECT COALESCE(SUM(reserved_images), 0) AS held_images, COALESCE(SUM(reserved_micros), 0) AS held_micros,
-              COALESCE(SUM(CASE WHEN day = ? THEN reserved_images END), 0) AS held_day_images, COALESCE(SUM(CASE WHEN day = ? THEN reserved_micros END), 0) AS held_day_micros
-       FROM usage${database.dialect === "sqlite" ? " INDEXED BY usage_reserved" : ""} WHERE key_id = ? AND state = 'reserved') AS reserved`;
-  const INSERT = `INSERT INTO usage (id, key_id, key_name, model, endpoint, state, reserved_images, reserved_micros, reference_images, instance_id, created_at, day, files)
-     VALUES (?, ?, ?, ?, ?, 'reserved', ?, ?, ?, ?, ?, ?, '[]')`;
+  // What requests in flight hold, for keys with a quota: two rows a key (its total, day '*', and one day), grown by a
+  // reservation and shrunk by its settle in the same transactions — so a check costs the same however many are in
+  // flight. Read in the same statement as the roll-up, so that both come from one snapshot: a settle committing
+  // between two reads (PostgreSQL reads each statement's own snapshot) would otherwise drop out of both.
+  const QUOTA_SUMS = `SELECT settled.*, held.* FROM (${SETTLED_SUMS}) AS settled CROSS JOIN (
+       SELECT COALESCE(SUM(CASE WHEN day = '*' THEN images END), 0) AS held_images, COALESCE(SUM(CASE WHEN day = '*' THEN micros END), 0) AS held_micros,
+              COALESCE(SUM(CASE WHEN day = ? THEN images END), 0) AS held_day_images, COALESCE(SUM(CASE WHEN day = ? THEN micros END), 0) AS held_day_micros
+       FROM usage_held WHERE key_id = ? AND day IN ('*', ?)) AS held`;
+  const INSERT = `INSERT INTO usage (id, key_id, key_name, model, endpoint, state, reserved_images, reserved_micros, reference_images, instance_id, created_at, day, files, held)
+     VALUES (?, ?, ?, ?, ?, 'reserved', ?, ?, ?, ?, ?, ?, '[]', ?)`;
+  const HOLD = `INSERT INTO usage_held (key_id, day, images, micros) VALUES (?, ?, ?, ?), (?, '*', ?, ?)
+     ON CONFLICT (key_id, day) DO UPDATE SET images = usage_held.images + excluded.images, micros = usage_held.micros + excluded.micros`;
   const SETTLE = `UPDATE usage SET state = 'settled', status = ?, images = ?, output_tokens = ?, cost_micros = ?, charged = ?, served_model = ?, provider = ?,
        upstream_request_id = ?, latency_ms = ?, error_code = ?
      WHERE id = ? AND state = 'reserved'`;
   const ROLL_UP = "ON CONFLICT (key_id, day) DO UPDATE SET images = usage_daily.images + excluded.images, cost_micros = usage_daily.cost_micros + excluded.cost_micros";
-  const PG_SETTLE = `WITH settled AS (${SETTLE} RETURNING key_id, day),
-       daily AS (INSERT INTO usage_daily (key_id, day, images, cost_micros) SELECT key_id, day, ?, ? FROM settled WHERE ? = 1 ${ROLL_UP})
+  const RELEASE = "UPDATE usage_held SET images = usage_held.images - s.reserved_images, micros = usage_held.micros - s.reserved_micros";
+  const PG_SETTLE = `WITH settled AS (${SETTLE} RETURNING key_id, day, reserved_images, reserved_micros, held),
+       daily AS (INSERT INTO usage_daily (key_id, day, images, cost_micros) SELECT key_id, day, ?, ? FROM settled WHERE ? = 1 ${ROLL_UP}),
+       released AS (${RELEASE} FROM settled AS s WHERE s.held = 1 AND usage_held.key_id = s.key_id AND usage_held.day IN ('*', s.day))
      SELECT COUNT(*) AS n FROM settled`;
-  // SQLite: the settled row's key and day, when the statement before changed it (changes()) and it was charged.
-  const ADD_DAILY = `INSERT INTO usage_daily (key_id, day, images, cost_micros) SELECT key_id, day, ?, ? FROM usage WHERE id = ? AND changes() = 1 AND ? = 1 ${ROLL_UP}`;
+  // SQLite, before the settle itself and in the same synchronous transaction: the row's hold released and its charge
+  // rolled up, each only while the row is still reserved.
+  const SQLITE_RELEASE = `${RELEASE} FROM (SELECT key_id, day, reserved_images, reserved_micros FROM usage WHERE id = ? AND state = 'reserved' AND held = 1) AS s
+     WHERE usage_held.key_id = s.key_id AND usage_held.day IN ('*', s.day)`;
+  const ADD_DAILY = `INSERT INTO usage_daily (key_id, day, images, cost_micros) SELECT key_id, day, ?, ? FROM usage WHERE id = ? AND state = 'reserved' AND ? = 1 ${ROLL_UP}`;
 
-  const insertOf = (reservation: Reservation) => [
+  const insertOf = (reservation: Reservation, held: 0 | 1) => [
     reservation.id, reservation.keyId, reservation.keyName, reservation.model, reservation.endpoint, reservation.images, reservation.costMicros,
-    reservation.referenceImages, reservation.instanceId, reservation.createdAt, reservation.day,
+    reservation.referenceImages, reservation.instanceId, reservation.createdAt, reservation.day, held,
   ];
   const sums = async (runner: SqlRunner, sql: string, keyId: string, day: string) => (await runner.get<Sums>(sql, [day, day, keyId])) ?? NO_SUMS;
 
@@ -187,13 +205,13 @@ export function createLedger(database: SqlDatabase): Ledger {
   return {
     async reserve(reservation, limits) {
       // A key without a quota has nothing to check: one INSERT, whatever else is in flight.
-      if (!hasQuota(limits)) return void (await database.batch([[INSERT, insertOf(reservation)]]));
+      if (!hasQuota(limits)) return void (await database.batch([[INSERT, insertOf(reservation, 0)]]));
       // With one, the check and the insert are one transaction, serial per key (across processes on PostgreSQL):
       // two requests cannot both take the last image.
       await database.transaction(async (tx) => {
         await tx.lock(`quota:${reservation.keyId}`);
         const { keyId, day } = reservation;
-        const held = (await tx.get<Sums & Held>(QUOTA_SUMS, [day, day, keyId, day, day, keyId])) ?? { ...NO_SUMS, held_images: 0, held_micros: 0, held_day_images: 0, held_day_micros: 0 };
+        const held = (await tx.get<Sums & Held>(QUOTA_SUMS, [day, day, keyId, day, day, keyId, day])) ?? { ...NO_SUMS, held_images: 0, held_micros: 0, held_day_images: 0, held_day_micros: 0 };
         const checks: Array<[QuotaKind, number | null, number, number, number]> = [
           ["totalImages", limits.totalImages, held.images, held.held_images, reservation.images],
           ["dailyImages", limits.dailyImages, held.day_images, held.held_day_images, reservation.images],
@@ -203,7 +221,8 @@ export function createLedger(database: SqlDatabase): Ledger {
         for (const [kind, limit, used, inFlight, asked] of checks) {
           if (limit !== null && used + inFlight + asked > limit) throw new QuotaRefusal(kind, limit, used, inFlight, asked);
         }
-        await tx.run(INSERT, insertOf(reservation));
+        await tx.run(INSERT, insertOf(reservation, 1));
+        await tx.run(HOLD, [keyId, day, reservation.images, reservation.costMicros, keyId, reservation.images, reservation.costMicros]);
       });
     },
     recordFiles: (id, keys) =>
@@ -218,15 +237,15 @@ export function createLedger(database: SqlDatabase): Ledger {
         settlement.status, settlement.images, settlement.outputTokens, charged ? settlement.costMicros : 0, charged, settlement.servedModel, settlement.provider,
         settlement.upstreamRequestId, settlement.latencyMs, settlement.errorCode, id,
       ];
-      // The row moves out of `reserved` once, and the daily roll-up grows in the same transaction, only then: on
-      // PostgreSQL one statement (the UPDATE locks the row, so a concurrent settle finds it settled); on SQLite two
-      // statements in one synchronous transaction, the second counting only if the first changed the row.
+      // The row moves out of `reserved` once, and its hold is released and the daily roll-up grows in the same
+      // transaction, only then: on PostgreSQL one statement (the UPDATE locks the row, so a concurrent settle finds it
+      // settled); on SQLite three statements in one synchronous transaction, each conditioned on the row still reserved.
       if (database.dialect === "postgres") {
         const row = await database.get<{ n: number }>(PG_SETTLE, [...values, settlement.images, settlement.costMicros, charged]);
         return (row?.n ?? 0) > 0;
       }
-      const [changed] = await database.batch([[SETTLE, values], [ADD_DAILY, [settlement.images, settlement.costMicros, id, charged]]]);
-      return changed === 1;
+      const changes = await database.batch([[SQLITE_RELEASE, [id]], [ADD_DAILY, [settlement.images, settlement.costMicros, id, charged]], [SETTLE, values]]);
+      return changes[2] === 1;
     },
     interrupted: async () =>
       (await database.all<{ id: string; files: string | null; instance_id: string | null; created_at: number }>("SELECT id, files, instance_id, created_at FROM usage WHERE state = 'reserved'")).map(

@@ -129,6 +129,24 @@ export function storeConformance(backend: string, open: () => Promise<SqlDatabas
       assert.equal(spent.totalImages, row?.charged ? 3 : 0, "the roll-up agrees with the row that won");
     }));
 
+    test("ledger: what requests in flight hold is two counters per key, grown by reservations and released by settles", withDatabase(async (database) => {
+      const ledger = createLedger(database);
+      const limits = { ...NO_LIMITS, totalImages: 100 };
+      await Promise.all(Array.from({ length: 20 }, (_, index) => ledger.reserve(reservation(`h${index}`, "key-h"), limits)));
+      const holds = () => database.all<{ day: string; images: number; micros: number }>("SELECT day, images, micros FROM usage_held WHERE key_id = ? ORDER BY day", ["key-h"]);
+      assert.deepEqual(await holds(), [{ day: "*", images: 20, micros: 5_000_000 }, { day: "2026-12-03", images: 20, micros: 5_000_000 }], "two rows, however many are in flight");
+      await Promise.all(Array.from({ length: 20 }, (_, index) => ledger.settle(`h${index}`, settlement(index % 2))));
+      assert.equal(await ledger.settle("h1", settlement(1)), false);
+      assert.deepEqual(await holds(), [{ day: "*", images: 0, micros: 0 }, { day: "2026-12-03", images: 0, micros: 0 }], "every hold released once");
+      assert.equal((await ledger.spent("key-h", "2026-12-03")).totalImages, 10);
+      await ledger.reserve({ ...reservation("big", "key-h", 90) }, limits);
+      await assert.rejects(ledger.reserve(reservation("over", "key-h"), limits), (error: QuotaRefusal) => [error.used, error.inFlight, error.asked].join() === "10,90,1");
+      const free = createLedger(database);
+      await free.reserve(reservation("free", "key-free-h"), NO_LIMITS);
+      assert.deepEqual(await database.all("SELECT * FROM usage_held WHERE key_id = ?", ["key-free-h"]), [], "a key without a quota holds nothing");
+      assert.equal(await free.settle("free", settlement(1)), true);
+    }));
+
     test("ledger: daily quotas count only their day, spend quotas count micro-units", withDatabase(async (database) => {
       const ledger = createLedger(database);
       const daily = { ...NO_LIMITS, dailyImages: 2 };

@@ -73,38 +73,30 @@ export async function createPostgresDatabase(options: PostgresOptions): Promise<
       ),
   });
   const shared = runnerOf(pool);
+  const transaction: SqlDatabase["transaction"] = async (work) => {
+    const client = await pool.connect();
+    try {
+      await client.query("BEGIN");
+      const result = await work(runnerOf(client));
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  };
   return {
     ...shared,
     location: safeLocation(options.url),
-    async transaction(work) {
-      const client = await pool.connect();
-      try {
-        await client.query("BEGIN");
-        const result = await work(runnerOf(client));
-        await client.query("COMMIT");
-        return result;
-      } catch (error) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw error;
-      } finally {
-        client.release();
-      }
-    },
-    async batch(statements) {
-      const client = await pool.connect();
-      try {
-        await client.query("BEGIN");
+    transaction,
+    batch: (statements) =>
+      transaction(async (tx) => {
         const changed: number[] = [];
-        for (const [sql, parameters] of statements) changed.push((await client.query(numbered(sql), parameters as SqlValue[])).rowCount ?? 0);
-        await client.query("COMMIT");
+        for (const [sql, parameters] of statements) changed.push(await tx.run(sql, parameters));
         return changed;
-      } catch (error) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw error;
-      } finally {
-        client.release();
-      }
-    },
+      }),
     ping: async () => void (await pool.query("SELECT 1")),
     close: () => pool.end(),
   };

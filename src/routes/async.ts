@@ -1,8 +1,9 @@
 /**
  * `?async=true` on every generation endpoint, and `GET /async_result?task_id=` (alias `/v1/async_result`),
- * as CONTRACT.md §1 and 302.AI's clients have them. The submit answers 202 `{task_id}` at once; the request
- * itself is then made in the background, exactly as the synchronous call (same headers and body, through
- * the same routes, limits and ledger), and its status and body are kept for the poll.
+ * as CONTRACT.md §1 and 302.AI's clients have them. The submit answers 202 `{task_id}` at once and queues the
+ * request in the database (tasks/tasks.ts); whichever instance's worker claims it makes it exactly as the synchronous
+ * call (same headers and body, through the same routes, limits and ledger), and its status and body are kept for the
+ * poll.
  */
 import type { TaskObject } from "@doubao-gateway/sdk";
 import type { FastifyInstance, FastifyRequest } from "fastify";

@@ -225,12 +225,15 @@ export function createLedger(database: SqlDatabase): Ledger {
         await tx.run(HOLD, [keyId, day, reservation.images, reservation.costMicros, keyId, reservation.images, reservation.costMicros]);
       });
     },
-    recordFiles: (id, keys) =>
-      database.transaction(async (tx) => {
-        await tx.lock(`usage:${id}`);
-        const current = JSON.parse((await tx.get<{ files: string | null }>("SELECT files FROM usage WHERE id = ?", [id]))?.files ?? "[]") as string[];
-        await tx.run("UPDATE usage SET files = ? WHERE id = ?", [JSON.stringify([...current, ...keys]), id]);
-      }),
+    // One statement, the same on both backends: the JSON array of keys is extended as text (storage keys hold no
+    // brackets or quotes to escape), so it needs no read first and joins SQLite's group commit.
+    recordFiles: async (id, keys) => {
+      if (keys.length === 0) return;
+      await database.batch([[
+        "UPDATE usage SET files = CASE WHEN files IS NULL OR files = '[]' THEN ? ELSE rtrim(files, ']') || ',' || ltrim(?, '[') END WHERE id = ?",
+        [JSON.stringify(keys), JSON.stringify(keys), id],
+      ]]);
+    },
     async settle(id, settlement) {
       const charged = settlement.images > 0 ? 1 : 0;
       const values = [

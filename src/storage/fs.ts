@@ -10,9 +10,16 @@ export function createFsStorage(directory: string, now: () => Date = () => new D
   };
   const write = async (key: string, bytes: Buffer) => {
     const path = pathOf(key);
-    await mkdir(join(path, ".."), { recursive: true });
     const temporary = `${path}.${process.pid}.tmp`;
-    await writeFile(temporary, bytes);
+    // The day's folder is made when a write finds it missing (once a day, or after the sweeper removed it), not
+    // before every write.
+    try {
+      await writeFile(temporary, bytes);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      await mkdir(join(path, ".."), { recursive: true });
+      await writeFile(temporary, bytes);
+    }
     await rename(temporary, path);
   };
   return blobStorage({

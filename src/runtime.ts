@@ -11,7 +11,7 @@ import type { Emulator } from "./emulator/server.js";
 import { AllowList } from "./images/address-policy.js";
 import type { FetchPolicy } from "./images/fetch-input.js";
 import { createArkProvider } from "./providers/ark/ark-provider.js";
-import { DEFAULT_POLICY, Resilience, systemClock, type Clock } from "./pipeline/resilience.js";
+import { Resilience, systemClock, type Clock } from "./pipeline/resilience.js";
 import { redisBreakerSync } from "./pipeline/redis-breakers.js";
 import { createRouter } from "./providers/registry.js";
 import { createRelay302Provider } from "./providers/relay302/relay302-provider.js";
@@ -127,9 +127,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   }
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? false });
   const redisPrefix = options.redisPrefix ?? config.redisPrefix;
-  const breakerSync = config.redisUrl
-    ? await redisBreakerSync({ url: config.redisUrl, prefix: redisPrefix, cooldownMs: config.file.policy.cooldownMs ?? DEFAULT_POLICY.cooldownMs })
-    : undefined;
+  const breakerSync = config.redisUrl ? await redisBreakerSync({ url: config.redisUrl, prefix: redisPrefix }) : undefined;
   const resilience = new Resilience({
     policy: config.file.policy, clock, ...(options.random ? { random: options.random } : {}), ...(breakerSync ? { sync: breakerSync } : {}),
     observer: ({ provider, outcome, code }) => metrics.upstreamAttempts.inc({ provider, outcome, code: code ?? "" }),

@@ -3,11 +3,11 @@
  *
  * A request first reserves the images (and their cost) it may produce; for a key with a quota, in one
  * transaction serial per key that also checks the quotas against what was settled plus what other requests
- * hold reserved — so two concurrent requests, even on two processes, cannot both take the last image. It then records the storage keys it is about to
- * write (before writing them), and is settled by what it delivered: charged exactly when images were
- * delivered or stored for the client. A row still `reserved` when the process starts belongs to a request
- * that died mid-way: `recover` deletes its files and settles it uncharged, so no stored image lacks a
- * charged record and no charged record lacks its images.
+ * hold reserved — so two concurrent requests, even on two processes, cannot both take the last image. It then
+ * records the storage keys it is about to write (before writing them), and is settled by what it delivered:
+ * charged exactly when images were delivered or stored for the client. A row still `reserved` whose instance died
+ * belongs to a request that died mid-way: `recover` settles it uncharged and deletes its files, so no charged record
+ * lacks its images.
  */
 import type { UsageReportRow } from "@doubao-gateway/sdk";
 import type { SqlDatabase, SqlRunner } from "../stores/sql/types.js";
@@ -106,7 +106,6 @@ interface Held {
   held_day_images: number;
   held_day_micros: number;
 }
-const NO_SUMS: Sums = { images: 0, micros: 0, day_images: 0, day_micros: 0 };
 
 /** Creates the tables, or adds what an older version's lack. */
 export async function migrateLedger(database: SqlRunner): Promise<void> {
@@ -197,7 +196,6 @@ export function createLedger(database: SqlDatabase): Ledger {
     reservation.id, reservation.keyId, reservation.keyName, reservation.model, reservation.endpoint, reservation.images, reservation.costMicros,
     reservation.referenceImages, reservation.instanceId, reservation.createdAt, reservation.day, held,
   ];
-  const sums = async (runner: SqlRunner, sql: string, keyId: string, day: string) => (await runner.get<Sums>(sql, [day, day, keyId])) ?? NO_SUMS;
 
   const dimensions: Record<UsageDimension, string[]> = { key: ["key_id", "MAX(key_name) AS key_name"], model: ["model"], day: ["day"] };
   const groupColumns: Record<UsageDimension, string> = { key: "key_id", model: "model", day: "day" };
@@ -211,7 +209,8 @@ export function createLedger(database: SqlDatabase): Ledger {
       await database.transaction(async (tx) => {
         await tx.lock(`quota:${reservation.keyId}`);
         const { keyId, day } = reservation;
-        const held = (await tx.get<Sums & Held>(QUOTA_SUMS, [day, day, keyId, day, day, keyId, day])) ?? { ...NO_SUMS, held_images: 0, held_micros: 0, held_day_images: 0, held_day_micros: 0 };
+        // Sums over no rows are one row of zeros: the answer is always there.
+        const held = (await tx.get<Sums & Held>(QUOTA_SUMS, [day, day, keyId, day, day, keyId, day])) as Sums & Held;
         const checks: Array<[QuotaKind, number | null, number, number, number]> = [
           ["totalImages", limits.totalImages, held.images, held.held_images, reservation.images],
           ["dailyImages", limits.dailyImages, held.day_images, held.held_day_images, reservation.images],
@@ -267,7 +266,7 @@ export function createLedger(database: SqlDatabase): Ledger {
       return rows.filter((row) => row.requests > 0);
     },
     async spent(keyId, day) {
-      const settled = await sums(database, SETTLED_SUMS, keyId, day);
+      const settled = (await database.get<Sums>(SETTLED_SUMS, [day, day, keyId])) as Sums;
       return { totalImages: settled.images, dailyImages: settled.day_images, totalMicros: settled.micros, dailyMicros: settled.day_micros };
     },
   };

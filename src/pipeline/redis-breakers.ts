@@ -14,11 +14,10 @@ interface Message {
   change: BreakerChange;
 }
 
-export async function redisBreakerSync(options: { url: string; prefix?: string; cooldownMs: number; now?: () => number }): Promise<BreakerSync> {
+export async function redisBreakerSync(options: { url: string; prefix?: string }): Promise<BreakerSync> {
   const prefix = options.prefix ?? "doubao-gateway:";
   const key = `${prefix}breakers`;
   const me = randomUUID();
-  const now = options.now ?? Date.now;
   // The subscriber queues its SUBSCRIBE until Redis answers; the other connection fails fast.
   const [redis, subscriber] = await Promise.all([openRedis(options.url), openRedis(options.url, { offlineQueue: true })]);
   const parse = (text: string): Message | undefined => {
@@ -39,11 +38,11 @@ export async function redisBreakerSync(options: { url: string; prefix?: string; 
         if (message && message.from !== me) apply(message.provider, message.change);
       });
       void subscriber.subscribe(key).catch(() => undefined);
-      // The breakers open now (opened within a cooldown), as this gateway starts.
+      // The breakers last opened, as this gateway starts (the resilience layer ignores those whose cooldown is over).
       void redis.hgetall(key).then((entries) => {
         for (const text of Object.values(entries)) {
           const message = parse(text);
-          if (message?.change.state === "open" && now() - message.change.openedAt < options.cooldownMs) apply(message.provider, message.change);
+          if (message?.change.state === "open") apply(message.provider, message.change);
         }
       }).catch(() => undefined);
     },

@@ -179,9 +179,9 @@ export class Resilience {
     this.observer = options.observer;
     this.sync = options.sync;
     this.sync?.subscribe((provider, change) => {
-      const breaker = this.breaker(provider);
-      if (change.state === "open") breaker.adoptOpen(change.openedAt);
-      else breaker.adoptClosed();
+      if (change.state === "closed") return this.breaker(provider).adoptClosed();
+      // An opening whose cooldown is already over (read at start from an old record) says nothing about now.
+      if (this.clock.now() - change.openedAt < this.policy.cooldownMs) this.breaker(provider).adoptOpen(change.openedAt);
     });
   }
 

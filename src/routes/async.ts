@@ -18,8 +18,12 @@ export const ASYNC_ROUTES: ReadonlySet<string> = new Set([
   "/doubao/images/generations", "/v1/images/generations", "/v1/images/edits", "/doubao/drawing", "/doubao/drawing/portrait",
 ]);
 
+/** The headers a task's run carries in place of the client's Authorization (see the auth hook in app.ts). */
+export const TASK_TOKEN_HEADER = "x-gateway-task-token";
+export const TASK_KEY_HEADER = "x-gateway-task-key";
+
 /** Request headers that describe the connection rather than the request, or that are this gateway's own; not replayed. */
-const HOP_HEADERS = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive", "expect", "upgrade", "x-gateway-task-token", "x-gateway-task-key"]);
+const HOP_HEADERS = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive", "expect", "upgrade", TASK_TOKEN_HEADER, TASK_KEY_HEADER]);
 
 export interface AsyncDeps {
   tasks: TaskStore;
@@ -38,10 +42,6 @@ export interface AsyncDeps {
   taskToken: string;
   onTaskFinished?: (outcome: "succeeded" | "failed", seconds: number) => void;
 }
-
-/** The headers a task's run carries in place of the client's Authorization (see the auth hook in app.ts). */
-export const TASK_TOKEN_HEADER = "x-gateway-task-token";
-export const TASK_KEY_HEADER = "x-gateway-task-key";
 
 /** The body of a request, read up to the limit (a 413 past it), before Fastify parses it. */
 export async function readBody(request: FastifyRequest, limit: number): Promise<Buffer> {

@@ -38,10 +38,13 @@ export interface Task {
   result: TaskResult | undefined;
 }
 
+/** A task as its worker gets it: with the request it is to make. */
+export type ClaimedTask = Task & { request: QueuedRequest };
+
 export interface TaskStore {
   enqueue(task: { id: string; keyId: string; now: number; request: QueuedRequest }): Promise<void>;
   /** The oldest queued task, now `running` on `instanceId`; undefined when none is queued. */
-  claim(instanceId: string, now: number): Promise<(Task & { request: QueuedRequest }) | undefined>;
+  claim(instanceId: string, now: number): Promise<ClaimedTask | undefined>;
   /** Keeps the result of a task not yet finished; resolves to whether this call finished it. */
   finish(id: string, result: TaskResult, now: number): Promise<boolean>;
   get(id: string): Promise<Task | undefined>;
@@ -59,7 +62,7 @@ export interface TaskStore {
 interface Row {
   id: string;
   key_id: string;
-  state: TaskState | null;
+  state: TaskState;
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
@@ -94,7 +97,7 @@ export async function migrateTasks(database: SqlRunner): Promise<void> {
 }
 
 const toTask = (row: Row): Task => ({
-  id: row.id, keyId: row.key_id, state: row.state ?? (row.finished_at === null ? "running" : "done"), createdAt: row.created_at,
+  id: row.id, keyId: row.key_id, state: row.state, createdAt: row.created_at,
   startedAt: row.started_at ?? undefined, finishedAt: row.finished_at ?? undefined,
   result: row.status_code === null ? undefined : { statusCode: row.status_code, contentType: row.content_type ?? "application/json", data: row.data ?? "" },
 });

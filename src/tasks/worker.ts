@@ -4,9 +4,7 @@
  * task submitted here). `stop` claims nothing more and resolves when the tasks running here have finished; a task
  * never claimed stays queued for the next instance — nothing is handed back because nothing waits in memory.
  */
-import type { QueuedRequest, Task, TaskResult, TaskStore } from "./tasks.js";
-
-export type ClaimedTask = Task & { request: QueuedRequest };
+import type { ClaimedTask, TaskResult, TaskStore } from "./tasks.js";
 
 export interface TaskWorkerOptions {
   tasks: TaskStore;
@@ -31,8 +29,6 @@ export interface TaskWorker {
   /** Looks for work now. */
   wake(): void;
   stop(): Promise<void>;
-  /** Tasks running here now. */
-  readonly running: number;
 }
 
 export function createTaskWorker(options: TaskWorkerOptions): TaskWorker {
@@ -98,9 +94,6 @@ export function createTaskWorker(options: TaskWorkerOptions): TaskWorker {
       stopped = true;
       if (timer) clearInterval(timer);
       if (running > 0) await new Promise<void>((resolve) => idle.push(resolve));
-    },
-    get running() {
-      return running;
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The SQLite backend (better-sqlite3, WAL): synchronous underneath, so a transaction holds a gate that every other
- * statement of this connection waits behind (and `batch` commits the batches of one event-loop turn together) — without it, a statement from another request, run while a
- * transaction awaits, would join that transaction (and its rollback). Statements are prepared once and cached.
+ * statement of this connection waits behind — without it, a statement from another request, run while a
+ * transaction awaits, would join that transaction (and its rollback). `batch` commits the batches of one
+ * event-loop turn together. Statements are prepared once and cached.
  */
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -58,6 +59,7 @@ export function createSqliteDatabase(file: string): SqlDatabase {
   let pending: Array<{ statements: Statements; resolve: (changes: number[]) => void; reject: (error: unknown) => void }> = [];
   const flush = async () => {
     while (gate) await gate;
+    if (pending.length === 0) return;
     const group = pending;
     pending = [];
     let outcomes: Array<{ changes: number[] } | { error: unknown }>;
@@ -116,6 +118,8 @@ export function createSqliteDatabase(file: string): SqlDatabase {
     ping: async () => void database.prepare("SELECT 1").get(),
     close: async () => {
       while (gate) await gate;
+      // Batches asked for before the close are written, not dropped.
+      await flush();
       database.close();
     },
   };

@@ -90,10 +90,18 @@ test("a task belongs to the key that made it; unknown, foreign and missing ids a
   await poll(submitted.json.task_id);
 });
 
-test("a task its process was running reads as interrupted (and uncharged) after a restart, never run twice", async () => {
+/** A gateway configuration on a data folder of its own (restart tests start gateways on it), removed afterwards. */
+async function withDataDir(extra: Record<string, string>, work: (config: ReturnType<typeof loadConfig>, dataDir: string) => Promise<void>): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), "doubao-gateway-async-"));
-  const config = loadConfig({ DATA_DIR: dataDir, GATEWAY_EMULATE: "1", GATEWAY_BOOTSTRAP_KEY: TEST_KEY, PUBLIC_BASE_URL: BASE });
   try {
+    await work(loadConfig({ DATA_DIR: dataDir, GATEWAY_EMULATE: "1", GATEWAY_BOOTSTRAP_KEY: TEST_KEY, PUBLIC_BASE_URL: BASE, ...extra }), dataDir);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+test("a task its process was running reads as interrupted (and uncharged) after a restart, never run twice", async () => {
+  await withDataDir({}, async (config, dataDir) => {
     const first = await createGateway(config);
     // A task a process that died was running: claimed by it, never finished.
     const database = openSqliteDataDir(dataDir);
@@ -111,15 +119,11 @@ test("a task its process was running reads as interrupted (and uncharged) after 
     } finally {
       await second.close();
     }
-  } finally {
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("a task still queued when its process stopped runs after the restart, once, without the client's key in the queue", async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "doubao-gateway-async-queued-"));
-  const config = loadConfig({ DATA_DIR: dataDir, GATEWAY_EMULATE: "1", GATEWAY_BOOTSTRAP_KEY: TEST_KEY, PUBLIC_BASE_URL: BASE });
-  try {
+  await withDataDir({}, async (config, dataDir) => {
     const first = await createGateway(config);
     const keyId = (await first.keys.findBySecret(TEST_KEY))?.id as string;
     // Stopped before its worker started: the task the client was answered 202 for is only in the queue.
@@ -148,15 +152,11 @@ test("a task still queued when its process stopped runs after the restart, once,
     } finally {
       await second.close();
     }
-  } finally {
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("a clean stop finishes the task it is running and leaves the queued one queued for the next instance", async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "doubao-gateway-async-stop-"));
-  const config = loadConfig({ DATA_DIR: dataDir, GATEWAY_EMULATE: "1", GATEWAY_BOOTSTRAP_KEY: TEST_KEY, PUBLIC_BASE_URL: BASE, TASK_CONCURRENCY: "1" });
-  try {
+  await withDataDir({ TASK_CONCURRENCY: "1" }, async (config, dataDir) => {
     const gateway = await createGateway(config);
     const submit = async (prompt: string) =>
       (await gateway.app.inject({
@@ -172,9 +172,7 @@ test("a clean stop finishes the task it is running and leaves the queued one que
     const states = raw.prepare("SELECT id, state, status_code FROM tasks ORDER BY created_at").all();
     raw.close();
     assert.deepEqual(states, [{ id: first, state: "done", status_code: 200 }, { id: second, state: "queued", status_code: null }]);
-  } finally {
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("GET /v1/tasks/{id}: running, then succeeded with timestamps and the parsed answer; a refused one is failed with its error", async () => {

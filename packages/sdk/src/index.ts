@@ -6,3 +6,4 @@ export { DoubaoClient, type ClientOptions, type DrawingParams, type ImageEditPar
 export * from "./errors.js";
 export * from "./types.js";
 export { imageBytes, imagesOf } from "./images.js";
+export { capabilityProblem, parsePixelSize, pixelSizeFits, sizeRuleText, type CapabilityProblem, type CapabilityRequest } from "./capabilities.js";

@@ -338,6 +338,34 @@ describe("the usage ledger", () => {
     assert.equal(bad.json().error.message, 'Invalid parameter `group_by`: must be a comma-separated list of key, model, day (got "week").');
   });
 
+  test("/admin/requests: the newest requests first, with status, provider, latency and cost; of one key; limit checked", async () => {
+    const key = await newKey({ name: "recent" });
+    now = T0 + 2 * DAY;
+    const made = await seedream(key.secret);
+    now += 1000;
+    const refused = await seedream(key.secret, { prompt: "x [[fault:ark:InputTextSensitiveContentDetected]]" });
+    now = T0;
+    const response = await h.get(`/admin/requests?key=${key.id}&limit=5`);
+    assert.equal(response.status, 200);
+    const body = response.json();
+    assert.equal(body.object, "list");
+    assert.equal(body.currency, "CNY");
+    assert.equal(body.data.length, 2);
+    const [second, first] = body.data;
+    assert.equal(typeof first.latency_ms, "number");
+    assert.deepEqual({ ...first, latency_ms: 0 }, {
+      id: made.headers["x-request-id"], created_at: new Date(T0 + 2 * DAY).toISOString(), key_id: key.id, key_name: "recent", model: SEEDREAM, served_model: SEEDREAM,
+      endpoint: "/doubao/images/generations", provider: "ark", state: "settled", status: 200, images: 1, latency_ms: 0, cost: 0.259, error_code: null,
+    });
+    assert.deepEqual([second.id, second.status, second.images, second.cost, second.error_code, second.created_at], [refused.headers["x-request-id"], 400, 0, 0, "InputTextSensitiveContentDetected", new Date(T0 + 2 * DAY + 1000).toISOString()]);
+    assert.equal((await h.get("/admin/requests?limit=1")).json().data.length, 1);
+    const bad = await h.get("/admin/requests?limit=0");
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json().error.message, 'Invalid parameter `limit`: must be an integer in [1, 500] (got "0").');
+    const user = await h.get("/admin/requests", { authorization: `Bearer ${key.secret}` });
+    assert.equal(user.status, 403);
+  });
+
   test("over a mixed run of successes, retries, refusals and upstream failures, the ledger's images equal the emulator's", async () => {
     const key = await newKey({ name: "mixed" });
     const generatedBefore = h.gateway.emulator?.stats.imagesGenerated ?? 0;

@@ -3,8 +3,8 @@
  * schema for a key's settings, one view of a key, one report. Both front ends only translate.
  */
 import type { z } from "zod";
-import type { KeyView, UsageReport } from "@doubao-gateway/sdk";
-import { keySettingsSchema, usageQuery } from "@doubao-gateway/sdk/schemas";
+import type { KeyView, RecentRequests, UsageReport } from "@doubao-gateway/sdk";
+import { keySettingsSchema, recentRequestsQuery, usageQuery } from "@doubao-gateway/sdk/schemas";
 import { BUILT_IN_MODELS } from "../models/builtin.js";
 import { parseOrThrow } from "../api/validate.js";
 import { ErrCode, GatewayError, invalidParameter, invalidRequest } from "../errors.js";
@@ -147,6 +147,17 @@ export async function usageReport(accounts: Accounts, raw: unknown, defaults: { 
     { requests: 0, charged_requests: 0, images: 0, output_tokens: 0, cost: 0 },
   );
   return { object: "usage", since, until, group_by: [...new Set(by)], currency: accounts.options.prices.currency, data, totals: { ...totals, cost: fromMicros(totals.cost) } };
+}
+
+/** `GET /admin/requests`: the newest ledger rows (50 unless `limit` says), of one key when `key` names its id. */
+export async function recentRequests(accounts: Accounts, raw: unknown): Promise<RecentRequests> {
+  const query = parseOrThrow(recentRequestsQuery, raw ?? {});
+  const rows = await accounts.ledger.recent(query.limit ?? 50, query.key);
+  return {
+    object: "list",
+    currency: accounts.options.prices.currency,
+    data: rows.map(({ cost_micros: micros, created_at: createdAt, ...row }) => ({ ...row, created_at: new Date(createdAt).toISOString(), cost: fromMicros(micros) })),
+  };
 }
 
 /** The report as CSV: one header line, one line per row (RFC 4180 quoting). */

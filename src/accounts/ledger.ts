@@ -79,6 +79,24 @@ export interface LedgerRecord {
   day: string;
 }
 
+/** A row of `GET /admin/requests`, as the ledger stores it (the cost in exact micro-units). */
+export interface RecentRow {
+  id: string;
+  created_at: number;
+  key_id: string;
+  key_name: string;
+  model: string;
+  served_model: string | null;
+  endpoint: string;
+  provider: string | null;
+  state: "reserved" | "settled";
+  status: number | null;
+  images: number;
+  latency_ms: number | null;
+  cost_micros: number;
+  error_code: string | null;
+}
+
 export interface Ledger {
   /** Checks the quotas and records the reservation, atomically; throws QuotaRefusal. */
   reserve(reservation: Reservation, limits: KeyLimits): Promise<void>;
@@ -90,6 +108,8 @@ export interface Ledger {
   interrupted(): Promise<Array<{ id: string; files: string[]; instanceId: string | null; createdAt: number }>>;
   get(id: string): Promise<LedgerRecord | undefined>;
   report(query: UsageQuery): Promise<UsageRow[]>;
+  /** The newest rows (reserved and settled), newest first; of one key when given. */
+  recent(limit: number, keyId?: string): Promise<RecentRow[]>;
   /** Charged images and cost of a key: in total and on a day. */
   spent(keyId: string, day: string): Promise<{ totalImages: number; dailyImages: number; totalMicros: number; dailyMicros: number }>;
 }
@@ -133,6 +153,7 @@ export async function migrateLedger(database: SqlRunner): Promise<void> {
   );
   CREATE INDEX IF NOT EXISTS usage_key_day ON usage (key_id, day);
   CREATE INDEX IF NOT EXISTS usage_day ON usage (day);
+  CREATE INDEX IF NOT EXISTS usage_created ON usage (created_at);
   CREATE INDEX IF NOT EXISTS usage_reserved ON usage (key_id) WHERE state = 'reserved';
   CREATE TABLE IF NOT EXISTS usage_daily (
     key_id TEXT NOT NULL,
@@ -265,6 +286,12 @@ export function createLedger(database: SqlDatabase): Ledger {
       const rows = await database.all<UsageRow>(sql, parameters);
       return rows.filter((row) => row.requests > 0);
     },
+    recent: (limit, keyId) =>
+      database.all<RecentRow>(
+        `SELECT id, created_at, key_id, key_name, model, served_model, endpoint, provider, state, status, images, latency_ms, cost_micros, error_code
+         FROM usage${keyId ? " WHERE key_id = ?" : ""} ORDER BY created_at DESC, id DESC LIMIT ?`,
+        keyId ? [keyId, limit] : [limit],
+      ),
     async spent(keyId, day) {
       const settled = (await database.get<Sums>(SETTLED_SUMS, [day, day, keyId])) as Sums;
       return { totalImages: settled.images, dailyImages: settled.day_images, totalMicros: settled.micros, dailyMicros: settled.day_micros };

@@ -1,7 +1,7 @@
-/** `/admin/keys…` and `/admin/usage` (admin keys only; the auth hook checks the role) and `GET /v1/usage` (a key's own usage). */
+/** `/admin/keys…`, `/admin/usage` and `/admin/requests` (admin keys only; the auth hook checks the role) and `GET /v1/usage` (a key's own usage). */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Accounts } from "../accounts/accounts.js";
-import { KeyAdmin, usageCsv, usageReport } from "../accounts/key-admin.js";
+import { KeyAdmin, recentRequests, usageCsv, usageReport } from "../accounts/key-admin.js";
 import type { KeyStore } from "../stores/keys.js";
 
 type WithId = FastifyRequest<{ Params: { id: string } }>;
@@ -22,6 +22,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: { keys: KeySto
     if (format === "csv") return reply.type("text/csv; charset=utf-8").send(usageCsv(report));
     return reply.send(report);
   };
+  app.get("/admin/requests", async (request) => recentRequests(deps.accounts, request.query));
   app.get("/admin/usage", async (request, reply) => send(request, reply, await usageReport(deps.accounts, request.query, { by: ["key", "model", "day"] })));
   app.get("/v1/usage", async (request, reply) => {
     const key = request.apiKey;

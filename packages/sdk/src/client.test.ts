@@ -123,6 +123,20 @@ describe("every method against the gateway", () => {
     assert.deepEqual(report.group_by, ["key"]);
   });
 
+  test("admin.requests: the newest ledger rows; health.ready: providers and breakers", async () => {
+    const made = await client.images.generate({ model: V40, prompt: "for the request list", size: "1K", response_format: "b64_json" });
+    assert.equal(made.data.length, 1);
+    const recent = await client.admin.requests({ limit: 1 });
+    assert.deepEqual([recent.object, recent.currency, recent.data.length], ["list", "CNY", 1]);
+    assert.deepEqual({ ...recent.data[0], id: "", created_at: "", latency_ms: 0 }, {
+      id: "", created_at: "", key_id: recent.data[0]?.key_id, key_name: "bootstrap", model: V40, served_model: V40, endpoint: "/doubao/images/generations",
+      provider: "ark", state: "settled", status: 200, images: 1, latency_ms: 0, cost: 0.2, error_code: null,
+    });
+    const ready = await client.health.ready();
+    assert.equal(ready.ready, true);
+    assert.deepEqual(ready.providers.map((provider) => [provider.id, provider.breaker, provider.usable]), [["ark", "closed", true], ["visual", "closed", true], ["302ai", "closed", true]]);
+  });
+
   test("saveImages writes each image and never overwrites a file", async () => {
     const answer = await client.images.generate({ model: V40, prompt: "save me", size: "1280x720", response_format: "url" });
     const fetchFunction = injectFetch(h.gateway.app);
@@ -194,6 +208,13 @@ describe("the retry policy and the error classes (scripted fetch, no sleeping)",
     assert.deepEqual(waits, [375, 750]);
   });
 
+  test("health.ready answers a 503 (not ready) with its body, neither thrown nor retried", async () => {
+    const body = { ready: false, providers: [{ id: "ark", label: "Ark", breaker: "open", usable: false }], dependencies: {}, reason: "every upstream's circuit breaker is open" };
+    const { sdk, calls } = make([new Response(JSON.stringify(body), { status: 503, headers: { "content-type": "application/json" } })]);
+    assert.deepEqual(await sdk.health.ready(), body);
+    assert.equal(calls.length, 1);
+  });
+
   test("4xx refusals are never retried", async () => {
     for (const [status, Class] of [[400, BadRequestError], [401, AuthenticationError], [403, PermissionDeniedError], [404, NotFoundError], [410, GoneError], [413, PayloadTooLargeError], [415, UnsupportedMediaTypeError]] as const) {
       const { sdk, calls } = make([errorBody(status, "X")]);
@@ -246,7 +267,7 @@ test("the main entry is browser-safe: no module of it imports a Node built-in (o
   const { readdirSync: list, readFileSync: read } = await import("node:fs");
   const dist = new URL("../dist/", import.meta.url);
   const files = list(dist).filter((name) => name.endsWith(".js") && name !== "node.js");
-  assert.deepEqual(files.sort(), ["client.js", "errors.js", "images.js", "index.js", "schemas.js", "types.js"]);
+  assert.deepEqual(files.sort(), ["capabilities.js", "client.js", "errors.js", "images.js", "index.js", "schemas.js", "types.js"]);
   for (const name of files) assert.doesNotMatch(read(new URL(name, dist), "utf8"), /from "node:|require\("node:|\bBuffer\b|process\./, name);
   assert.match(read(new URL("node.js", dist), "utf8"), /from "node:fs\/promises"/);
 });

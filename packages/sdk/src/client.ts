@@ -11,8 +11,8 @@ import type {
   seedreamRequest, seedreamRequestV1, usageQuery,
 } from "./schemas.js";
 import type {
-  ArkStreamEvent, DrawingResponse, ImagesResponse, KeyCreated, KeyView, ModelList, ModelObject, OpenAIStreamEvent, PortraitResponse, TaskResult,
-  TaskObject, TaskSubmitted, UsageReport,
+  ArkStreamEvent, DrawingResponse, ImagesResponse, KeyCreated, KeyView, ModelList, ModelObject, OpenAIStreamEvent, PortraitResponse, Readiness,
+  RecentRequests, TaskResult, TaskObject, TaskSubmitted, UsageReport,
 } from "./types.js";
 
 /** `images.generate`'s body: any image model's request (types from the gateway's own schemas). */
@@ -84,6 +84,8 @@ interface Call {
   json?: unknown;
   form?: FormData;
   accept?: string;
+  /** Statuses besides 2xx whose body is the answer (`/ready`'s 503), neither thrown nor retried. */
+  answers?: readonly number[];
 }
 
 export class DoubaoClient {
@@ -179,7 +181,15 @@ export class DoubaoClient {
     get: (query: UsageParams = {}, options?: RequestOptions): Promise<UsageReport> => this.json({ method: "GET", path: "/v1/usage", query }, options),
   };
 
+  readonly health = {
+    /** `GET /ready`: providers with their breakers, and the gateway's parts; a 503 (not ready) is answered, not thrown. */
+    ready: (options?: RequestOptions): Promise<Readiness> => this.json({ method: "GET", path: "/ready", answers: [503] }, options),
+  };
+
   readonly admin = {
+    /** The newest requests in the ledger (admin keys only): status, provider, latency and cost of each. */
+    requests: (query: { limit?: number; key?: string } = {}, options?: RequestOptions): Promise<RecentRequests> =>
+      this.json({ method: "GET", path: "/admin/requests", query }, options),
     keys: {
       create: (settings: KeySettingsParams & { name: string }, options?: RequestOptions): Promise<KeyCreated> => this.json({ method: "POST", path: "/admin/keys", json: settings }, options),
       list: async (options?: RequestOptions): Promise<KeyView[]> => (await this.json<{ data: KeyView[] }>({ method: "GET", path: "/admin/keys" }, options)).data,
@@ -267,7 +277,7 @@ export class DoubaoClient {
       let failure: DoubaoError;
       try {
         const response = await this.fetchFunction(this.url(call), { method: call.method, headers, ...(body !== undefined ? { body } : {}), signal: controller.signal });
-        if (response.ok) {
+        if (response.ok || call.answers?.includes(response.status)) {
           if (!stream) {
             // The body is read under the same timeout: buffer it now.
             const text = await response.text();

@@ -308,3 +308,13 @@ export const usageQuery = z.strictObject({
   format: z.enum(["json", "csv"], { error: "must be json or csv" }).optional(),
 });
 export type UsageQuery = z.input<typeof usageQuery>;
+
+/** `GET /admin/requests`: the newest requests in the ledger. */
+export const recentRequestsQuery = z.strictObject({
+  limit: z
+    .string({ error: "must be an integer in [1, 500]" })
+    .refine((value) => /^\d{1,3}$/.test(value) && Number(value) >= 1 && Number(value) <= 500, { error: "must be an integer in [1, 500]" })
+    .transform(Number)
+    .optional(),
+  key: z.string().min(1).optional(),
+});

@@ -193,6 +193,45 @@ export interface UsageReport {
   totals: { requests: number; charged_requests: number; images: number; output_tokens: number; cost: number };
 }
 
+/** One request of `GET /admin/requests`: newest first; `state` `reserved` while it is in flight. */
+export interface RecentRequest {
+  id: string;
+  created_at: string;
+  key_id: string;
+  key_name: string;
+  /** The model asked for; `served_model` made the images (a retired model's replacement), null when none was made. */
+  model: string;
+  served_model: string | null;
+  endpoint: string;
+  /** The upstream that answered (e.g. `ark`, `visual`, `302ai`), null when none did. */
+  provider: string | null;
+  state: "reserved" | "settled";
+  /** The HTTP status the client got; null while in flight. */
+  status: number | null;
+  images: number;
+  latency_ms: number | null;
+  cost: number;
+  error_code: string | null;
+}
+
+/** `GET /admin/requests`. */
+export interface RecentRequests {
+  object: "list";
+  currency: string;
+  data: RecentRequest[];
+}
+
+/** `GET /ready`: whether some upstream can serve, each provider's breaker, and the gateway's own parts. */
+export interface Readiness {
+  ready: boolean;
+  /** Each configured upstream: its breaker's state, and whether it can take a request now. */
+  providers: Array<{ id: string; label: string; breaker: string; usable: boolean }>;
+  /** The database, storage and Redis (when used): `ok` or `down: …`. */
+  dependencies: Record<string, string>;
+  /** Why it is not ready. */
+  reason?: string;
+}
+
 /** The error body of every non-2xx answer. */
 export interface ErrorBody {
   error: { code: string; message: string; message_cn: string; param: string | null; type: string; err_code: number };

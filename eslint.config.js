@@ -24,10 +24,16 @@ export default tseslint.config(
   },
   {
     // Plain Node scripts: the start-up build check and the benchmarks.
-    files: ["scripts/**/*.mjs", "bench/**/*.mjs"],
+    files: ["scripts/**/*.mjs", "bench/**/*.mjs", "packages/web/scripts/**/*.mjs"],
     languageOptions: {
       globals: { process: "readonly", console: "readonly", URL: "readonly", Buffer: "readonly", setTimeout: "readonly", clearTimeout: "readonly", setInterval: "readonly", clearInterval: "readonly", performance: "readonly", fetch: "readonly" },
     },
+  },
+  {
+    // The benchmark's preload (CommonJS, loaded with --require into the gateway under measurement).
+    files: ["bench/**/*.cjs"],
+    languageOptions: { sourceType: "commonjs", globals: { require: "readonly", process: "readonly", Buffer: "readonly", TextDecoder: "readonly", SharedArrayBuffer: "readonly" } },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
   },
   {
     // Outside tests, nothing fetches by the global either: upstream calls take their fetch from the provider options.

@@ -1,4 +1,4 @@
-// `npm start`'s pre-step: compile TypeScript only when a source, a tsconfig or the package files changed since the
+// `npm start`'s pre-step: compile TypeScript (and build the web app) only when a source, a tsconfig or the package files changed since the
 // last build (dist/.build-stamp, written by `npm run build`), so a restart costs no compile. `npm run build` always
 // compiles.
 import { spawnSync } from "node:child_process";
@@ -7,8 +7,11 @@ import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
 const stamp = join(root, "dist", ".build-stamp");
-const inputs = ["src", "packages/sdk/src", "tsconfig.json", "tsconfig.build.json", "packages/sdk/tsconfig.json", "packages/sdk/package.json", "package.json", "package-lock.json"];
-const outputs = ["dist/main.js", "dist/cli.js", "packages/sdk/dist/index.js"];
+const inputs = [
+  "src", "packages/sdk/src", "packages/web/src", "packages/web/index.html", "packages/web/vite.config.ts", "tsconfig.json", "tsconfig.build.json",
+  "packages/sdk/tsconfig.json", "packages/sdk/package.json", "packages/web/package.json", "package.json", "package-lock.json",
+];
+const outputs = ["dist/main.js", "dist/cli.js", "packages/sdk/dist/index.js", "packages/web/dist/index.html"];
 
 /** The newest modification time under a path (a file, or a folder walked whole). */
 function newest(path) {

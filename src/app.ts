@@ -10,6 +10,7 @@ import { registerDrawingRoutes } from "./routes/drawing.js";
 import { registerEditRoutes } from "./routes/edits.js";
 import { registerImageRoutes, type RouteDeps } from "./routes/images.js";
 import { registerMetaRoutes } from "./routes/meta.js";
+import { registerWebRoutes } from "./routes/web.js";
 import type { KeyStore } from "./stores/keys.js";
 import type { TaskStore } from "./tasks/tasks.js";
 import type { IdempotencyStore } from "./stores/idempotency.js";
@@ -38,10 +39,12 @@ export interface AppDeps extends RouteDeps {
   now?: () => number;
   /** Prometheus metrics (GET /metrics); none when absent. */
   metrics?: GatewayMetrics;
+  /** The built web app's folder (WEB_DIR); default packages/web/dist. */
+  webDir?: string;
 }
 
 /** Paths that need no API key. */
-const PUBLIC_ROUTES = new Set(["/health", "/ready", "/metrics", "/openapi.json", "/files/:day/:name"]);
+const PUBLIC_ROUTES = new Set(["/health", "/ready", "/metrics", "/openapi.json", "/files/:day/:name", "/", "/assets/:name"]);
 
 /** Every route and its methods, to answer a wrong method with 405 rather than 404. */
 const KNOWN_PATHS: Record<string, string> = {
@@ -57,6 +60,8 @@ const KNOWN_PATHS: Record<string, string> = {
   "/v1/webhook_secret": "GET",
   "/admin/keys": "GET, POST",
   "/admin/usage": "GET",
+  "/admin/requests": "GET",
+  "/": "GET",
   "/health": "GET",
   "/ready": "GET",
   "/metrics": "GET",
@@ -220,6 +225,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
   }
+  registerWebRoutes(app, deps.webDir ? { dir: deps.webDir } : {});
   registerMetaRoutes(app, { router: deps.router, storage: deps.storage, fileTtlMs: deps.fileTtlMs, ...(deps.fileServing ? { fileServing: deps.fileServing } : {}), publicBaseUrl: deps.publicBaseUrl, currency: deps.accounts.options.prices.currency, resilience: deps.resilience, ...(deps.checks ? { checks: deps.checks } : {}), ...(deps.now ? { now: deps.now } : {}) });
   return app;
 }

@@ -45,6 +45,8 @@ let origin = "";
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
+/** The host of every request the browser made. */
+const origins = new Set<string>();
 /** Every API request the page made: method, path and JSON body. */
 const sent: Array<{ method: string; path: string; body: unknown }> = [];
 
@@ -60,10 +62,14 @@ before(async () => {
   const port = await freePort();
   origin = `http://127.0.0.1:${port}`;
   // The result URLs must be ones the browser can load: the gateway's own address.
-  h = await startHarness({ PUBLIC_BASE_URL: origin });
+  // The built-in model table (GATEWAY_CONFIG unset): Seedream 3.0 and SeedEdit 3.0 retired, served by Seedream 4.5.
+  h = await startHarness({ PUBLIC_BASE_URL: origin, GATEWAY_CONFIG: "" });
   await h.gateway.app.listen({ port, host: "127.0.0.1" });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu"] });
   context = await browser.newContext({ viewport: DESKTOP, locale: "en-US" });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin });
+  // Nothing the app loads may come from anywhere but the gateway (and the test's own prefix proxy, also on loopback).
+  context.on("request", (request) => origins.add(new URL(request.url()).hostname));
   await context.addInitScript(() => localStorage.setItem("dg.lang", "en"));
   page = await context.newPage();
   page.setDefaultTimeout(120_000);
@@ -146,6 +152,10 @@ describe("the web playground", () => {
     const src = await page.locator(".result-image").first().getAttribute("src");
     assert.match(src ?? "", new RegExp(`^${origin}/files/\\d{8}/`));
     assert.equal(await page.getByRole("link", { name: "Download" }).first().getAttribute("download"), "doubao-1.jpeg");
+    await page.getByRole("button", { name: "Copy as curl" }).click();
+    await page.getByRole("button", { name: "Copied" }).waitFor();
+    const curl = await page.evaluate(() => (globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }).navigator.clipboard.readText());
+    assert.equal(curl, `curl -s '${origin}/doubao/images/generations' -H "Authorization: Bearer $DOUBAO_KEY" -H 'Content-Type: application/json' -d '{"model":"${V45}","prompt":"a lighthouse at dawn, watercolour","size":"2K","response_format":"url","watermark":true}'`);
     // It is kept in the history, in this browser.
     await page.locator(".history-prompt", { hasText: "a lighthouse at dawn, watercolour" }).waitFor();
     await shoot("playground");
@@ -217,6 +227,52 @@ describe("the web playground", () => {
     assert.deepEqual(await naturalSizes(), ["1024x1024"]);
   });
 
+  test("a reference image by URL shows its preview; SeedEdit edits an uploaded photo", async () => {
+    await openPlayground("Seedream");
+    await page.getByLabel("Image URL").fill("http://127.0.0.1:9/not-fetched.png");
+    await page.getByRole("button", { name: "Add URL" }).click();
+    assert.equal(await page.locator(".thumbs img").getAttribute("src"), "http://127.0.0.1:9/not-fetched.png");
+    await page.getByRole("button", { name: "Remove image 1" }).click();
+    assert.equal(await page.locator(".thumbs img").count(), 0);
+
+    await openPlayground("SeedEdit");
+    assert.match(await page.locator("#family-panel").textContent() ?? "", /doubao-seededit-3-0-i2i-250628 — served by doubao-seedream-4-5-251128/);
+    const photo = await testImage(800, 600, "jpeg");
+    await page.locator('input[type="file"][name="image"]').setInputFiles({ name: "photo.jpeg", mimeType: "image/jpeg", buffer: photo });
+    await page.getByRole("textbox", { name: "Prompt", exact: true }).fill("make it snow");
+    await generate();
+    const call = apiCalls("/doubao/images/generations").at(-1);
+    assert.deepEqual(call?.body, {
+      model: "doubao-seededit-3-0-i2i-250628", prompt: "make it snow", image: `data:image/jpeg;base64,${photo.toString("base64")}`, size: "adaptive",
+      guidance_scale: 5.5, seed: -1, watermark: true, response_format: "url",
+    });
+    assert.equal((await naturalSizes()).length, 1);
+  });
+
+  test("a portrait from a pasted photo, at the size asked", async () => {
+    await openPlayground("Portrait");
+    const photo = await testImage(600, 800, "png");
+    await page.locator(".drop").focus();
+    await page.evaluate((base64) => {
+      const browser = globalThis as unknown as {
+        DataTransfer: new () => { items: { add(file: unknown): void } }; File: new (parts: unknown[], name: string, options: { type: string }) => unknown;
+        ClipboardEvent: new (type: string, init: { clipboardData: unknown; bubbles: boolean }) => unknown; atob(text: string): string;
+        document: { querySelector(selector: string): { dispatchEvent(event: unknown): void } };
+      };
+      const bytes = Uint8Array.from(browser.atob(base64), (char) => char.charCodeAt(0));
+      const transfer = new browser.DataTransfer();
+      transfer.items.add(new browser.File([bytes], "pasted.png", { type: "image/png" }));
+      browser.document.querySelector(".drop").dispatchEvent(new browser.ClipboardEvent("paste", { clipboardData: transfer, bubbles: true }));
+    }, photo.toString("base64"));
+    await page.locator(".thumbs img").waitFor();
+    await page.getByLabel("Width").fill("512");
+    await page.getByLabel("Height").fill("640");
+    await generate();
+    const call = apiCalls("/doubao/drawing/portrait").at(-1);
+    assert.equal((call?.body as { image_input: string }).image_input, `data:image/png;base64,${photo.toString("base64")}`);
+    assert.deepEqual(await naturalSizes(), ["512x640"]);
+  });
+
   test("a field out of the model's range is refused before anything is sent", async () => {
     await openPlayground("Seedream");
     await page.getByRole("textbox", { name: "Prompt", exact: true }).fill("too small");
@@ -279,6 +335,7 @@ describe("the operator console", () => {
     assert.match(byKey ?? "", /web-user 1/);
     assert.match(await page.locator(".totals").textContent() ?? "", /^\d+ requests, \d+ images, [\d.]+ CNY$/);
     assert.match(await page.locator(".providers").first().textContent() ?? "", /breaker closed, usable/);
+    assert.match(await page.locator("section[aria-labelledby='models-title'] tr", { hasText: "doubao-seedream-3-0-t2i-250415" }).textContent() ?? "", /retired served by doubao-seedream-4-5-251128 sunset 2026-05-13/);
     await shoot("console");
     assert.deepEqual(await axeViolations(), []);
 
@@ -311,7 +368,15 @@ describe("the operator console", () => {
     await page.getByRole("button", { name: "Copy secret" }).waitFor();
     await page.getByRole("button", { name: "I have copied it" }).click();
     assert.equal(await page.locator(".secret-value").count(), 0);
-    assert.match(await page.locator("tr[data-key='web-made']").textContent() ?? "", /30 rpm/);
+    const made = page.locator("tr[data-key='web-made']");
+    assert.match(await made.textContent() ?? "", /30 rpm/);
+    await page.getByRole("button", { name: "Disable web-made" }).click();
+    await page.getByRole("button", { name: "Enable web-made" }).click();
+    await made.locator(".badge.active").waitFor();
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.getByRole("button", { name: "Delete web-made" }).click();
+    await made.waitFor({ state: "detached" });
+    assert.equal((await h.gateway.keys.list()).some((key) => key.name === "web-made"), false);
 
     await page.getByRole("button", { name: "切换到中文" }).click();
     await page.getByRole("heading", { name: "运营控制台" }).waitFor();
@@ -355,5 +420,6 @@ describe("serving the app", () => {
     } finally {
       proxy.close();
     }
+    assert.deepEqual([...origins], ["127.0.0.1"]);
   });
 });

@@ -9,7 +9,7 @@
  * belongs to a request that died mid-way: `recover` settles it uncharged and deletes its files, so no charged record
  * lacks its images.
  */
-import type { UsageReportRow } from "@doubao-gateway/sdk";
+import type { RecentRequest, UsageReportRow } from "@doubao-gateway/sdk";
 import type { SqlDatabase, SqlRunner } from "../stores/sql/types.js";
 import type { KeyLimits } from "../stores/keys.js";
 
@@ -79,23 +79,8 @@ export interface LedgerRecord {
   day: string;
 }
 
-/** A row of `GET /admin/requests`, as the ledger stores it (the cost in exact micro-units). */
-export interface RecentRow {
-  id: string;
-  created_at: number;
-  key_id: string;
-  key_name: string;
-  model: string;
-  served_model: string | null;
-  endpoint: string;
-  provider: string | null;
-  state: "reserved" | "settled";
-  status: number | null;
-  images: number;
-  latency_ms: number | null;
-  cost_micros: number;
-  error_code: string | null;
-}
+/** A row of `GET /admin/requests` as the ledger stores it: the SDK's row, with the time in ms and the cost in micro-units. */
+export type RecentRow = Omit<RecentRequest, "cost" | "created_at"> & { cost_micros: number; created_at: number };
 
 export interface Ledger {
   /** Checks the quotas and records the reservation, atomically; throws QuotaRefusal. */

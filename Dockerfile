@@ -6,6 +6,7 @@ FROM node:20-bookworm AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/sdk/package.json packages/sdk/
+COPY packages/web/package.json packages/web/
 RUN npm ci
 COPY . .
 RUN npm run build && npm prune --omit=dev
@@ -19,6 +20,8 @@ COPY --from=build /app/dist dist
 COPY --from=build /app/bin bin
 COPY --from=build /app/packages/sdk/package.json packages/sdk/package.json
 COPY --from=build /app/packages/sdk/dist packages/sdk/dist
+# The web app: only its build (the gateway serves packages/web/dist at /).
+COPY --from=build /app/packages/web/dist packages/web/dist
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME /data

@@ -4,7 +4,8 @@
  * here: credentials come from the environment only. Every mistake is a ConfigError naming the path.
  */
 import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
+import { createRequire } from "node:module";
+import type * as Yaml from "yaml";
 import { z } from "zod";
 import { priceTableOf, type PriceTable } from "./accounts/prices.js";
 import type { ModelTable} from "./models/table.js";
@@ -55,7 +56,8 @@ export class ConfigFileError extends Error {}
 export function parseConfigFile(text: string, name: string): FileConfig {
   let raw: unknown;
   try {
-    raw = name.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+    // The YAML parser (84 modules) is loaded only by a gateway that has a YAML file to read.
+    raw = name.endsWith(".json") ? JSON.parse(text) : (createRequire(import.meta.url)("yaml") as typeof Yaml).parse(text);
   } catch (error) {
     throw new ConfigFileError(`${name} is not valid ${name.endsWith(".json") ? "JSON" : "YAML"}: ${(error as Error).message.split("\n")[0]}`);
   }

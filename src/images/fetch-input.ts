@@ -6,7 +6,8 @@
  */
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { Agent, buildConnector, request } from "undici";
+import type { Agent, Dispatcher } from "undici";
+import { loadUndici } from "../undici.js";
 import { invalidParameter } from "../errors.js";
 import { AllowList, isPublicAddress, unmapIPv4 } from "./address-policy.js";
 import { MAX_INPUT_BYTES } from "./inspect.js";
@@ -44,8 +45,11 @@ class Unresolvable extends Error {}
 
 const agents = new WeakMap<FetchPolicy, Agent>();
 
-function agentFor(policy: FetchPolicy): Agent {
+async function agentFor(policy: FetchPolicy): Promise<Agent> {
   let agent = agents.get(policy);
+  if (agent) return agent;
+  const { Agent, buildConnector } = await loadUndici();
+  agent = agents.get(policy);
   if (agent) return agent;
   const base = buildConnector({ timeout: 10_000 });
   const resolve = policy.resolve ?? systemResolve;
@@ -107,11 +111,12 @@ export async function fetchInput(url: string, field: string, policy: FetchPolicy
     }
     if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return fail(`only http and https URLs are fetched; got ${parsed.protocol.replace(":", "")}.`);
     if (parsed.username || parsed.password) return fail("URLs with credentials are not fetched.");
-    let response: Awaited<ReturnType<typeof request>>;
+    let response: Dispatcher.ResponseData;
     try {
+      const { request } = await loadUndici();
       response = await request(parsed, {
         method: "GET",
-        dispatcher: agentFor(policy),
+        dispatcher: await agentFor(policy),
         signal: combined,
         headers: { accept: "image/png,image/jpeg;q=0.9,*/*;q=0.1", "user-agent": "doubao-gateway" },
       });
@@ -191,8 +196,9 @@ export async function postChecked(url: string, body: string, headers: Record<str
   const parsed = new URL(url);
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error(`only http and https URLs are called; got ${parsed.protocol.replace(":", "")}`);
   if (parsed.username || parsed.password) throw new Error("URLs with credentials are not called");
+  const { request } = await loadUndici();
   const response = await request(url, {
-    method: "POST", body, headers, dispatcher: agentFor(policy), maxRedirections: 0,
+    method: "POST", body, headers, dispatcher: await agentFor(policy), maxRedirections: 0,
     headersTimeout: policy.timeoutMs ?? 15_000, bodyTimeout: policy.timeoutMs ?? 15_000,
   } as Parameters<typeof request>[1]);
   await response.body.dump({ limit: 64 * 1024 }).catch(() => undefined);

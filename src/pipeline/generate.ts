@@ -6,7 +6,7 @@
  * transient failure, so a request returns stored images or an error, never a URL to nothing.
  */
 import { loadSharp } from "../images/sharp.js";
-import { request } from "undici";
+import { loadUndici } from "../undici.js";
 import type { ResponseFormat } from "../api/schemas.js";
 import { GatewayError } from "../errors.js";
 import { fetchInput, type FetchPolicy } from "../images/fetch-input.js";
@@ -72,7 +72,7 @@ const MAX_RESULT_BYTES = 64 * 1024 * 1024;
 async function downloadResult(url: string, provider: Provider, policy: FetchPolicy, signal: AbortSignal): Promise<Buffer> {
   try {
     if (new URL(url).origin === provider.origin) {
-      const response = await request(url, { method: "GET", signal, headersTimeout: 30_000, bodyTimeout: 30_000 });
+      const response = await (await loadUndici()).request(url, { method: "GET", signal, headersTimeout: 30_000, bodyTimeout: 30_000 });
       if (response.statusCode !== 200) {
         response.body.on("error", () => undefined).destroy();
         throw new Error(`HTTP ${response.statusCode}`);

@@ -5,7 +5,9 @@
  * is the caller's signal (the resilience layer's).
  */
 import { createParser } from "eventsource-parser";
-import { Agent, request } from "undici";
+import type * as Undici from "undici";
+import type { Agent } from "undici";
+import { loadUndici } from "../undici.js";
 import type { CheckReport } from "./types.js";
 import { scrub, upstreamMalformed, upstreamTimeout, upstreamUnreachable, type UpstreamError } from "./upstream-error.js";
 
@@ -27,7 +29,7 @@ let pool: Agent | undefined;
 /** One keep-alive pool for every upstream origin, made on first use. */
 // Headers and idle-body timeouts stay undici's (5 min, as the global fetch had): the attempt's signal is usually
 // shorter, and a stream whose upstream goes silent mid-way still ends.
-const sharedPool = () => (pool ??= new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 }));
+const sharedPool = (undici: typeof Undici) => (pool ??= new undici.Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 }));
 
 async function send(transport: Transport, url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<Answer> {
   if (transport) {
@@ -51,7 +53,8 @@ async function send(transport: Transport, url: string, headers: Record<string, s
       },
     };
   }
-  const answer = await request(url, { method: "POST", headers, body, signal, dispatcher: sharedPool() });
+  const undici = await loadUndici();
+  const answer = await undici.request(url, { method: "POST", headers, body, signal, dispatcher: sharedPool(undici) });
   return {
     status: answer.statusCode,
     header(name) {

@@ -273,7 +273,7 @@ test("snag: HOST=0.0.0.0 prints the addresses it listens on and warns that PUBLI
   });
   assert.match(output, /^doubao-gateway listening on http:\/\/127\.0\.0\.1:\d+(, http:\/\/[\d.]+:\d+)* \(public URL http:\/\/localhost:0\)\n/);
   assert.match(output, /\nWARNING: HOST=0\.0\.0\.0 listens on every address, but result URLs are built on http:\/\/localhost:0, which other machines cannot reach\. Set PUBLIC_BASE_URL to the address clients use\.\n/);
-  assert.match(output, /\nDatabase and results: .+gateway\.db, .+files \(DATA_DIR\)\n/);
+  assert.match(output, /\nDatabase and results: .+gateway\.db, .+files \(DATA_DIR\)\nPlayground and console: open http:\/\/localhost:0\/ in a browser and paste an API key\n/);
   assert.match(output, /The emulator listens on http:\/\/127\.0\.0\.1:\d+: GET \/_emulator\/stats, POST\/DELETE \/_emulator\/faults/);
 });
 

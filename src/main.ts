@@ -30,6 +30,7 @@ export async function serve(config: Config): Promise<void> {
   const lines = [
     `doubao-gateway listening on ${addresses.join(", ")} (public URL ${config.publicBaseUrl})`,
     `Database and results: ${join(config.dataDir, "gateway.db")}, ${join(config.dataDir, "files")} (DATA_DIR)`,
+    `Playground and console: open ${config.publicBaseUrl}/ in a browser and paste an API key`,
   ];
   if (everywhere && !config.publicBaseUrlSet) {
     lines.push(`WARNING: HOST=${config.host} listens on every address, but result URLs are built on ${config.publicBaseUrl}, which other machines cannot reach. Set PUBLIC_BASE_URL to the address clients use.`);

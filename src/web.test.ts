@@ -353,7 +353,7 @@ describe("the operator console", () => {
     await shoot("playground-error");
   });
 
-  test("a new key's secret is shown once, with a copy button; Chinese labels on request", async () => {
+  test("a new key's secret is shown once, with a copy button; in Chinese on request, errors too", async () => {
     await useKey(TEST_KEY);
     await page.goto(`${origin}/#/console`);
     await page.getByText("Create a key").click();
@@ -381,6 +381,14 @@ describe("the operator console", () => {
     await page.getByRole("button", { name: "切换到中文" }).click();
     await page.getByRole("heading", { name: "运营控制台" }).waitFor();
     assert.equal(await page.evaluate(() => document.documentElement.lang), "zh-CN");
+    // In Chinese, the playground's labels, and the gateway's own message_cn in the error.
+    await page.goto(`${origin}/#/`);
+    await page.getByRole("tab", { name: "Seedream" }).click();
+    await page.getByRole("textbox", { name: "提示词", exact: true }).fill("上游会拒绝 [[fault:ark:InputTextSensitiveContentDetected]]");
+    await page.getByRole("button", { name: "生成" }).click();
+    const alert = page.locator(".results .error");
+    await alert.waitFor();
+    assert.match(await alert.textContent() ?? "", /^请求失败请求被拒绝：.*（InputTextSensitiveContentDetected）请修改提示词或图片后再试。请求 ID：/);
     await page.getByRole("button", { name: "Switch to English" }).click();
   });
 });

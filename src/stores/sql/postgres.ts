@@ -91,12 +91,16 @@ export async function createPostgresDatabase(options: PostgresOptions): Promise<
     ...shared,
     location: safeLocation(options.url),
     transaction,
+    // One statement is atomic on its own: sent as it is, one round trip, not BEGIN, the statement and COMMIT (the
+    // reservation of a key without a quota, the files of a request).
     batch: (statements) =>
-      transaction(async (tx) => {
-        const changed: number[] = [];
-        for (const [sql, parameters] of statements) changed.push(await tx.run(sql, parameters));
-        return changed;
-      }),
+      statements.length === 1
+        ? shared.run(...(statements[0] as readonly [string, readonly SqlValue[]])).then((changed) => [changed])
+        : transaction(async (tx) => {
+            const changed: number[] = [];
+            for (const [sql, parameters] of statements) changed.push(await tx.run(sql, parameters));
+            return changed;
+          }),
     ping: async () => void (await pool.query("SELECT 1")),
     close: () => pool.end(),
   };

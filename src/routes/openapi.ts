@@ -1,7 +1,7 @@
 /** `/openapi.json`, generated from the same zod schemas that validate requests. */
 import { keySettings } from "../accounts/key-admin.js";
 import { z } from "zod";
-import { usageQuery } from "@doubao-gateway/sdk/schemas";
+import { recentRequestsQuery, usageQuery } from "@doubao-gateway/sdk/schemas";
 import { drawingRequest, portraitRequest, seededitRequest, seededitRequestV1, seedream4Request, seedream4RequestV1, seedreamRequest, seedreamRequestV1 } from "../api/schemas.js";
 
 const schema = (zodSchema: z.ZodType) => {
@@ -128,6 +128,23 @@ const answerSchemas: Record<string, unknown> = {
       totals: { type: "object", properties: { requests: { type: "integer" }, charged_requests: { type: "integer" }, images: { type: "integer" }, output_tokens: { type: "integer" }, cost: { type: "number" } } },
     },
   },
+  RecentRequests: {
+    type: "object", required: ["object", "currency", "data"],
+    properties: {
+      object: { const: "list" }, currency: { type: "string" },
+      data: {
+        type: "array",
+        items: {
+          type: "object",
+          properties: {
+            id: { type: "string" }, created_at: { type: "string" }, key_id: { type: "string" }, key_name: { type: "string" }, model: { type: "string" }, served_model: { type: ["string", "null"] },
+            endpoint: { type: "string" }, provider: { type: ["string", "null"] }, state: { type: "string", enum: ["reserved", "settled"] }, status: { type: ["integer", "null"] },
+            images: { type: "integer" }, latency_ms: { type: ["integer", "null"] }, cost: { type: "number" }, error_code: { type: ["string", "null"] },
+          },
+        },
+      },
+    },
+  },
   Key: {
     type: "object",
     properties: {
@@ -161,9 +178,10 @@ const asyncParameter = { name: "async", in: "query", schema: { type: "string", e
 const keyId = { name: "id", in: "path", required: true, schema: { type: "string" }, description: "the key's id, a unique start of its id or prefix, or its name" };
 
 /** The query of the usage reports, from the schema that validates it. */
-const usageParameters = Object.entries((schema(usageQuery) as { properties: Record<string, Record<string, unknown>> }).properties).map(([name, property]) => ({
-  name, in: "query", required: false, schema: property,
-}));
+/** A query schema's fields as OpenAPI query parameters (all optional). */
+const queryParameters = (query: z.ZodType) =>
+  Object.entries((schema(query) as { properties: Record<string, Record<string, unknown>> }).properties).map(([name, property]) => ({ name, in: "query", required: false, schema: property }));
+const usageParameters = queryParameters(usageQuery);
 
 const asyncResult = (summary: string) => ({
   get: {
@@ -299,6 +317,13 @@ export function buildOpenApi(serverUrl: string): Record<string, unknown> {
       },
       "/admin/keys/{id}/disable": { parameters: [keyId], post: { summary: "Disable a key (admin)", responses: okJson("Key", { "404": error("Unknown key") }) } },
       "/admin/keys/{id}/enable": { parameters: [keyId], post: { summary: "Enable a key (admin)", responses: okJson("Key", { "404": error("Unknown key") }) } },
+      "/admin/requests": {
+        get: {
+          summary: "The newest requests, with status, provider, latency and cost (admin)",
+          parameters: queryParameters(recentRequestsQuery),
+          responses: okJson("RecentRequests", { "400": error("A bad limit") }),
+        },
+      },
       "/admin/usage": { get: { summary: "Usage per key, model and day (admin)", parameters: usageParameters, responses: okJson("UsageReport", { "400": error("A bad day or group_by") }) } },
     },
   };

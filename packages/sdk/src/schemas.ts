@@ -315,6 +315,7 @@ export const recentRequestsQuery = z.strictObject({
     .string({ error: "must be an integer in [1, 500]" })
     .refine((value) => /^\d{1,3}$/.test(value) && Number(value) >= 1 && Number(value) <= 500, { error: "must be an integer in [1, 500]" })
     .transform(Number)
-    .optional(),
-  key: z.string().min(1).optional(),
+    .optional()
+    .describe("How many rows: an integer in [1, 500]; default 50"),
+  key: z.string().min(1).optional().describe("Only this key's requests (its id)"),
 });

@@ -111,6 +111,7 @@ const gatewayTarget = (name, server) => ({
 async function passThrough(lines) {
   const upstream = await startProcess("upstream", `node ${join(here, "upstream.mjs")}`, {});
   const floor = await startProcess("floor", `node ${join(here, "floor.mjs")}`, { UPSTREAM: `http://127.0.0.1:${upstream.port}` });
+  const fastifyFloor = await startProcess("fastify floor", `node ${join(here, "fastify-floor.mjs")}`, { UPSTREAM: `http://127.0.0.1:${upstream.port}` });
   const portkeyPort = 18787 + Math.floor(Math.random() * 1000);
   const portkey = await startProcess("portkey", `node node_modules/@portkey-ai/gateway/build/start-server.js --port=${portkeyPort}`, {}, /Ready for (connections)/);
   portkey.port = portkeyPort;
@@ -118,6 +119,7 @@ async function passThrough(lines) {
   const targets = [
     { name: "upstream directly", pid: upstream.pid, url: `http://127.0.0.1:${upstream.port}/api/v3/images/generations`, body: ARK_BODY, headers: { "content-type": "application/json" } },
     { name: "floor (node:http + undici)", pid: floor.pid, url: `http://127.0.0.1:${floor.port}/`, body: ARK_BODY, headers: { "content-type": "application/json" } },
+    { name: "reference: the floor as a Fastify route, no gateway work", pid: fastifyFloor.pid, url: `http://127.0.0.1:${fastifyFloor.port}/`, body: ARK_BODY, headers: { "content-type": "application/json" } },
     {
       name: "Portkey gateway", pid: portkey.pid, url: `http://127.0.0.1:${portkey.port}/v1/images/generations`, body: ARK_BODY,
       headers: { "content-type": "application/json", authorization: "Bearer bench-ark-key", "x-portkey-provider": "openai", "x-portkey-custom-host": `http://127.0.0.1:${upstream.port}/api/v3` },
@@ -160,7 +162,7 @@ async function passThrough(lines) {
     `- ≥ 60 % of the floor's req/s: ${fmt((oursRps / floorRps) * 100, 1)} % — ${oursRps / floorRps >= 0.6 ? "met" : "**missed**"}`,
     `- p99 ≤ 2× the floor's: ${fmt(oursP99)} ms vs ${fmt(floorP99)} ms (${fmt(oursP99 / floorP99, 2)}×) — ${oursP99 <= 2 * floorP99 ? "met" : "**missed**"}`,
     `- ≥ 5× Portkey's req/s: ${fmt(oursRps / portkeyRps, 2)}× — ${oursRps / portkeyRps >= 5 ? "met" : "**missed**"}`, "");
-  for (const server of [upstream, floor, portkey, gateway]) await server.stop();
+  for (const server of [upstream, floor, fastifyFloor, portkey, gateway]) await server.stop();
   return { floorRps };
 }
 

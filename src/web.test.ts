@@ -354,6 +354,14 @@ describe("the operator console", () => {
   });
 
   test("a new key's secret is shown once, with a copy button; in Chinese on request, errors too", async () => {
+    // A user key is told what the console needs.
+    const user = await h.gateway.app.inject({ method: "POST", url: "/admin/keys", headers: { authorization: `Bearer ${TEST_KEY}`, "content-type": "application/json" }, payload: { name: "web-viewer", role: "user" } });
+    await page.goto(`${origin}/#/console`);
+    await useKey((user.json() as { secret: string }).secret);
+    const refusal = page.locator(".console .error");
+    await refusal.waitFor();
+    assert.match(await refusal.textContent() ?? "", /^This key may not do that: .*The console needs an admin key \(role admin\)\.$/);
+
     await useKey(TEST_KEY);
     await page.goto(`${origin}/#/console`);
     await page.getByText("Create a key").click();

@@ -27,6 +27,8 @@ export const keyPrefix = (key: string): string => `${key.slice(0, 8)}…`;
 
 export interface ShownError {
   text: string;
+  /** The HTTP status, when the gateway answered. */
+  status?: number;
   requestId?: string;
   field?: string;
 }
@@ -39,7 +41,7 @@ export function describeError(error: unknown): ShownError {
     const message = (lang.get() === "zh" && error.messageCn) || error.message;
     const status = error.status ?? 0;
     const key: MessageKey = status >= 500 || status === 502 ? "error.5xx" : (([400, 401, 403, 404, 410, 413, 429] as const).find((code) => code === status) ? (`error.${status}` as MessageKey) : "error.400");
-    return { text: t(key, { message }), ...(error.requestId ? { requestId: error.requestId } : {}), ...(error.param ? { field: error.param } : {}) };
+    return { text: t(key, { message }), ...(error.status ? { status: error.status } : {}), ...(error.requestId ? { requestId: error.requestId } : {}), ...(error.param ? { field: error.param } : {}) };
   }
   if (error instanceof DOMException && error.name === "AbortError") return { text: t("error.timeout", { message: error.message }) };
   return { text: t("error.connection", { message: error instanceof Error ? error.message : String(error) }) };

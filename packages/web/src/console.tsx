@@ -61,7 +61,7 @@ export function Console({ models }: { models: ModelObject[] | undefined }) {
       {error && (
         <div class="error" role="alert">
           <p>{error.text}</p>
-          {error.text.includes("403") || /admin/i.test(error.text) ? <p>{t("console.needAdmin")}</p> : null}
+          {error.status === 403 && <p>{t("console.needAdmin")}</p>}
         </div>
       )}
       {created && (

@@ -80,7 +80,7 @@ function App() {
       </header>
       <KeyBar />
       <main id="main">
-        {!key ? <p class="panel intro">{t("key.none")}</p> : screen === "console" ? <Console models={models} /> : <Playground models={models} modelsError={modelsError} />}
+        {!key ? <p class="panel intro">{t("key.none")}</p> : screen === "console" ? <Console key={key} models={models} /> : <Playground models={models} modelsError={modelsError} />}
       </main>
     </>
   );

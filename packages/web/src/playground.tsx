@@ -121,6 +121,8 @@ export function Playground(props: { models: ModelObject[] | undefined; modelsErr
     } catch (error) {
       update({ finished: Date.now(), error: describeError(error) });
     }
+    // On a phone the results are below the form: bring them into view.
+    if (abort.current === controller && matchMedia("(max-width: 900px)").matches) document.getElementById("results-title")?.scrollIntoView({ behavior: "smooth" });
   };
 
   const families: Array<{ id: Family; label: MessageKey }> = [

@@ -5,7 +5,7 @@
  * concurrency (429, Retry-After), then the image and spend quotas, reserved atomically in the ledger
  * (429 -10006 total / -10007 daily). The returned Admission follows the request: it re-checks the key
  * before every upstream attempt (a revoked key stops there), records the files it is about to store,
- * settles by what was delivered, and releases the concurrency slot when the response is over.
+ * settles by what was delivered, and releases the concurrency slot before the response goes out.
  */
 import { GatewayError, keyRefused, modelNotAllowed, quotaExceeded, rateLimited } from "../errors.js";
 import type { BlobStorage } from "../storage/types.js";
@@ -49,7 +49,8 @@ export interface Admission {
   settle(delivered: Delivered): Promise<void>;
   /** Settles a failed request uncharged and deletes anything it stored. */
   fail(error: unknown): Promise<void>;
-  release(): void;
+  /** Frees the concurrency slot (once; later calls do nothing); resolves when every process sees it free. */
+  release(): void | Promise<void>;
 }
 
 export class Accounts {

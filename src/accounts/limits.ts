@@ -51,7 +51,8 @@ export interface SharedLimits {
   /** Takes a slot in the key's last-minute window; refused when `limit` were taken. */
   take(key: string, limit: number, now: number): Promise<RateDecision>;
   /** A release function when fewer than `limit` of the key's requests are running, else undefined. */
-  enter(key: string, limit: number): Promise<(() => void) | undefined>;
+  /** Takes a concurrency slot; resolves to its release (which resolves once the slot is free for every process), or undefined when the key is at its limit. */
+  enter(key: string, limit: number): Promise<(() => void | Promise<void>) | undefined>;
   /** Throws when the shared store cannot be reached (for /ready). */
   ping?(): Promise<void>;
   close?(): Promise<void>;

@@ -5,6 +5,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { Redis } from "ioredis";
 import { loadConfig } from "../config.js";
 import { createGateway, type Gateway } from "../runtime.js";
 import { CLASSIC_LIVE_CONFIG, TEST_KEY } from "../testing/harness.js";
@@ -46,13 +47,20 @@ test("rpm 3 across two gateways: A, B, A pass, the fourth on B is refused with R
 });
 
 test("concurrency 1 across two gateways: while A runs the key's request, B refuses the next; after it, B serves", async () => {
-  const { secret } = (await a.keys.create({ name: "shared-concurrency", concurrency: 1 }));
+  const { secret, record } = (await a.keys.create({ name: "shared-concurrency", concurrency: 1 }));
   const slow = drawing(a, secret, "slow [[fault:slow:800]]");
   await new Promise((resolve) => setTimeout(resolve, 200));
   const refused = await drawing(b, secret);
   assert.equal(refused.statusCode, 429);
   assert.equal(refused.json().error.message, "This API key may run 1 request at a time; retry when one has finished.");
   assert.equal((await slow).statusCode, 200);
+  // Once the answer is in, the slot is free in Redis (the race this guards over HTTP is in scale-out.test.ts).
+  const redis = new Redis(REDIS_URL);
+  try {
+    assert.equal(await redis.zcard(`${prefix}running:${record.id}`), 0);
+  } finally {
+    redis.disconnect();
+  }
   assert.equal((await drawing(b, secret)).statusCode, 200);
 });
 

@@ -74,10 +74,11 @@ export async function redisLimits(options: RedisLimitsOptions): Promise<SharedLi
       const entered = await run(() => redis.eval(ENTER, 1, `${prefix}running:${key}`, now, now + leaseMs, limit, lease) as Promise<number>);
       if (entered !== 1) return undefined;
       let released = false;
-      return () => {
+      // Awaited before the answer is sent: a client that got its answer finds the slot free on every gateway.
+      return async () => {
         if (released) return;
         released = true;
-        void redis.zrem(`${prefix}running:${key}`, lease).catch(() => undefined);
+        await redis.zrem(`${prefix}running:${key}`, lease).catch(() => undefined);
       };
     },
     ping: async () => {

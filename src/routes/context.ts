@@ -16,7 +16,7 @@ declare module "fastify" {
 
 /**
  * Admits a generation request under its key's limits and quotas (before any upstream call), and runs it:
- * a failure settles the request uncharged; the concurrency slot is freed when the response is over.
+ * a failure settles the request uncharged; the concurrency slot is freed before the answer is sent.
  */
 export async function accounted<T>(
   request: FastifyRequest,
@@ -29,12 +29,16 @@ export async function accounted<T>(
   if (!request.apiKey) throw keyRefused("unknown");
   request.modelId = work.model;
   const admission = await accounts.admit(request.apiKey, { id: request.id, endpoint: request.routeOptions.url ?? request.url, ...work });
-  reply.raw.once("close", admission.release);
+  // A client that goes away frees the slot at once; otherwise it is freed when the work is done, before the answer
+  // is sent, so that whoever got the answer can send the next request at once.
+  reply.raw.once("close", () => void admission.release());
   try {
     return await run(admission);
   } catch (error) {
     await admission.fail(error instanceof ClientGone || (error as Error | undefined)?.name === "AbortError" && reply.raw.destroyed ? new ClientGone() : error);
     throw error;
+  } finally {
+    await admission.release();
   }
 }
 

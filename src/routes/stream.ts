@@ -94,6 +94,8 @@ export async function streamToClient(
   }
 
   const clientGone = raw.destroyed;
+  // The work is over: the slot is free before the stream's last event, as before a plain answer.
+  await admission.release();
   if (!raw.destroyed) {
     if (failure) {
       const error = { code: failure.code, message: failure.message };

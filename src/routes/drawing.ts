@@ -79,7 +79,9 @@ export function registerDrawingRoutes(app: FastifyInstance, deps: RouteDeps): vo
         status: "succeeded",
         ...body,
       };
-      return reply.code(200).send(answer);
+      // Returned, not sent: the request's concurrency slot is freed (routes/context.ts) before Fastify sends it.
+      reply.code(200);
+      return answer;
     });
   });
 
@@ -107,7 +109,9 @@ export function registerDrawingRoutes(app: FastifyInstance, deps: RouteDeps): vo
       await settle(admission, generation);
       reply.header("x-gateway-provider", generation.provider.label);
       const answer: PortraitResponse = { ...envelope(generation, format, request.id, startedAt), status: 10000 };
-      return reply.code(200).send(answer);
+      // Returned, not sent: the request's concurrency slot is freed (routes/context.ts) before Fastify sends it.
+      reply.code(200);
+      return answer;
     });
   });
 }

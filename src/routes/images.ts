@@ -98,7 +98,9 @@ export async function sendClassicImages(context: ArkRequestContext, calls: reado
     response.error = { code: "PartialFailure", message: `${failures.length} of ${calls.length} images failed; the first failure: ${(failures[0] as Error).message}` };
   }
   await settleImages(context, succeeded, images, response.error?.code ?? null);
-  return reply.code(200).send(response);
+  // Returned, not sent: the request's concurrency slot is freed (routes/context.ts) before Fastify sends it.
+  reply.code(200);
+  return response;
 }
 
 async function settleImages(context: ArkRequestContext, succeeded: readonly Generation[], images: readonly DeliveredImage[], errorCode: string | null): Promise<void> {
@@ -151,7 +153,9 @@ async function sendSeedream4Images(context: ArkRequestContext, calls: readonly A
   const usage = (succeeded.length === calls.length && sumUsage(succeeded.map((generation) => generation.usage))) || usageOf(images);
   const response: ArkResponse = { model: context.clientModel, created: unixSeconds(), data, usage };
   await settleImages(context, succeeded, images, data.some((item) => "error" in item) ? "PartialFailure" : null);
-  return reply.code(200).send(response);
+  // Returned, not sent: the request's concurrency slot is freed (routes/context.ts) before Fastify sends it.
+  reply.code(200);
+  return response;
 }
 
 /**

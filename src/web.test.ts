@@ -291,7 +291,7 @@ describe("the web playground", () => {
     await page.getByLabel("Max images").fill("20");
     await page.getByRole("button", { name: "Generate" }).click();
     await page.locator(".field.invalid .field-error", { hasText: "max_images" }).waitFor();
-    assert.equal(await page.locator(".field.invalid .field-error").textContent(), "Invalid parameter `sequential_image_generation_options.max_images`: must be an integer in [1, 15] (got 20).");
+    assert.equal(await page.locator(".field.invalid .field-error").textContent(), "Invalid parameter `sequential_image_generation_options.max_images`: must be an integer in [1, 15] (got number 20).");
     assert.equal(sent.length, before, "nothing was sent");
     await page.getByLabel("Make a group of related images").uncheck();
   });

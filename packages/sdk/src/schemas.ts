@@ -319,3 +319,44 @@ export const recentRequestsQuery = z.strictObject({
     .describe("How many rows: an integer in [1, 500]; default 50"),
   key: z.string().min(1).optional().describe("Only this key's requests (its id)"),
 });
+
+/** The first rule an input breaks, in the words of the gateway's 400 (`param` and `message`). */
+export interface FieldProblem {
+  field: string;
+  message: string;
+  /** The field is required and absent (the gateway's `MissingParameter`). */
+  missing: boolean;
+}
+
+/** A short, safe rendering of a bad value for an error message (never the whole of a huge string). */
+function describeValue(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return "an object";
+  return `${typeof value} ${String(value)}`;
+}
+
+/**
+ * A zod issue as the field it names and the gateway's message for it; `prefix` names the part of the request the
+ * schema checked. Parse with `{ reportInput: true }` so that the message can say what was sent.
+ */
+export function issueProblem(issue: z.core.$ZodIssue | undefined, prefix = ""): FieldProblem {
+  if (!issue) return { field: prefix || "body", message: "is invalid", missing: false };
+  if (issue.code === "unrecognized_keys") {
+    const field = [prefix, ...issue.path.map(String), issue.keys[0]].filter(Boolean).join(".");
+    return { field, message: `Invalid parameter \`${field}\`: is not a known field.`, missing: false };
+  }
+  const field = [prefix, ...issue.path.map(String)].filter(Boolean).join(".") || "body";
+  if (issue.code === "invalid_type" && "input" in issue && issue.input === undefined) {
+    return { field, message: `Missing required parameter \`${field}\`.`, missing: true };
+  }
+  const got = "input" in issue && issue.input !== undefined ? ` (got ${describeValue(issue.input)})` : "";
+  return { field, message: `Invalid parameter \`${field}\`: ${issue.message}${got}.`, missing: false };
+}
+
+/** The first rule `input` breaks under `schema` (as the gateway would answer it), or undefined when it keeps them all. */
+export function firstProblem(schema: z.ZodType, input: unknown, prefix = ""): FieldProblem | undefined {
+  const result = schema.safeParse(input, { reportInput: true });
+  return result.success ? undefined : issueProblem(result.error.issues[0], prefix);
+}

@@ -4,7 +4,7 @@
  * their lifecycle. Everything through the SDK's `admin`, `health` and `models` calls.
  */
 import type { KeyCreated, KeyView, ModelObject, Readiness, RecentRequests, UsageReport } from "@doubao-gateway/sdk";
-import { keySettings } from "@doubao-gateway/sdk/schemas";
+import { firstProblem, keySettings } from "@doubao-gateway/sdk/schemas";
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { client, describeError, type ShownError } from "./api.js";
 import { BarChart } from "./charts.js";
@@ -166,11 +166,9 @@ function CreateKey({ models, onCreated }: { models: ModelObject[]; onCreated: (c
       ...(form.expires ? { expires_at: new Date(`${form.expires}T00:00:00Z`).toISOString() } : {}),
       ...(allowed.length ? { allowed_models: allowed } : {}),
     };
-    const parsed = keySettings.safeParse(settings);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const field = issue?.path.map(String).join(".") ?? "body";
-      setProblem({ field, message: `Invalid parameter \`${field}\`: ${issue?.message ?? "is invalid"}.` });
+    const found = firstProblem(keySettings, settings);
+    if (found) {
+      setProblem(found);
       return;
     }
     try {

@@ -3,10 +3,9 @@
  * here with the gateway's own rules (the SDK's schemas and `capabilityProblem`) before anything is sent; results as
  * images with their size, download and copy-as-curl; streamed groups shown image by image; a history in the browser.
  */
-import { capabilityProblem, imagesOf, type ArkStreamEvent, type ImagesResponse, type ModelObject } from "@doubao-gateway/sdk";
-import { drawingRequest, portraitRequest, seededitRequest, seedream4Request, DRAWING_MODEL_VERSIONS, SEEDEDIT_3_I2I } from "@doubao-gateway/sdk/schemas";
+import { capabilityProblem, imagesOf, type ArkStreamEvent, type DrawingResponse, type ImagesResponse, type ModelObject, type PortraitResponse } from "@doubao-gateway/sdk";
+import { drawingRequest, firstProblem, portraitRequest, seededitRequest, seedream4Request, DRAWING_MODEL_VERSIONS, SEEDEDIT_3_I2I } from "@doubao-gateway/sdk/schemas";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import type { z } from "zod";
 import { baseUrl, client, describeError, type ShownError } from "./api.js";
 import { Check, Field, ImagePicker, NumberField, Select, type PickedImage } from "./fields.js";
 import { t, type MessageKey } from "./i18n.js";
@@ -38,17 +37,6 @@ interface Run {
 interface Problem {
   field: string;
   message: string;
-}
-
-/** The first rule a body breaks, worded as the gateway words it (`Invalid parameter \`field\`: rule (got …)`). */
-function schemaProblem(schema: z.ZodType, body: unknown): Problem | undefined {
-  const result = schema.safeParse(body, { reportInput: true });
-  if (result.success) return undefined;
-  const issue = result.error.issues[0];
-  if (!issue) return undefined;
-  const field = issue.path.map(String).join(".") || "body";
-  const input = "input" in issue && issue.input !== undefined ? ` (got ${JSON.stringify(issue.input).slice(0, 60)})` : "";
-  return { field, message: `Invalid parameter \`${field}\`: ${issue.message}${input}.` };
 }
 
 const HISTORY = "dg.history";
@@ -266,6 +254,18 @@ function addAnswer(answer: ImagesResponse, add: (image: ResultImage) => void) {
   });
 }
 
+/** The images of a drawing or portrait answer (the Volcengine envelope: URLs or base64). */
+function addEnvelope(answer: DrawingResponse | PortraitResponse, add: (image: ResultImage) => void) {
+  imagesOf(answer).forEach((image, index) => add({ index, src: image.url ?? dataUrlOf(image.b64 ?? "") }));
+}
+
+function ResponseFormatField(props: { value: "url" | "b64_json"; onChange: (value: "url" | "b64_json") => void }) {
+  return (
+    <Select name="response_format" label={t("field.responseFormat")} value={props.value} options={[{ value: "url", label: t("field.responseFormat.url") }, { value: "b64_json", label: t("field.responseFormat.b64") }]}
+      onChange={(value) => props.onChange(value as "url" | "b64_json")} />
+  );
+}
+
 function usePrompt(reuse: string | undefined, initial = ""): [string, (value: string) => void] {
   const [prompt, setPrompt] = useState(initial);
   useEffect(() => {
@@ -338,7 +338,7 @@ function SeedreamForm({ models, busy, start, reuse }: FormProps) {
   const submit = (event: Event) => {
     event.preventDefault();
     const request = body();
-    const found = schemaProblem(seedream4Request, request) ?? capabilityProblem(model.id, caps, { ...request, sequential_image_generation: request.sequential_image_generation ?? "disabled", stream: request.stream ?? false });
+    const found = firstProblem(seedream4Request, request) ?? capabilityProblem(model.id, caps, { ...request, sequential_image_generation: request.sequential_image_generation ?? "disabled", stream: request.stream ?? false });
     setProblem(found);
     if (found) return;
     const expected = group ? numberOr(maxImages, 1) : 1;
@@ -386,7 +386,7 @@ function SeedreamForm({ models, busy, start, reuse }: FormProps) {
           error={errorFor(problem, "sequential_image_generation_options.max_images", "sequential_image_generation_options")} />
       )}
       {caps.stream && <Check name="stream" label={t("field.stream")} checked={stream} onChange={setStream} />}
-      <Select name="response_format" label={t("field.responseFormat")} value={responseFormat} options={[{ value: "url", label: t("field.responseFormat.url") }, { value: "b64_json", label: t("field.responseFormat.b64") }]} onChange={(value) => setResponseFormat(value as "url" | "b64_json")} />
+      <ResponseFormatField value={responseFormat} onChange={setResponseFormat} />
       {caps.output_formats.length > 1 && <Select name="output_format" label={t("field.outputFormat")} value={outputFormat || (caps.output_formats[0] ?? "")} options={caps.output_formats.map((format) => ({ value: format, label: format }))} onChange={setOutputFormat} error={errorFor(problem, "output_format")} />}
       {caps.optimize_prompt_modes.length > 1 && <Select name="mode" label={t("field.optimize")} value={mode || (caps.optimize_prompt_modes[0] ?? "")} options={caps.optimize_prompt_modes.map((value) => ({ value, label: value }))} onChange={setMode} />}
       {caps.tools.includes("web_search") && <Check name="web_search" label={t("field.webSearch")} checked={webSearch} onChange={setWebSearch} />}
@@ -408,7 +408,7 @@ function SeededitForm({ models, busy, start, reuse }: FormProps) {
   const submit = (event: Event) => {
     event.preventDefault();
     const request = { model: model?.id ?? SEEDEDIT_3_I2I, prompt, image: images[0]?.src ?? "", size: "adaptive" as const, guidance_scale: numberOr(guidance, 5.5), seed: numberOr(seed, -1), watermark, response_format: responseFormat };
-    const found = schemaProblem(seededitRequest, { ...request, model: SEEDEDIT_3_I2I });
+    const found = firstProblem(seededitRequest, { ...request, model: SEEDEDIT_3_I2I });
     setProblem(found);
     if (found) return;
     void start({ family: "seededit", model: request.model, prompt, endpoint: "/doubao/images/generations", body: request, expected: 1 }, async (signal, add) => addAnswer(await client().images.generate(request, { signal }), add));
@@ -420,7 +420,7 @@ function SeededitForm({ models, busy, start, reuse }: FormProps) {
       <PromptField value={prompt} onInput={setPrompt} error={errorFor(problem, "prompt")} />
       <NumberField name="guidance_scale" step="0.1" label={t("field.guidance")} help={t("field.guidance.help", { min: 1, max: 10 })} value={guidance} onInput={setGuidance} error={errorFor(problem, "guidance_scale")} />
       <NumberField name="seed" label={t("field.seed")} help={t("field.seed.help")} value={seed} onInput={setSeed} error={errorFor(problem, "seed")} />
-      <Select name="response_format" label={t("field.responseFormat")} value={responseFormat} options={[{ value: "url", label: t("field.responseFormat.url") }, { value: "b64_json", label: t("field.responseFormat.b64") }]} onChange={(value) => setResponseFormat(value as "url" | "b64_json")} />
+      <ResponseFormatField value={responseFormat} onChange={setResponseFormat} />
       <Check name="watermark" label={t("field.watermark")} checked={watermark} onChange={setWatermark} />
       <SubmitRow busy={busy} problem={problem} shown={new Set(["image", "prompt", "guidance_scale", "seed"])} />
     </form>
@@ -442,12 +442,11 @@ function DrawingForm({ busy, start, reuse }: FormProps) {
   const submit = (event: Event) => {
     event.preventDefault();
     const request = { prompt, model_version: version as (typeof DRAWING_MODEL_VERSIONS)[number], width: numberOr(width, 512), height: numberOr(height, 512), use_sr: useSr, use_pre_llm: usePreLlm, seed: numberOr(seed, -1), scale: numberOr(scale, 3.5), ddim_steps: numberOr(steps, 25), return_url: true };
-    const found = schemaProblem(drawingRequest, request);
+    const found = firstProblem(drawingRequest, request);
     setProblem(found);
     if (found) return;
     void start({ family: "drawing", model: version, prompt, endpoint: "/doubao/drawing", body: request, expected: 1 }, async (signal, add) => {
-      const answer = await client().drawing.create(request, { signal });
-      imagesOf(answer).forEach((image, index) => add({ index, src: image.url ?? dataUrlOf(image.b64 ?? "") }));
+      addEnvelope(await client().drawing.create(request, { signal }), add);
     });
   };
   return (
@@ -481,12 +480,11 @@ function PortraitForm({ busy, start, reuse }: FormProps) {
   const submit = (event: Event) => {
     event.preventDefault();
     const request = { image_input: images[0]?.src ?? "", ...(prompt ? { prompt } : {}), width: numberOr(width, 1328), height: numberOr(height, 1328), gen_mode: mode as "creative", gpen: numberOr(gpen, 0.4), skin: numberOr(skin, 0.3), seed: numberOr(seed, -1) };
-    const found = schemaProblem(portraitRequest, request);
+    const found = firstProblem(portraitRequest, request);
     setProblem(found);
     if (found) return;
     void start({ family: "portrait", model: "i2i_portrait_photo", prompt, endpoint: "/doubao/drawing/portrait", body: request, expected: 1 }, async (signal, add) => {
-      const answer = await client().portrait.create(request, { signal });
-      imagesOf(answer).forEach((image, index) => add({ index, src: image.url ?? dataUrlOf(image.b64 ?? "") }));
+      addEnvelope(await client().portrait.create(request, { signal }), add);
     });
   };
   return (

@@ -39,8 +39,6 @@ export interface AppDeps extends RouteDeps {
   now?: () => number;
   /** Prometheus metrics (GET /metrics); none when absent. */
   metrics?: GatewayMetrics;
-  /** The built web app's folder (WEB_DIR); default packages/web/dist. */
-  webDir?: string;
 }
 
 /** Paths that need no API key. */
@@ -225,7 +223,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
   }
-  registerWebRoutes(app, deps.webDir ? { dir: deps.webDir } : {});
+  registerWebRoutes(app);
   registerMetaRoutes(app, { router: deps.router, storage: deps.storage, fileTtlMs: deps.fileTtlMs, ...(deps.fileServing ? { fileServing: deps.fileServing } : {}), publicBaseUrl: deps.publicBaseUrl, currency: deps.accounts.options.prices.currency, resilience: deps.resilience, ...(deps.checks ? { checks: deps.checks } : {}), ...(deps.now ? { now: deps.now } : {}) });
   return app;
 }

@@ -6,7 +6,6 @@
  */
 import { createParser } from "eventsource-parser";
 import type * as Undici from "undici";
-import type { Agent } from "undici";
 import { loadUndici } from "../undici.js";
 import type { CheckReport } from "./types.js";
 import { scrub, upstreamMalformed, upstreamTimeout, upstreamUnreachable, type UpstreamError } from "./upstream-error.js";
@@ -25,7 +24,7 @@ interface Answer {
   chunks(): AsyncIterable<Uint8Array>;
 }
 
-let pool: Agent | undefined;
+let pool: Undici.Agent | undefined;
 /** One keep-alive pool for every upstream origin, made on first use. */
 // Headers and idle-body timeouts stay undici's (5 min, as the global fetch had): the attempt's signal is usually
 // shorter, and a stream whose upstream goes silent mid-way still ends.

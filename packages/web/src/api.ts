@@ -33,6 +33,9 @@ export interface ShownError {
   field?: string;
 }
 
+/** The statuses with words of their own (i18n `error.<status>`); other 4xx read as a refusal, 5xx as an upstream failure. */
+const WORDED = [400, 401, 403, 404, 410, 413, 429];
+
 /** An error as the user reads it: what happened, in their language, with the gateway's own message. */
 export function describeError(error: unknown): ShownError {
   if (error instanceof TimeoutError) return { text: t("error.timeout", { message: error.message }) };
@@ -40,7 +43,7 @@ export function describeError(error: unknown): ShownError {
   if (error instanceof DoubaoError) {
     const message = (lang.get() === "zh" && error.messageCn) || error.message;
     const status = error.status ?? 0;
-    const key: MessageKey = status >= 500 || status === 502 ? "error.5xx" : (([400, 401, 403, 404, 410, 413, 429] as const).find((code) => code === status) ? (`error.${status}` as MessageKey) : "error.400");
+    const key: MessageKey = status >= 500 ? "error.5xx" : WORDED.includes(status) ? (`error.${status}` as MessageKey) : "error.400";
     return { text: t(key, { message }), ...(error.status ? { status: error.status } : {}), ...(error.requestId ? { requestId: error.requestId } : {}), ...(error.param ? { field: error.param } : {}) };
   }
   if (error instanceof DOMException && error.name === "AbortError") return { text: t("error.timeout", { message: error.message }) };

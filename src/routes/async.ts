@@ -6,7 +6,7 @@
  * poll.
  */
 import type { TaskObject } from "@doubao-gateway/sdk";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ErrCode, GatewayError, invalidParameter, invalidRequest, renderError } from "../errors.js";
 import { newRequestId } from "../request-id.js";
 import type { TaskStore } from "../tasks/tasks.js";
@@ -80,8 +80,12 @@ export function interruptedResult(id: string) {
 
 export function registerAsync(app: FastifyInstance, deps: AsyncDeps): void {
   // After the auth hook (registered before this one): only a valid key gets a task.
-  app.addHook("onRequest", async (request, reply) => {
-    if (request.method !== "POST" || !ASYNC_ROUTES.has(request.routeOptions.url ?? "")) return;
+  // Most requests are not tasks: those (no query string) pass on at once, without a promise or a URL parse.
+  app.addHook("onRequest", (request, reply, done) => {
+    if (request.method !== "POST" || !request.url.includes("?") || !ASYNC_ROUTES.has(request.routeOptions.url ?? "")) return done();
+    return submitTask(request, reply);
+  });
+  const submitTask = async (request: FastifyRequest, reply: FastifyReply) => {
     const url = new URL(request.url, "http://gateway.local");
     if (url.searchParams.get("async") !== "true") return;
     const key = request.apiKey;
@@ -111,7 +115,7 @@ export function registerAsync(app: FastifyInstance, deps: AsyncDeps): void {
     await deps.tasks.enqueue({ id: taskId, keyId: key.id, now: deps.now(), request: { url: `${url.pathname}${url.search}`, headers, body: payload, webhookUrl: webhookUrl ?? null } });
     worker.wake();
     return reply.code(202).send({ task_id: taskId });
-  });
+  };
 
   // The queue's worker: any instance runs any task, through the same routes, limits and ledger as a synchronous call.
   const worker = createTaskWorker({

@@ -5,7 +5,7 @@
  * is kept. Streams are not replayable, so `stream: true` with an Idempotency-Key is a 400.
  */
 import { createHash } from "node:crypto";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ErrCode, GatewayError, invalidParameter } from "../errors.js";
 import type { IdempotencyStore } from "../stores/idempotency.js";
 import { ASYNC_ROUTES, asksForStream, readBody, replayHeaders } from "./async.js";
@@ -28,9 +28,13 @@ const conflict = (message: string, messageCn: string, retryAfter?: number) =>
 
 export function registerIdempotency(app: FastifyInstance, deps: IdempotencyDeps): void {
   // After the auth hook: only a valid key's requests are remembered, per key.
-  app.addHook("onRequest", async (request, reply) => {
+  // A request without the header passes on at once, without a promise.
+  app.addHook("onRequest", (request, reply, done) => {
+    if (request.method !== "POST" || request.headers[HEADER] === undefined || !ASYNC_ROUTES.has(request.routeOptions.url ?? "")) return done();
+    return remembered(request, reply);
+  });
+  const remembered = async (request: FastifyRequest, reply: FastifyReply) => {
     const idempotencyKey = request.headers[HEADER];
-    if (request.method !== "POST" || idempotencyKey === undefined || !ASYNC_ROUTES.has(request.routeOptions.url ?? "")) return;
     const key = request.apiKey;
     if (!key) return;
     if (typeof idempotencyKey !== "string" || !/^[\x21-\x7e]{1,255}$/.test(idempotencyKey)) {
@@ -72,5 +76,5 @@ export function registerIdempotency(app: FastifyInstance, deps: IdempotencyDeps)
     else await deps.store.finish(key.id, idempotencyKey, { statusCode: response.statusCode, contentType, headers: kept, body: response.body });
     for (const [name, value] of Object.entries(kept)) reply.header(name, value);
     return reply.code(response.statusCode).type(contentType).send(response.body);
-  });
+  };
 }

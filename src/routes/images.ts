@@ -62,6 +62,8 @@ export interface ArkRequestContext {
 function sumUsage(usages: ReadonlyArray<Record<string, unknown> | undefined>): ImageUsage | undefined {
   const present = usages.filter((usage): usage is Record<string, unknown> => usage !== undefined);
   if (present.length === 0) return undefined;
+  // One call (every request but a /v1 n > 1): its usage as the upstream sent it.
+  if (present.length === 1) return present[0] as ImageUsage;
   const sum = (values: unknown[]): unknown => {
     if (values.every((value) => typeof value === "number")) return (values as number[]).reduce((total, value) => total + value, 0);
     if (values.every((value) => value && typeof value === "object")) {

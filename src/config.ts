@@ -10,6 +10,12 @@ export interface Config {
   host: string;
   /** `PORT`, default 8302. */
   port: number;
+  /**
+   * `LISTEN_BACKLOG`: connections the kernel holds for the gateway to accept (it caps this at net.core.somaxconn);
+   * default 4096. Node's own 511 overflows when thousands of clients connect at once: the kernel drops their SYNs,
+   * and each dropped one waits 1 s, 3 s, 7 s… for its retry.
+   */
+  listenBacklog: number;
   /** `PUBLIC_BASE_URL`: the origin clients reach; default http://HOST:PORT (localhost for 0.0.0.0). */
   publicBaseUrl: string;
   /** Whether `PUBLIC_BASE_URL` was set (the banner warns when it was not and HOST listens on every address). */
@@ -202,6 +208,7 @@ export function loadConfig(environment: Environment = process.env): Config {
     taskConcurrency: integer(environment, "TASK_CONCURRENCY", 32, 1, 10_000),
     taskPollMs: integer(environment, "TASK_POLL_MS", 500, 10, 60_000),
     keyCacheMs: integer(environment, "KEY_CACHE_MS", 2000, 0, 600_000),
+    listenBacklog: integer(environment, "LISTEN_BACKLOG", 4096, 1, 65_535),
     redisPrefix: value("REDIS_PREFIX") ?? "doubao-gateway:",
     heartbeatMs: integer(environment, "INSTANCE_HEARTBEAT_MS", 10_000, 100, 600_000),
     instanceId: value("INSTANCE_ID") ?? `${hostname()}:${port === 0 ? resolve(value("DATA_DIR") ?? "./data") : port}`,

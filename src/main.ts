@@ -14,7 +14,7 @@ export async function serve(config: Config): Promise<void> {
   });
   let address: string;
   try {
-    address = await gateway.app.listen({ host: config.host, port: config.port });
+    address = await gateway.app.listen({ host: config.host, port: config.port, backlog: config.listenBacklog });
   } catch (error) {
     // Nothing may keep the process alive after a failed start (the embedded emulator listens, the database is open).
     await gateway.close().catch(() => undefined);

@@ -6,7 +6,7 @@
  * poll.
  */
 import type { TaskObject } from "@doubao-gateway/sdk";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from "fastify";
 import { ErrCode, GatewayError, invalidParameter, invalidRequest, renderError } from "../errors.js";
 import { newRequestId } from "../request-id.js";
 import type { TaskStore } from "../tasks/tasks.js";
@@ -78,13 +78,24 @@ export function interruptedResult(id: string) {
   return { statusCode: 500, contentType: "application/json; charset=utf-8", data: JSON.stringify(renderError(error, id, false)) };
 }
 
+/**
+ * An onRequest hook for the POSTs to the routes that may run as tasks, where `applies` picks them out: every other
+ * request passes on at once, without a promise (a Fastify hook calls `done` or returns a promise, never both).
+ */
+export function onAsyncRoutePost(
+  applies: (request: FastifyRequest) => boolean,
+  run: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
+): onRequestHookHandler {
+  return (request, reply, done) => {
+    if (request.method !== "POST" || !applies(request) || !ASYNC_ROUTES.has(request.routeOptions.url ?? "")) return done();
+    return run(request, reply);
+  };
+}
+
 export function registerAsync(app: FastifyInstance, deps: AsyncDeps): void {
-  // After the auth hook (registered before this one): only a valid key gets a task.
-  // Most requests are not tasks: those (no query string) pass on at once, without a promise or a URL parse.
-  app.addHook("onRequest", (request, reply, done) => {
-    if (request.method !== "POST" || !request.url.includes("?") || !ASYNC_ROUTES.has(request.routeOptions.url ?? "")) return done();
-    return submitTask(request, reply);
-  });
+  // After the auth hook (registered before this one): only a valid key gets a task. A request without a query string
+  // is not one, and passes on without a URL parse.
+  app.addHook("onRequest", onAsyncRoutePost((request) => request.url.includes("?"), (request, reply) => submitTask(request, reply)));
   const submitTask = async (request: FastifyRequest, reply: FastifyReply) => {
     const url = new URL(request.url, "http://gateway.local");
     if (url.searchParams.get("async") !== "true") return;

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ErrCode, GatewayError, invalidParameter } from "../errors.js";
 import type { IdempotencyStore } from "../stores/idempotency.js";
-import { ASYNC_ROUTES, asksForStream, readBody, replayHeaders } from "./async.js";
+import { asksForStream, onAsyncRoutePost, readBody, replayHeaders } from "./async.js";
 
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
 const HEADER = "idempotency-key";
@@ -27,12 +27,8 @@ const conflict = (message: string, messageCn: string, retryAfter?: number) =>
   new GatewayError({ status: 409, code: "IdempotencyConflict", param: "Idempotency-Key", type: "invalid_request_error", errCode: ErrCode.invalidRequest, message, messageCn, ...(retryAfter ? { retryAfter } : {}) });
 
 export function registerIdempotency(app: FastifyInstance, deps: IdempotencyDeps): void {
-  // After the auth hook: only a valid key's requests are remembered, per key.
-  // A request without the header passes on at once, without a promise.
-  app.addHook("onRequest", (request, reply, done) => {
-    if (request.method !== "POST" || request.headers[HEADER] === undefined || !ASYNC_ROUTES.has(request.routeOptions.url ?? "")) return done();
-    return remembered(request, reply);
-  });
+  // After the auth hook: only a valid key's requests are remembered, per key; only those that carry the header.
+  app.addHook("onRequest", onAsyncRoutePost((request) => request.headers[HEADER] !== undefined, (request, reply) => remembered(request, reply)));
   const remembered = async (request: FastifyRequest, reply: FastifyReply) => {
     const idempotencyKey = request.headers[HEADER];
     const key = request.apiKey;

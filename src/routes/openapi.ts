@@ -177,8 +177,7 @@ const asyncParameter = { name: "async", in: "query", schema: { type: "string", e
 
 const keyId = { name: "id", in: "path", required: true, schema: { type: "string" }, description: "the key's id, a unique start of its id or prefix, or its name" };
 
-/** The query of the usage reports, from the schema that validates it. */
-/** A query schema's fields as OpenAPI query parameters (all optional). */
+/** A query schema's fields as OpenAPI query parameters (all optional), from the schema that validates them. */
 const queryParameters = (query: z.ZodType) =>
   Object.entries((schema(query) as { properties: Record<string, Record<string, unknown>> }).properties).map(([name, property]) => ({ name, in: "query", required: false, schema: property }));
 const usageParameters = queryParameters(usageQuery);

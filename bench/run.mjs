@@ -209,7 +209,8 @@ function photoLike(width, height) {
 
 async function rehosting(lines, floorRps) {
   const imageFile = join(work, "1024.jpeg");
-  writeFileSync(imageFile, await photoLike(1024, 1024));
+  const image = await photoLike(1024, 1024);
+  writeFileSync(imageFile, image);
   const upstream = await startProcess("upstream", `node ${join(here, "upstream.mjs")}`, { IMAGE_FILE: imageFile });
   const gateway = await startGateway(upstream.port, { RESULT_HOSTING: "gateway", PUBLIC_BASE_URL: "http://127.0.0.1:1" });
   const target = gatewayTarget("re-hosting", gateway);
@@ -220,10 +221,10 @@ async function rehosting(lines, floorRps) {
     log(`re-hosting round ${index + 1}: ${fmt(rows.at(-1).rps)} images/s`);
   }
   await gateway.stop();
-  const copies = await copiesPerImage(upstream.port, readFileSync(imageFile).length);
+  const copies = await copiesPerImage(upstream.port, image.length);
   await upstream.stop();
   const rps = stats(rows.map((r) => r.rps)).median;
-  lines.push("## Full path with re-hosting", "", `The upstream answers a 1024×1024 JPEG of ${fmt(readFileSync(imageFile).length / 1024)} KB as base64; the gateway decodes, checks and stores it, and answers its own URL.`, "",
+  lines.push("## Full path with re-hosting", "", `The upstream answers a 1024×1024 JPEG of ${fmt(image.length / 1024)} KB as base64; the gateway decodes, checks and stores it, and answers its own URL.`, "",
     "| images/s | p50 ms | p99 ms | CPU ms / image |", "|---|---|---|---|",
     `| ${triple(rows.map((r) => r.rps))} | ${triple(rows.map((r) => r.p50))} | ${triple(rows.map((r) => r.p99))} | ${triple(rows.map((r) => r.cpuPerRequest), 2)} |`, "",
     floorRps > 0 ? `Target ≥ 40 % of the floor's req/s: ${fmt((rps / floorRps) * 100, 1)} % — ${rps / floorRps >= 0.4 ? "met" : "**missed**"}.` : "The floor was not measured in this run (BENCH_ONLY without pass): no ratio.", "",

@@ -7,6 +7,7 @@
 import { createParser } from "eventsource-parser";
 import type * as Undici from "undici";
 import { loadUndici } from "../undici.js";
+import { parseAnswer } from "./answer-json.js";
 import type { CheckReport } from "./types.js";
 import { scrub, upstreamMalformed, upstreamTimeout, upstreamUnreachable, type UpstreamError } from "./upstream-error.js";
 
@@ -19,7 +20,7 @@ export type Transport = FetchFunction | undefined;
 interface Answer {
   status: number;
   header(name: string): string | null;
-  text(): Promise<string>;
+  bytes(): Promise<Buffer>;
   /** The body's chunks as they come; releasing the connection when the iteration ends early. */
   chunks(): AsyncIterable<Uint8Array>;
 }
@@ -36,7 +37,7 @@ async function send(transport: Transport, url: string, headers: Record<string, s
     return {
       status: response.status,
       header: (name) => response.headers.get(name),
-      text: () => response.text(),
+      bytes: async () => Buffer.from(await response.arrayBuffer()),
       async *chunks() {
         if (!response.body) return;
         const reader = response.body.getReader();
@@ -60,7 +61,7 @@ async function send(transport: Transport, url: string, headers: Record<string, s
       const value = answer.headers[name];
       return Array.isArray(value) ? value.join(", ") : (value ?? null);
     },
-    text: () => answer.body.text(),
+    bytes: async () => Buffer.from(await answer.body.arrayBuffer()),
     async *chunks() {
       try {
         for await (const chunk of answer.body) yield chunk as Uint8Array;
@@ -103,15 +104,15 @@ export async function postJson(
 
 /** A response's body read as JSON (a 200 whose body is not JSON is malformed; an error page's body is dropped). */
 async function readAnswer(response: Answer, signal: AbortSignal, provider: string): Promise<UpstreamResponse> {
-  let text: string;
+  let body: Buffer;
   try {
-    text = await response.text();
+    body = await response.bytes();
   } catch (error) {
     throw networkFailure(error, signal, provider);
   }
   let json: unknown;
   try {
-    json = text ? JSON.parse(text) : undefined;
+    json = parseAnswer(body);
   } catch {
     if (response.status >= 200 && response.status < 300) throw upstreamMalformed(provider, `HTTP ${response.status}, body is not JSON`);
   }

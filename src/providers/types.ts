@@ -96,9 +96,21 @@ export interface CallOptions {
  */
 export type ProviderImage = ({ bytes: Buffer; base64?: string; mediaType: string } | { url: string; mediaType: string }) & { size?: string };
 
-/** The image of a base64 field, keeping the string so that a `b64_json` answer need not encode the bytes again. */
-export function fromBase64(base64: string, mediaType = "image/jpeg"): ProviderImage {
-  return { bytes: Buffer.from(base64, "base64"), base64, mediaType };
+/** A base64 field of an upstream's answer already decoded from the body's bytes (providers/answer-json.ts). */
+export class Base64Bytes {
+  constructor(readonly bytes: Buffer) {}
+}
+
+/** Whether a field of an upstream's answer is base64: a string, or one decoded on reading. */
+export const isBase64 = (value: unknown): value is string | Base64Bytes => typeof value === "string" || value instanceof Base64Bytes;
+
+/**
+ * The image of a base64 field. A string is kept so that a `b64_json` answer need not encode the bytes again;
+ * bytes decoded on reading are encoded again only if a client asks for base64.
+ */
+export function fromBase64(value: string | Base64Bytes, mediaType = "image/jpeg"): ProviderImage {
+  if (value instanceof Base64Bytes) return { bytes: value.bytes, mediaType };
+  return { bytes: Buffer.from(value, "base64"), base64: value, mediaType };
 }
 
 /** An image the upstream could not make, at its place in the answer (a group image refused by moderation). */

@@ -1,7 +1,7 @@
 /** Volcengine Ark Images (UPSTREAMS.md §1): Seedream 3.0 and SeedEdit 3.0 over `POST /images/generations`, Bearer key. */
 import { toDataUrl } from "../../images/data-url.js";
 import { postForEvents, postJson, runCheck, type FetchFunction } from "../http.js";
-import { fromBase64, type CallOptions, type Provider, type ProviderCall, type ProviderImage, type ProviderResult } from "../types.js";
+import { fromBase64, isBase64, type CallOptions, type Provider, type ProviderCall, type ProviderImage, type ProviderResult } from "../types.js";
 import { probeBody, probeVerdict, seedreamBody, seedreamEvents, seedreamResult } from "./seedream.js";
 import { arkError, upstreamMalformed } from "../upstream-error.js";
 
@@ -24,7 +24,7 @@ export function arkResult(json: unknown, upstream: string): ProviderResult {
   const items = (json as ArkSuccess | undefined)?.data;
   if (!Array.isArray(items) || items.length === 0) throw upstreamMalformed(upstream, "no data[] in a 200 answer");
   const images: ProviderImage[] = items.map((item) => {
-    if (typeof item.b64_json === "string") return fromBase64(item.b64_json);
+    if (isBase64(item.b64_json)) return fromBase64(item.b64_json);
     if (typeof item.url === "string") return { url: item.url, mediaType: "image/jpeg" };
     throw upstreamMalformed(upstream, "a data[] item has neither url nor b64_json");
   });

@@ -5,7 +5,7 @@
  */
 import { toDataUrl } from "../../images/data-url.js";
 import type { SseMessage } from "../http.js";
-import { fromBase64, type ArkSeedreamCall, type ItemError, type ModelProbe, type ProviderImage, type ProviderResult, type StreamEvent } from "../types.js";
+import { fromBase64, isBase64, type ArkSeedreamCall, type ItemError, type ModelProbe, type ProviderImage, type ProviderResult, type StreamEvent } from "../types.js";
 import { arkError, upstreamMalformed, type UpstreamError } from "../upstream-error.js";
 
 /** The Ark body of a call; only the fields the client set (the model's defaults are the upstream's). */
@@ -40,7 +40,7 @@ const mediaTypeOf = (format: unknown) => (format === "png" ? "image/png" : "imag
 /** One answer item as an image (with its `size`), or undefined when it is neither url nor b64_json. */
 function imageOf(item: SeedreamItem): ProviderImage | undefined {
   const size = typeof item.size === "string" ? { size: item.size } : {};
-  if (typeof item.b64_json === "string") return { ...fromBase64(item.b64_json, mediaTypeOf(item.output_format)), ...size };
+  if (isBase64(item.b64_json)) return { ...fromBase64(item.b64_json, mediaTypeOf(item.output_format)), ...size };
   if (typeof item.url === "string") return { url: item.url, mediaType: mediaTypeOf(item.output_format), ...size };
   return undefined;
 }

@@ -7,7 +7,7 @@
  */
 import { DRAWING_REQ_KEYS, PORTRAIT_MODEL } from "../../api/models.js";
 import { postJson, runCheck, type FetchFunction, type UpstreamResponse } from "../http.js";
-import { fromBase64, type CallOptions, type Provider, type ProviderCall, type ProviderImage, type ProviderResult, type VisualExtras } from "../types.js";
+import { fromBase64, isBase64, type CallOptions, type Provider, type ProviderCall, type ProviderImage, type ProviderResult, type VisualExtras } from "../types.js";
 import type { UpstreamError } from "../upstream-error.js";
 import { upstreamMalformed, visualBusinessError, visualGatewayError } from "../upstream-error.js";
 import { formatXDate, sha256Hex, sign } from "./sign.js";
@@ -109,7 +109,7 @@ export function visualAnswerResult(response: UpstreamResponse, upstream = "Visua
   const answer = response.json as VisualAnswer;
   const data = answer.data ?? {};
   const images: ProviderImage[] = [
-    ...strings(data.binary_data_base64).map((b64) => fromBase64(b64)),
+    ...(Array.isArray(data.binary_data_base64) ? data.binary_data_base64 : []).filter((item) => isBase64(item) && (typeof item !== "string" || item.length > 0)).map((b64) => fromBase64(b64)),
     ...strings(data.image_urls).map((url) => ({ url, mediaType: "image/jpeg" })),
   ];
   if (images.length === 0) throw upstreamMalformed(upstream, "code 10000 without any image");

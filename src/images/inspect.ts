@@ -26,6 +26,38 @@ export function sniffFormat(bytes: Uint8Array): SniffedFormat {
   return "unknown";
 }
 
+/**
+ * A JPEG's or PNG's format and stored size from its header alone (the PNG's IHDR; the JPEG's first frame
+ * marker, walking the segments before it), or undefined when the bytes are neither or the header is cut short.
+ * What an upstream's result is checked with: the same depth as libvips' header read, without its ~0.4 ms of CPU.
+ */
+export function readHeader(bytes: Buffer): { format: "jpeg" | "png"; width: number; height: number } | undefined {
+  const sized = (format: "jpeg" | "png", width: number, height: number) => (width > 0 && height > 0 ? { format, width, height } : undefined);
+  if (sniffFormat(bytes) === "png") {
+    if (bytes.length < 24 || bytes.toString("latin1", 12, 16) !== "IHDR") return undefined;
+    return sized("png", bytes.readUInt32BE(16), bytes.readUInt32BE(20));
+  }
+  if (bytes[0] !== 0xff || bytes[1] !== 0xd8) return undefined;
+  let at = 2;
+  while (at + 9 <= bytes.length) {
+    if (bytes[at] !== 0xff) return undefined;
+    const marker = bytes[at + 1] as number;
+    // Fill bytes, and the markers that have no length (TEM, RSTn, a second SOI).
+    if (marker === 0xff) at += 1;
+    else if (marker === 0x01 || marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7)) at += 2;
+    // The end of the image or the start of its scan before any frame header: no size.
+    else if (marker === 0xd9 || marker === 0xda) return undefined;
+    // SOF0–SOF15 (not DHT C4, JPG C8, DAC CC): precision, height, width.
+    else if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return sized("jpeg", bytes.readUInt16BE(at + 7), bytes.readUInt16BE(at + 5));
+    else {
+      const length = bytes.readUInt16BE(at + 2);
+      if (length < 2) return undefined;
+      at += 2 + length;
+    }
+  }
+  return undefined;
+}
+
 /** Formats an input may have: PNG and JPEG everywhere; the Seedream 4.x/5.x references also WebP, GIF and TIFF (LIVE-MODELS.md §1.3). */
 export type InputFormat = "png" | "jpeg" | "webp" | "gif" | "tiff";
 export const CLASSIC_FORMATS: readonly InputFormat[] = ["png", "jpeg"];

@@ -5,6 +5,7 @@
  * itself where the provider cannot. A result that cannot be downloaded fails its attempt like any other
  * transient failure, so a request returns stored images or an error, never a URL to nothing.
  */
+import { readHeader } from "../images/inspect.js";
 import { loadSharp } from "../images/sharp.js";
 import { loadUndici } from "../undici.js";
 import type { ResponseFormat } from "../api/schemas.js";
@@ -131,18 +132,15 @@ async function finishImage(deps: PipelineDeps, provider: Provider, image: Provid
     bytes = await drawMark(bytes, mark).catch(() => bytes);
     base64 = undefined;
   }
-  const sharp = await loadSharp();
-  const metadata = await sharp(bytes).metadata().catch(() => undefined);
-  if (!metadata?.width || !metadata.height || (metadata.format !== "jpeg" && metadata.format !== "png")) {
-    throw upstreamMalformed(provider.label, "its result is not a readable JPEG or PNG");
-  }
-  const format = metadata.format;
-  if (job.resizeTo && (metadata.width !== job.resizeTo.width || metadata.height !== job.resizeTo.height)) {
-    const resized = sharp(bytes).resize(job.resizeTo.width, job.resizeTo.height, { fit: "fill" });
+  const header = readHeader(bytes);
+  if (!header) throw upstreamMalformed(provider.label, "its result is not a readable JPEG or PNG");
+  const { format } = header;
+  if (job.resizeTo && (header.width !== job.resizeTo.width || header.height !== job.resizeTo.height)) {
+    const resized = (await loadSharp())(bytes).resize(job.resizeTo.width, job.resizeTo.height, { fit: "fill" });
     bytes = await (format === "png" ? resized.png() : resized.jpeg({ quality: 92 })).toBuffer();
     return { bytes, base64: undefined, format, ...job.resizeTo };
   }
-  return { bytes, base64, format, width: metadata.width, height: metadata.height };
+  return { bytes, base64, format, width: header.width, height: header.height };
 }
 
 /** Checked images as the client asked for them: inline base64, or stored (keys recorded first) at gateway URLs. */

@@ -1,13 +1,13 @@
 // Preloaded (`node --require bench/copies.cjs`) into a gateway for one short run of the re-hosting scenario: tallies
 // the bytes that pass through the JavaScript APIs which copy them — socket reads, Buffer.concat, Buffer.from of a
-// string or of another buffer, buffer-to-string decoding, JSON.parse's input, JSON.stringify's output, file writes.
+// string or of another buffer, buffer-to-string decoding, strings written into buffers, JSON.parse's input, JSON.stringify's output, file writes.
 // SIGUSR2 writes the running totals to COPIES_FILE. Copies made inside native code (libvips, the kernel) are not
 // seen; sharp reads a Buffer input in place. Never loaded outside the benchmark: it slows every call it wraps.
 "use strict";
 const fs = require("node:fs");
 const net = require("node:net");
 
-const totals = { socketReads: 0, concat: 0, fromCopy: 0, decodeToString: 0, jsonParse: 0, jsonStringify: 0, fileWrites: 0 };
+const totals = { socketReads: 0, concat: 0, fromCopy: 0, decodeToString: 0, writeInto: 0, jsonParse: 0, jsonStringify: 0, fileWrites: 0 };
 const size = (value) => (typeof value === "string" ? value.length : value?.byteLength ?? 0);
 
 const push = net.Socket.prototype.push;
@@ -48,6 +48,14 @@ for (const name of ["toString", "utf8Slice", "latin1Slice", "asciiSlice", "base6
     }
   };
 }
+
+// A string decoded into an existing buffer (base64 written slice by slice): the bytes it wrote.
+const write = Buffer.prototype.write;
+Buffer.prototype.write = function (...args) {
+  const written = write.apply(this, args);
+  totals.writeInto += written;
+  return written;
+};
 
 const decode = TextDecoder.prototype.decode;
 TextDecoder.prototype.decode = function (...args) {

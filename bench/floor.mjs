@@ -3,7 +3,8 @@ import http from "node:http";
 import { Agent, request } from "undici";
 
 const upstream = process.env.UPSTREAM;
-const dispatcher = new Agent({ connections: 256, keepAliveTimeout: 60_000 });
+// UNLIMITED=1: a connection per request in flight, as the gateway's own pool opens them (the waiting scenario).
+const dispatcher = new Agent({ connections: process.env.UNLIMITED ? null : 256, keepAliveTimeout: 60_000 });
 const server = http.createServer((incoming, outgoing) => {
   const chunks = [];
   incoming.on("data", (chunk) => chunks.push(chunk));

@@ -35,21 +35,21 @@ test("Visual's binary_data_base64 array: every item decoded; a long base64 strin
 
 test("what the fast reading cannot prove equal is read the plain way, to the same value JSON.parse gives", () => {
   const cases = [
-    `{"data":[{"b64_json":"${b64.slice(0, 400)}\\/${b64.slice(400, 800)}"}]}`, // an escape inside
-    `{"data":[{"b64_json":"${b64.slice(0, 401)}"}]}`, // not a multiple of 4
-    `{"data":[{"b64_json":"${b64.slice(0, 200)}==${b64.slice(0, 198)}"}]}`, // padding inside
-    `{"data":[{"b64_json":"${b64.slice(0, 200)}é${b64.slice(0, 198)}"}]}`, // a character outside base64
-    `{"${b64.slice(0, 400)}":{"b64_json":1}}`, // a long key
-    `[{"b64_json":"${b64.slice(0, 400)}"},"${b64.slice(0, 400)}"]`, // a top-level array
-    `\ufeff{"b64_json":"${b64.slice(0, 400)}","note":"\\"b64_json\\":\\"x\\\\"}`, // a byte-order mark, escaped quotes
-    `{"data":[{"b64_json":"\\u0000doubao-gateway-blob:0"}],"x":"${b64.slice(0, 400)}"}`, // the marker itself, sent
+    `{"data":[{"b64_json":"${b64.slice(0, 1200)}\\/${b64.slice(1200, 2400)}"}]}`, // an escape inside
+    `{"data":[{"b64_json":"${b64.slice(0, 1201)}"}]}`, // not a multiple of 4
+    `{"data":[{"b64_json":"${b64.slice(0, 600)}==${b64.slice(0, 598)}"}]}`, // padding inside
+    `{"data":[{"b64_json":"${b64.slice(0, 600)}é${b64.slice(0, 598)}"}]}`, // a character outside base64
+    `{"${b64.slice(0, 1200)}":{"b64_json":1}}`, // a long key
+    `[{"b64_json":"${b64.slice(0, 1200)}"},"${b64.slice(0, 1200)}"]`, // a top-level array
+    `\ufeff{"b64_json":"${b64.slice(0, 1200)}","note":"\\"b64_json\\":\\"x\\\\"}`, // a byte-order mark, escaped quotes
+    `{"data":[{"b64_json":"\\u0000doubao-gateway-blob:0"}],"x":"${b64.slice(0, 1200)}"}`, // the marker itself, sent
   ];
   for (const text of cases) {
     const answer = parseAnswer(Buffer.from(text));
     assert.deepEqual(asText(answer), JSON.parse(text.replace(/^\ufeff/, "")), text.slice(0, 60));
   }
   // The URL-safe alphabet decodes to the bytes Buffer.from gives it (the text would be encoded again in the standard one).
-  const urlSafe = `${b64.slice(0, 200)}-_${b64.slice(0, 198)}`;
+  const urlSafe = `${b64.slice(0, 600)}-_${b64.slice(0, 598)}`;
   const decoded = parseAnswer(Buffer.from(`{"data":[{"b64_json":"${urlSafe}"}]}`)) as { data: Array<{ b64_json: unknown }> };
   assert.ok(decoded.data[0]?.b64_json instanceof Base64Bytes);
   assert.ok(decoded.data[0].b64_json.bytes.equals(Buffer.from(urlSafe, "base64")));
@@ -59,7 +59,7 @@ test("what the fast reading cannot prove equal is read the plain way, to the sam
 
 test("a broken body throws as JSON.parse does; an empty one is undefined", () => {
   assert.equal(parseAnswer(Buffer.alloc(0)), undefined);
-  assert.throws(() => parseAnswer(Buffer.from(`{"data":[{"b64_json":"${b64.slice(0, 400)}"}`)), SyntaxError);
-  assert.throws(() => parseAnswer(Buffer.from(`{"data":[{"b64_json":"${b64.slice(0, 400)}`)), SyntaxError);
-  assert.throws(() => parseAnswer(Buffer.from(`{"b64_json":"${b64.slice(0, 200)}\n${b64.slice(0, 200)}"}`)), SyntaxError);
+  assert.throws(() => parseAnswer(Buffer.from(`{"data":[{"b64_json":"${b64.slice(0, 1200)}"}`)), SyntaxError);
+  assert.throws(() => parseAnswer(Buffer.from(`{"data":[{"b64_json":"${b64.slice(0, 1200)}`)), SyntaxError);
+  assert.throws(() => parseAnswer(Buffer.from(`{"b64_json":"${b64.slice(0, 600)}\n${b64.slice(0, 600)}"}`)), SyntaxError);
 });

@@ -14,6 +14,8 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 /** Strings shorter than this stay strings (the saving is in the large allocations). */
 const MIN_BLOB_CHARS = 64;
+/** Bodies shorter than this are parsed the plain way. */
+const MIN_FAST_BYTES = 1024;
 /** Characters decoded per slice: short-lived strings in the young generation, a multiple of 4. */
 const SLICE_CHARS = 16_384;
 const IMAGE_KEYS = new Set(["b64_json", "binary_data_base64"]);
@@ -26,7 +28,8 @@ export function parseAnswer(body: Buffer): unknown {
   // A UTF-8 byte-order mark is dropped, as undici's and fetch's text() drop it.
   const bytes = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? body.subarray(3) : body;
   if (bytes.length === 0) return undefined;
-  if (IMAGE_KEY_PATTERNS.some((pattern) => bytes.includes(pattern)) && !bytes.includes(MARKER_JSON)) {
+  // An answer without an image in it (a URL, an error) is small: JSON.parse alone, without searching it first.
+  if (bytes.length >= MIN_FAST_BYTES && IMAGE_KEY_PATTERNS.some((pattern) => bytes.includes(pattern)) && !bytes.includes(MARKER_JSON)) {
     const fast = parseWithBlobs(bytes);
     if (fast) return fast.value;
   }

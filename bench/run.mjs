@@ -393,7 +393,7 @@ async function streaming(lines) {
   }
   await gateway.stop();
   await upstream.stop();
-  lines.push("## Streaming", "", `${count} streamed group requests a round, one after another: three 1024×1024 images as base64 events 100 ms apart, then the end. The gateway checks each image (sharp) before it sends it on.`, "",
+  lines.push("## Streaming", "", `${count} streamed group requests a round, one after another: three 1024×1024 images as base64 events 100 ms apart, then the end. The gateway checks each image (its JPEG/PNG header) before it sends it on.`, "",
     "| | first byte ms | first image event ms | added per image event ms |", "|---|---|---|---|",
     `| upstream directly | ${triple(rounds.map((r) => r.directFirstByte), 1)} | ${triple(rounds.map((r) => r.directFirstImage), 1)} | – |`,
     `| doubao-gateway | ${triple(rounds.map((r) => r.oursFirstByte), 1)} | ${triple(rounds.map((r) => r.oursFirstImage), 1)} | ${triple(rounds.map((r) => r.perEvent), 1)} |`, "",

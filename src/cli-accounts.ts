@@ -87,7 +87,7 @@ async function openAccounts() {
   if (!config.databaseUrl && !existsSync(join(config.dataDir, "gateway.db"))) {
     process.stderr.write(`Note: no database at ${join(config.dataDir, "gateway.db")}; creating a new, empty one. Set DATA_DIR (or DATABASE_URL) to use the gateway's.\n`);
   }
-  const database = await openMigrated({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+  const database = await openMigrated({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, sqliteSynchronous: config.sqliteSynchronous });
   const keys = createKeyStore(database);
   const accounts = new Accounts(database, keys, createFsStorage(join(config.dataDir, "files")), { prices: config.file.prices, timeZone: config.usageTimeZone });
   return { admin: new KeyAdmin(keys, accounts), accounts, close: () => database.close() };

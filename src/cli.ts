@@ -170,7 +170,7 @@ async function migrateCommand(args: string[]): Promise<number> {
   }
   if (args.length > 0) throw new UsageError(`migrate takes no arguments (DATABASE_URL or DATA_DIR say which database); got "${args.join(" ")}"`, "migrate");
   const config = loadConfig({ ...process.env, GATEWAY_EMULATE: "1" });
-  const database = await openMigrated({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+  const database = await openMigrated({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, sqliteSynchronous: config.sqliteSynchronous });
   await database.close();
   process.stdout.write(`The database at ${database.location} is up to date.\n`);
   return 0;

@@ -36,6 +36,8 @@ export interface Config {
   databaseUrl: string | undefined;
   /** `DATABASE_POOL_MAX`: connections per gateway to PostgreSQL; default 10. */
   databasePoolMax: number;
+  /** `SQLITE_SYNCHRONOUS`: `full` (default; every commit synced to disk) or `normal` (synced at checkpoints; see stores/sql/sqlite.ts). */
+  sqliteSynchronous: "full" | "normal";
   /** `TASK_CONCURRENCY`: async tasks this instance runs at once (the rest wait in the shared queue); default 32. */
   taskConcurrency: number;
   /** `KEY_CACHE_MS`: how long an API key read from the database is used from memory (writes by this process clear it at once); 0 reads every time. Default 2000. */
@@ -135,6 +137,8 @@ export function loadConfig(environment: Environment = process.env): Config {
   const production = value("NODE_ENV") === "production";
   const hosting = value("RESULT_HOSTING") ?? "gateway";
   if (hosting !== "gateway" && hosting !== "upstream") throw new ConfigError(`RESULT_HOSTING must be "gateway" or "upstream"; got "${hosting}".`);
+  const synchronous = value("SQLITE_SYNCHRONOUS")?.toLowerCase() ?? "full";
+  if (synchronous !== "full" && synchronous !== "normal") throw new ConfigError(`SQLITE_SYNCHRONOUS must be "full" or "normal"; got "${value("SQLITE_SYNCHRONOUS")}".`);
 
   const arkKey = value("ARK_API_KEY");
   const api302Key = value("API302_KEY");
@@ -205,6 +209,7 @@ export function loadConfig(environment: Environment = process.env): Config {
     redisUrl: redisUrl(value("REDIS_URL")),
     databaseUrl: databaseUrl(value("DATABASE_URL")),
     databasePoolMax: integer(environment, "DATABASE_POOL_MAX", 10, 1, 1000),
+    sqliteSynchronous: synchronous,
     taskConcurrency: integer(environment, "TASK_CONCURRENCY", 32, 1, 10_000),
     taskPollMs: integer(environment, "TASK_POLL_MS", 500, 10, 60_000),
     keyCacheMs: integer(environment, "KEY_CACHE_MS", 2000, 0, 600_000),

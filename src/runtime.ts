@@ -86,7 +86,7 @@ export function upstreamProviders(config: Config, signingNow?: () => Date): Prov
 }
 
 export async function createGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
-  const database = await openMigrated({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, poolMax: config.databasePoolMax });
+  const database = await openMigrated({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, poolMax: config.databasePoolMax, sqliteSynchronous: config.sqliteSynchronous });
   const keys = cachedKeyStore(createKeyStore(database), { ttlMs: config.keyCacheMs });
   let bootstrapSecret: string | undefined;
   if (config.bootstrapKey && !(await keys.findBySecret(config.bootstrapKey))) {

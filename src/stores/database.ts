@@ -9,7 +9,7 @@ import { migrateTasks } from "../tasks/tasks.js";
 import { migrateIdempotency } from "./idempotency.js";
 import { migrateInstances } from "./instances.js";
 import { migrateKeys } from "./keys.js";
-import { createSqliteDatabase, sqliteFileIn } from "./sql/sqlite.js";
+import { createSqliteDatabase, sqliteFileIn, type SqliteSynchronous } from "./sql/sqlite.js";
 import type { SqlDatabase } from "./sql/types.js";
 
 export interface DatabaseLocation {
@@ -19,10 +19,12 @@ export interface DatabaseLocation {
   databaseUrl?: string | undefined;
   /** `DATABASE_POOL_MAX`. */
   poolMax?: number;
+  /** `SQLITE_SYNCHRONOUS` (SQLite only); `full` when not given. */
+  sqliteSynchronous?: SqliteSynchronous;
 }
 
 export async function openDatabase(location: DatabaseLocation): Promise<SqlDatabase> {
-  if (!location.databaseUrl) return createSqliteDatabase(sqliteFileIn(location.dataDir));
+  if (!location.databaseUrl) return createSqliteDatabase(sqliteFileIn(location.dataDir), location.sqliteSynchronous);
   // pg is loaded only for PostgreSQL.
   const { createPostgresDatabase } = await import("./sql/postgres.js");
   return createPostgresDatabase({ url: location.databaseUrl, ...(location.poolMax ? { poolMax: location.poolMax } : {}) });

@@ -9,16 +9,25 @@ import { dirname, join } from "node:path";
 import Database, { type Statement } from "better-sqlite3";
 import type { SqlDatabase, SqlRunner, SqlValue } from "./types.js";
 
-export function openSqliteFile(file: string): Database.Database {
+/**
+ * How SQLite waits for the disk (`SQLITE_SYNCHRONOUS`): `full`, every commit synced (a power cut loses nothing
+ * committed); `normal`, synced at checkpoints only (a crash of the process loses nothing; a power cut may lose the
+ * last commits). Always set: left alone, better-sqlite3 gives FULL to a database it creates and NORMAL to one it
+ * reopens in WAL mode, so the same gateway changed its durability on its first restart.
+ */
+export type SqliteSynchronous = "full" | "normal";
+
+export function openSqliteFile(file: string, synchronous: SqliteSynchronous = "full"): Database.Database {
   if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
   const database = new Database(file);
   database.pragma("journal_mode = WAL");
+  database.pragma(`synchronous = ${synchronous === "normal" ? "NORMAL" : "FULL"}`);
   database.pragma("busy_timeout = 5000");
   return database;
 }
 
-export function createSqliteDatabase(file: string): SqlDatabase {
-  const database = openSqliteFile(file);
+export function createSqliteDatabase(file: string, synchronous: SqliteSynchronous = "full"): SqlDatabase {
+  const database = openSqliteFile(file, synchronous);
   const statements = new Map<string, Statement<SqlValue[]>>();
   const statement = (sql: string) => {
     let prepared = statements.get(sql);

@@ -4,35 +4,22 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
-import http from "node:http";
 import { join } from "node:path";
 import { Agent, request } from "undici";
+import { serveProxy } from "./proxy-server.mjs";
 
 const upstream = process.env.UPSTREAM;
 const directory = process.env.DATA_DIR;
 mkdirSync(directory, { recursive: true });
 const dispatcher = new Agent({ connections: 256, keepAliveTimeout: 60_000 });
-const server = http.createServer((incoming, outgoing) => {
-  const chunks = [];
-  incoming.on("data", (chunk) => chunks.push(chunk));
-  incoming.on("end", async () => {
-    try {
-      const sent = JSON.parse(Buffer.concat(chunks).toString());
-      const answer = await request(`${upstream}/api/v3/images/generations`, {
-        method: "POST", body: JSON.stringify({ ...sent, response_format: "b64_json" }), headers: { "content-type": "application/json", authorization: "Bearer bench" }, dispatcher,
-      });
-      const json = await answer.body.json();
-      const name = `${randomBytes(12).toString("hex")}.jpeg`;
-      await writeFile(join(directory, `${name}.tmp`), Buffer.from(json.data[0].b64_json, "base64"));
-      await rename(join(directory, `${name}.tmp`), join(directory, name));
-      const body = JSON.stringify({ created: json.created, data: [{ url: `http://127.0.0.1/files/${name}`, size: json.data[0].size }], usage: json.usage });
-      outgoing.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
-      outgoing.end(body);
-    } catch (error) {
-      outgoing.writeHead(502);
-      outgoing.end(String(error));
-    }
+serveProxy(async (received) => {
+  const sent = JSON.parse(received.toString());
+  const answer = await request(`${upstream}/api/v3/images/generations`, {
+    method: "POST", body: JSON.stringify({ ...sent, response_format: "b64_json" }), headers: { "content-type": "application/json", authorization: "Bearer bench" }, dispatcher,
   });
+  const json = await answer.body.json();
+  const name = `${randomBytes(12).toString("hex")}.jpeg`;
+  await writeFile(join(directory, `${name}.tmp`), Buffer.from(json.data[0].b64_json, "base64"));
+  await rename(join(directory, `${name}.tmp`), join(directory, name));
+  return { status: 200, body: JSON.stringify({ created: json.created, data: [{ url: `http://127.0.0.1/files/${name}`, size: json.data[0].size }], usage: json.usage }) };
 });
-server.keepAliveTimeout = 60_000;
-server.listen(Number(process.env.PORT ?? 0), "127.0.0.1", () => process.stdout.write(`listening ${server.address().port}\n`));

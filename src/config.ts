@@ -92,6 +92,13 @@ function integer(environment: Environment, name: string, fallback: number, min: 
   return value;
 }
 
+/** A variable that names one of a few words; `fallback` when unset. */
+function oneOf<T extends string>(name: string, raw: string | undefined, choices: readonly T[], fallback: T): T {
+  if (raw === undefined) return fallback;
+  if ((choices as readonly string[]).includes(raw)) return raw as T;
+  throw new ConfigError(`${name} must be ${choices.map((choice) => `"${choice}"`).join(" or ")}; got "${raw}".`);
+}
+
 function logFormat(raw: string | undefined): "json" | "pretty" {
   if (raw === undefined || raw === "json" || raw === "pretty") return raw ?? "json";
   throw new ConfigError(`LOG_FORMAT must be json or pretty; got "${raw}".`);
@@ -99,8 +106,7 @@ function logFormat(raw: string | undefined): "json" | "pretty" {
 
 /** `FILE_SERVING`, checked: presigned URLs need S3 storage. */
 function fileServing(raw: string | undefined, storage: "fs" | "s3"): "gateway" | "presigned" {
-  const serving = raw ?? "gateway";
-  if (serving !== "gateway" && serving !== "presigned") throw new ConfigError(`FILE_SERVING must be "gateway" or "presigned"; got "${serving}".`);
+  const serving = oneOf("FILE_SERVING", raw, ["gateway", "presigned"], "gateway");
   if (serving === "presigned" && storage !== "s3") throw new ConfigError("FILE_SERVING=presigned needs STORAGE_URL=s3://bucket/prefix (files on the local disk have no presigned URLs).");
   return serving;
 }
@@ -135,10 +141,8 @@ export function loadConfig(environment: Environment = process.env): Config {
   const host = value("HOST") ?? "127.0.0.1";
   const port = integer(environment, "PORT", 8302, 0, 65535);
   const production = value("NODE_ENV") === "production";
-  const hosting = value("RESULT_HOSTING") ?? "gateway";
-  if (hosting !== "gateway" && hosting !== "upstream") throw new ConfigError(`RESULT_HOSTING must be "gateway" or "upstream"; got "${hosting}".`);
-  const synchronous = value("SQLITE_SYNCHRONOUS")?.toLowerCase() ?? "full";
-  if (synchronous !== "full" && synchronous !== "normal") throw new ConfigError(`SQLITE_SYNCHRONOUS must be "full" or "normal"; got "${value("SQLITE_SYNCHRONOUS")}".`);
+  const hosting = oneOf("RESULT_HOSTING", value("RESULT_HOSTING"), ["gateway", "upstream"], "gateway");
+  const synchronous = oneOf("SQLITE_SYNCHRONOUS", value("SQLITE_SYNCHRONOUS")?.toLowerCase(), ["full", "normal"], "full");
 
   const arkKey = value("ARK_API_KEY");
   const api302Key = value("API302_KEY");

@@ -33,11 +33,12 @@ export function sniffFormat(bytes: Uint8Array): SniffedFormat {
  */
 export function readHeader(bytes: Buffer): { format: "jpeg" | "png"; width: number; height: number } | undefined {
   const sized = (format: "jpeg" | "png", width: number, height: number) => (width > 0 && height > 0 ? { format, width, height } : undefined);
-  if (sniffFormat(bytes) === "png") {
+  const format = sniffFormat(bytes);
+  if (format === "png") {
     if (bytes.length < 24 || bytes.toString("latin1", 12, 16) !== "IHDR") return undefined;
     return sized("png", bytes.readUInt32BE(16), bytes.readUInt32BE(20));
   }
-  if (bytes[0] !== 0xff || bytes[1] !== 0xd8) return undefined;
+  if (format !== "jpeg") return undefined;
   let at = 2;
   while (at + 9 <= bytes.length) {
     if (bytes[at] !== 0xff) return undefined;

@@ -20,8 +20,10 @@ const MIN_FAST_BYTES = 1024;
 const SLICE_CHARS = 16_384;
 const IMAGE_KEYS = new Set(["b64_json", "binary_data_base64"]);
 const MARKER = "\u0000doubao-gateway-blob:";
-const MARKER_JSON = Buffer.from('"\\u0000doubao-gateway-blob:');
-const IMAGE_KEY_PATTERNS = [Buffer.from('"b64_json"'), Buffer.from('"binary_data_base64"')];
+/** The placeholder string that stands for blob `index` in the text given to JSON.parse (JSON escapes the NUL). */
+const placeholder = (index: number | "") => JSON.stringify(`${MARKER}${index}`);
+const MARKER_JSON = Buffer.from(placeholder("").slice(0, -1));
+const IMAGE_KEY_PATTERNS = [...IMAGE_KEYS].map((key) => Buffer.from(JSON.stringify(key)));
 
 /** The body as JSON; `undefined` for an empty body. Throws `SyntaxError` as `JSON.parse` does. */
 export function parseAnswer(body: Buffer): unknown {
@@ -84,7 +86,7 @@ function parseWithBlobs(bytes: Buffer): { value: unknown } | undefined {
       const inside = bytes.indexOf(BACKSLASH, open + 1);
       const decoded = inside === -1 || inside > close ? decodeBase64(bytes, open + 1, close) : undefined;
       if (decoded) {
-        parts.push(bytes.subarray(copied, open), Buffer.from(`"\\u0000doubao-gateway-blob:${blobs.length}"`));
+        parts.push(bytes.subarray(copied, open), Buffer.from(placeholder(blobs.length)));
         blobs.push({ start: open + 1, end: close, decoded });
         copied = close + 1;
       }

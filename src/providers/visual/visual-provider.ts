@@ -7,7 +7,7 @@
  */
 import { DRAWING_REQ_KEYS, PORTRAIT_MODEL } from "../../api/models.js";
 import { postJson, runCheck, type FetchFunction, type UpstreamResponse } from "../http.js";
-import { fromBase64, isBase64, type CallOptions, type Provider, type ProviderCall, type ProviderImage, type ProviderResult, type VisualExtras } from "../types.js";
+import { fromBase64, isBase64, type Base64Bytes, type CallOptions, type Provider, type ProviderCall, type ProviderImage, type ProviderResult, type VisualExtras } from "../types.js";
 import type { UpstreamError } from "../upstream-error.js";
 import { upstreamMalformed, visualBusinessError, visualGatewayError } from "../upstream-error.js";
 import { formatXDate, sha256Hex, sign } from "./sign.js";
@@ -88,6 +88,8 @@ interface VisualAnswer {
 
 const text = (value: unknown) => (typeof value === "string" ? value : "");
 const strings = (value: unknown) => (Array.isArray(value) ? value.filter((item): item is string => typeof item === "string" && item.length > 0) : []);
+/** The same for base64 items, as strings or as bytes decoded on reading (providers/answer-json.ts). */
+const base64Items = (value: unknown) => (Array.isArray(value) ? value.filter((item): item is string | Base64Bytes => isBase64(item) && item !== "") : []);
 
 /** Codes that mean the AK/SK or the signature were refused. */
 const CREDENTIAL_CODES = new Set([100009, 100010, 100024, 100025, 100026, 50400]);
@@ -109,7 +111,7 @@ export function visualAnswerResult(response: UpstreamResponse, upstream = "Visua
   const answer = response.json as VisualAnswer;
   const data = answer.data ?? {};
   const images: ProviderImage[] = [
-    ...(Array.isArray(data.binary_data_base64) ? data.binary_data_base64 : []).filter((item) => isBase64(item) && (typeof item !== "string" || item.length > 0)).map((b64) => fromBase64(b64)),
+    ...base64Items(data.binary_data_base64).map((b64) => fromBase64(b64)),
     ...strings(data.image_urls).map((url) => ({ url, mediaType: "image/jpeg" })),
   ];
   if (images.length === 0) throw upstreamMalformed(upstream, "code 10000 without any image");

@@ -21,7 +21,7 @@ export function openSqliteFile(file: string, synchronous: SqliteSynchronous = "f
   if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
   const database = new Database(file);
   database.pragma("journal_mode = WAL");
-  database.pragma(`synchronous = ${synchronous === "normal" ? "NORMAL" : "FULL"}`);
+  database.pragma(`synchronous = ${synchronous.toUpperCase()}`);
   database.pragma("busy_timeout = 5000");
   return database;
 }

@@ -43,8 +43,8 @@ test("bad values are refused with the variable named", () => {
   assert.throws(() => loadConfig({ TASK_CONCURRENCY: "0" }), /TASK_CONCURRENCY must be an integer in \[1, 10000\]; got "0"/);
   assert.throws(() => loadConfig({ LISTEN_BACKLOG: "100000" }), /LISTEN_BACKLOG must be an integer in \[1, 65535\]; got "100000"/);
   assert.equal(loadConfig({}).listenBacklog, 4096);
-  assert.equal(loadConfig({}).sqliteSynchronous, "full");
-  assert.equal(loadConfig({ SQLITE_SYNCHRONOUS: "NORMAL" }).sqliteSynchronous, "normal");
+  assert.equal(loadConfig({}).sqliteSynchronous, "normal");
+  assert.equal(loadConfig({ SQLITE_SYNCHRONOUS: "FULL" }).sqliteSynchronous, "full");
   assert.throws(() => loadConfig({ SQLITE_SYNCHRONOUS: "off" }), /SQLITE_SYNCHRONOUS must be "full" or "normal"; got "off"/);
   assert.throws(() => loadConfig({ LOG_FORMAT: "xml" }), /^Error: LOG_FORMAT must be json or pretty; got "xml"\.$/);
   assert.throws(() => loadConfig({ GATEWAY_EMULATE: "0" }), /^Error: GATEWAY_EMULATE=0 forbids the built-in emulator and no upstream credentials are set, so no model could be served. Set ARK_API_KEY/);

@@ -36,7 +36,7 @@ export interface Config {
   databaseUrl: string | undefined;
   /** `DATABASE_POOL_MAX`: connections per gateway to PostgreSQL; default 10. */
   databasePoolMax: number;
-  /** `SQLITE_SYNCHRONOUS`: `full` (default; every commit synced to disk) or `normal` (synced at checkpoints; see stores/sql/sqlite.ts). */
+  /** `SQLITE_SYNCHRONOUS`: `normal` (default; synced at checkpoints) or `full` (every commit synced to disk; see stores/sql/sqlite.ts). */
   sqliteSynchronous: "full" | "normal";
   /** `TASK_CONCURRENCY`: async tasks this instance runs at once (the rest wait in the shared queue); default 32. */
   taskConcurrency: number;
@@ -142,7 +142,7 @@ export function loadConfig(environment: Environment = process.env): Config {
   const port = integer(environment, "PORT", 8302, 0, 65535);
   const production = value("NODE_ENV") === "production";
   const hosting = oneOf("RESULT_HOSTING", value("RESULT_HOSTING"), ["gateway", "upstream"], "gateway");
-  const synchronous = oneOf("SQLITE_SYNCHRONOUS", value("SQLITE_SYNCHRONOUS")?.toLowerCase(), ["full", "normal"], "full");
+  const synchronous = oneOf("SQLITE_SYNCHRONOUS", value("SQLITE_SYNCHRONOUS")?.toLowerCase(), ["full", "normal"], "normal");
 
   const arkKey = value("ARK_API_KEY");
   const api302Key = value("API302_KEY");

@@ -19,7 +19,7 @@ export interface DatabaseLocation {
   databaseUrl?: string | undefined;
   /** `DATABASE_POOL_MAX`. */
   poolMax?: number;
-  /** `SQLITE_SYNCHRONOUS` (SQLite only); `full` when not given. */
+  /** `SQLITE_SYNCHRONOUS` (SQLite only); `normal` when not given. */
   sqliteSynchronous?: SqliteSynchronous;
 }
 

@@ -22,7 +22,7 @@ export interface FetchPolicy {
   allow?: AllowList;
   /** Default 10 MB. */
   maxBytes?: number;
-  /** Whole fetch, all redirects included. Default 15 s. */
+  /** Whole fetch, all redirects included. Default 15 s (FETCH_TIMEOUT_MS). */
   timeoutMs?: number;
   /** Default 3. */
   maxRedirects?: number;
@@ -93,13 +93,15 @@ export async function checkedAddress(hostname: string, resolve: Resolver, allow:
 }
 
 /** Fetches a client's image URL under the policy; every failure is a 400 naming `field`. */
+export const FETCH_TIMEOUT_MS = 15_000;
+
 export async function fetchInput(url: string, field: string, policy: FetchPolicy, signal?: AbortSignal): Promise<FetchedInput> {
   const fail = (reason: string): never => {
     throw invalidParameter(field, `Invalid parameter \`${field}\`: ${reason}`);
   };
   const maxBytes = policy.maxBytes ?? MAX_INPUT_BYTES;
   const maxRedirects = policy.maxRedirects ?? 3;
-  const deadline = AbortSignal.timeout(policy.timeoutMs ?? 15_000);
+  const deadline = AbortSignal.timeout(policy.timeoutMs ?? FETCH_TIMEOUT_MS);
   const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
   let current = url;
   for (let hop = 0; ; hop += 1) {
@@ -126,7 +128,7 @@ export async function fetchInput(url: string, field: string, policy: FetchPolicy
         return fail(`the image URL's host ${cause.hostname} points to a ${cause.address === "loopback" ? "loopback name" : `non-public address (${cause.address})`}; the gateway only fetches public addresses.`);
       }
       if (cause instanceof Unresolvable) return fail(`the image URL's host ${cause.message || parsed.hostname} does not resolve.`);
-      if (deadline.aborted) return fail(`fetching the image URL took longer than ${(policy.timeoutMs ?? 15_000) / 1000} s.`);
+      if (deadline.aborted) return fail(`fetching the image URL took longer than ${(policy.timeoutMs ?? FETCH_TIMEOUT_MS) / 1000} s.`);
       if (signal?.aborted) throw error;
       return fail(`the image URL could not be fetched (${describeNetworkError(error)}).`);
     }
@@ -159,7 +161,7 @@ export async function fetchInput(url: string, field: string, policy: FetchPolicy
       }
     } catch (error) {
       if (error instanceof Error && "status" in error) throw error;
-      if (deadline.aborted) return fail(`fetching the image URL took longer than ${(policy.timeoutMs ?? 15_000) / 1000} s.`);
+      if (deadline.aborted) return fail(`fetching the image URL took longer than ${(policy.timeoutMs ?? FETCH_TIMEOUT_MS) / 1000} s.`);
       if (signal?.aborted) throw error;
       return fail(`the image download broke off (${describeNetworkError(error)}).`);
     }
@@ -199,7 +201,7 @@ export async function postChecked(url: string, body: string, headers: Record<str
   const { request } = await loadUndici();
   const response = await request(url, {
     method: "POST", body, headers, dispatcher: await agentFor(policy), maxRedirections: 0,
-    headersTimeout: policy.timeoutMs ?? 15_000, bodyTimeout: policy.timeoutMs ?? 15_000,
+    headersTimeout: policy.timeoutMs ?? FETCH_TIMEOUT_MS, bodyTimeout: policy.timeoutMs ?? FETCH_TIMEOUT_MS,
   } as Parameters<typeof request>[1]);
   await response.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
   return response.statusCode;

@@ -10,11 +10,12 @@ import { loadSharp } from "../images/sharp.js";
 import { loadUndici } from "../undici.js";
 import type { ResponseFormat } from "../api/schemas.js";
 import { GatewayError } from "../errors.js";
-import { fetchInput, type FetchPolicy } from "../images/fetch-input.js";
+import { FETCH_TIMEOUT_MS, fetchInput, type FetchPolicy } from "../images/fetch-input.js";
 import { ARK_MARK, MARK_TEXT, type MarkOptions } from "../images/mark-text.js";
 import type { Router } from "../providers/registry.js";
 import type { ArkSeedreamCall, ItemError, Provider, ProviderCall, ProviderImage, VisualExtras } from "../providers/types.js";
-import { upstreamMalformed } from "../providers/upstream-error.js";
+import { isTimeout, readBody, timeLeft, type CallLimits } from "../providers/http.js";
+import { upstreamMalformed, upstreamTimeout } from "../providers/upstream-error.js";
 import type { BlobStorage } from "../storage/types.js";
 import { crashPoint } from "../crash-points.js";
 import { parsePixelSize } from "../models/capabilities.js";
@@ -69,22 +70,28 @@ function withoutMark(call: ProviderCall): ProviderCall {
 
 const MAX_RESULT_BYTES = 64 * 1024 * 1024;
 
-/** Downloads an upstream's result: direct on the provider's configured origin, else under the public-fetch rules. */
-async function downloadResult(url: string, provider: Provider, policy: FetchPolicy, signal: AbortSignal): Promise<Buffer> {
+const DOWNLOAD_TIMEOUT_MS = 30_000;
+
+/**
+ * Downloads an upstream's result: direct on the provider's configured origin, else under the public-fetch rules;
+ * within 30 s and the attempt's deadline (a stream's images have none of their own).
+ */
+async function downloadResult(url: string, provider: Provider, policy: FetchPolicy, limits: CallLimits): Promise<Buffer> {
+  const deadline = Math.min(limits.deadline ?? Number.POSITIVE_INFINITY, Date.now() + DOWNLOAD_TIMEOUT_MS);
+  const left = timeLeft(deadline) as number;
   try {
     if (new URL(url).origin === provider.origin) {
-      const response = await (await loadUndici()).request(url, { method: "GET", signal, headersTimeout: 30_000, bodyTimeout: 30_000 });
+      const response = await (await loadUndici()).request(url, { method: "GET", signal: limits.signal, headersTimeout: left, bodyTimeout: left });
       if (response.statusCode !== 200) {
         response.body.on("error", () => undefined).destroy();
         throw new Error(`HTTP ${response.statusCode}`);
       }
-      const bytes = Buffer.from(await response.body.arrayBuffer());
-      if (bytes.length > MAX_RESULT_BYTES) throw new Error("too large");
-      return bytes;
+      return await readBody(response.body, deadline, MAX_RESULT_BYTES);
     }
-    return (await fetchInput(url, "result", { ...policy, maxBytes: MAX_RESULT_BYTES }, signal)).bytes;
+    return (await fetchInput(url, "result", { ...policy, maxBytes: MAX_RESULT_BYTES, timeoutMs: Math.min(policy.timeoutMs ?? FETCH_TIMEOUT_MS, left) }, limits.signal)).bytes;
   } catch (error) {
-    if (signal.aborted) throw error;
+    if (limits.signal.aborted) throw error;
+    if (isTimeout(error) || Date.now() >= deadline) throw upstreamTimeout(provider.label);
     throw upstreamMalformed(provider.label, `its result image could not be downloaded: ${error instanceof GatewayError ? error.message : (error as Error).message}`);
   }
 }
@@ -122,8 +129,8 @@ interface CheckedImage {
 }
 
 /** An upstream image made into what the gateway delivers: downloaded, marked, resized, checked. */
-async function finishImage(deps: PipelineDeps, provider: Provider, image: ProviderImage, job: GenerationJob, mark: MarkOptions | undefined, signal: AbortSignal): Promise<CheckedImage> {
-  let bytes = "bytes" in image ? image.bytes : await downloadResult(image.url, provider, deps.fetchPolicy, signal);
+async function finishImage(deps: PipelineDeps, provider: Provider, image: ProviderImage, job: GenerationJob, mark: MarkOptions | undefined, limits: CallLimits): Promise<CheckedImage> {
+  let bytes = "bytes" in image ? image.bytes : await downloadResult(image.url, provider, deps.fetchPolicy, limits);
   // The upstream's base64 is passed on as it came when the bytes are unchanged and it is canonical (no second encoding).
   let base64 = "base64" in image && image.base64?.length === Math.ceil(bytes.length / 3) * 4 ? image.base64 : undefined;
   if (mark) {
@@ -158,10 +165,10 @@ async function deliver(deps: PipelineDeps, checked: readonly CheckedImage[], job
 export async function runGeneration(deps: PipelineDeps, job: GenerationJob): Promise<Generation> {
   const routes = deps.router.routesFor(job.model);
   const { call } = job;
-  const outcome = await deps.resilience.run(job.model, routes, async ({ provider }, attemptSignal) => {
+  const outcome = await deps.resilience.run(job.model, routes, async ({ provider }, limits) => {
     const mark = provider.drawsMarks ? undefined : markOf(call);
     const passThrough = job.format === "url" && deps.resultHosting === "upstream" && !mark && !job.resizeTo;
-    const result = await provider.generate(mark ? withoutMark(call) : call, { signal: attemptSignal, delivery: passThrough ? "url" : "inline" });
+    const result = await provider.generate(mark ? withoutMark(call) : call, { signal: limits.signal, deadline: limits.deadline, delivery: passThrough ? "url" : "inline" });
     crashPoint("after-upstream");
     deps.onImages?.(provider.id, result.images.length);
     if (passThrough) {
@@ -175,7 +182,7 @@ export async function runGeneration(deps: PipelineDeps, job: GenerationJob): Pro
       }
     }
     // Every image is downloaded and checked before any is stored: a failed attempt leaves nothing behind.
-    const checked = await Promise.all(result.images.map((image) => finishImage(deps, provider, image, job, mark, attemptSignal)));
+    const checked = await Promise.all(result.images.map((image) => finishImage(deps, provider, image, job, mark, limits)));
     return { ...result, images: await deliver(deps, checked, job) };
   }, job.signal, job.log, job.hooks?.beforeAttempt);
   const { images, upstreamRequestId, extras, errors, usage } = outcome.value;
@@ -200,26 +207,14 @@ export interface OpenedStream {
  */
 export async function openStream(deps: PipelineDeps, job: GenerationJob & { call: ArkSeedreamCall }): Promise<OpenedStream> {
   const routes = deps.router.routesFor(job.model);
-  const outcome = await deps.resilience.run(job.model, routes, async ({ provider }, attemptSignal) => {
+  const outcome = await deps.resilience.run(job.model, routes, async ({ provider }, limits) => {
     if (!provider.stream) throw upstreamMalformed(provider.label, "this provider cannot stream");
     const mark = provider.drawsMarks ? undefined : markOf(job.call);
-    // The attempt's timeout bounds the wait for the answer, not the stream after it: the body lives as long as the client.
-    const controller = new AbortController();
-    const onAttemptAbort = () => controller.abort(attemptSignal.reason);
-    const onClientAbort = () => controller.abort(job.signal.reason);
-    attemptSignal.addEventListener("abort", onAttemptAbort, { once: true });
-    job.signal.addEventListener("abort", onClientAbort, { once: true });
-    try {
-      const upstream = await provider.stream((mark ? withoutMark(job.call) : job.call) as ArkSeedreamCall, { signal: controller.signal, delivery: "inline" });
-      return { provider, upstream, mark, signal: controller.signal };
-    } catch (error) {
-      job.signal.removeEventListener("abort", onClientAbort);
-      throw error;
-    } finally {
-      attemptSignal.removeEventListener("abort", onAttemptAbort);
-    }
+    // The attempt's deadline bounds the wait for the answer, not the stream after it: the body lives as long as the client.
+    const upstream = await provider.stream((mark ? withoutMark(job.call) : job.call) as ArkSeedreamCall, { signal: limits.signal, deadline: limits.deadline, delivery: "inline" });
+    return { provider, upstream, mark };
   }, job.signal, job.log, job.hooks?.beforeAttempt);
-  const { provider, upstream, mark, signal } = outcome.value;
+  const { provider, upstream, mark } = outcome.value;
   async function* delivered(): AsyncGenerator<DeliveredEvent> {
     for await (const event of upstream) {
       if (event.type !== "image") {
@@ -227,7 +222,7 @@ export async function openStream(deps: PipelineDeps, job: GenerationJob & { call
         continue;
       }
       deps.onImages?.(provider.id, 1);
-      const checked = await finishImage(deps, provider, event.image, job, mark, signal);
+      const checked = await finishImage(deps, provider, event.image, job, mark, { signal: job.signal });
       const [image] = await deliver(deps, [checked], job);
       yield { type: "image", index: event.index, image: image as DeliveredImage };
     }

@@ -2,7 +2,9 @@
  * Retries, backoff, per-provider circuit breakers and fallback: how one upstream call of a request is
  * carried through the ordered providers of its model.
  *
- * - Each attempt has its own timeout (the route's), and all attempts of a request share one deadline.
+ * - Each attempt has its own timeout (the route's), and all attempts of a request share one deadline. An attempt
+ *   gets the request's one signal and its deadline, which the transport enforces (providers/http.ts): no
+ *   controller, listener or timer per attempt.
  * - Only `transient` failures are retried on the same provider (providers/upstream-error.ts), after
  *   `base × 2^(n-1)` capped at `max`, jittered to 50–100 %, and never sooner than the upstream's
  *   `Retry-After`. A `Retry-After` longer than `max` is not waited for: the next provider is tried.
@@ -15,6 +17,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { GatewayError } from "../errors.js";
 import type { Provider } from "../providers/types.js";
+import { isTimeout, type CallLimits } from "../providers/http.js";
 import { circuitOpen, upstreamTimeout, UpstreamError, type FailureKind } from "../providers/upstream-error.js";
 
 export interface Clock {
@@ -204,13 +207,14 @@ export class Resilience {
   }
 
   /**
-   * Runs `attempt` on the model's routes in order until one succeeds. Throws the failure that ends the
-   * request: a `request` failure at once, else the last failure, or a 503 when every breaker was open.
+   * Runs `attempt` on the model's routes in order until one succeeds, each with the request's `signal` and the
+   * attempt's deadline (real time: the transport's timers are). Throws the failure that ends the request: a `request`
+   * failure at once, else the last failure, or a 503 when every breaker was open.
    */
   async run<T>(
     model: string,
     routes: readonly Route[],
-    attempt: (route: Route, signal: AbortSignal) => Promise<T>,
+    attempt: (route: Route, limits: Required<CallLimits>) => Promise<T>,
     signal: AbortSignal,
     log?: AttemptLogger,
     /** Runs before every attempt and may end the request (a key revoked meanwhile); not the upstream's fault. */
@@ -227,7 +231,7 @@ export class Resilience {
         await guard?.();
         if (!breaker.tryAcquire(this.clock.now())) break;
         try {
-          const value = await withTimeout(signal, Math.min(route.timeoutMs, remaining), (attemptSignal) => attempt(route, attemptSignal));
+          const value = await attempt(route, { signal, deadline: Date.now() + Math.min(route.timeoutMs, remaining) });
           breaker.succeeded();
           this.observer?.({ provider: id, outcome: "ok", code: undefined, breaker: breaker.state });
           return { value, route };
@@ -266,27 +270,8 @@ export class Resilience {
   }
 }
 
-/**
- * Runs `work` with a signal that aborts when `signal` does or after `ms` (reason: a TimeoutError): one controller and
- * one timer, both released when the work ends — cheaper than AbortSignal.any + AbortSignal.timeout, whose weak
- * references the garbage collector has to chase for every attempt.
- */
-async function withTimeout<T>(signal: AbortSignal, ms: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  const onAbort = () => controller.abort(signal.reason);
-  if (signal.aborted) onAbort();
-  else signal.addEventListener("abort", onAbort, { once: true });
-  const timer = setTimeout(() => controller.abort(new DOMException("The operation timed out.", "TimeoutError")), ms);
-  try {
-    return await work(controller.signal);
-  } finally {
-    clearTimeout(timer);
-    signal.removeEventListener("abort", onAbort);
-  }
-}
-
 /** A non-gateway error out of an attempt: a timeout if it was one, else a programming error (rethrown). */
 function upstreamTimeoutOr(thrown: unknown, provider: string): GatewayError {
-  if ((thrown as Error | undefined)?.name === "TimeoutError" || (thrown as Error | undefined)?.name === "AbortError") return upstreamTimeout(provider);
+  if (isTimeout(thrown) || (thrown as Error | undefined)?.name === "AbortError") return upstreamTimeout(provider);
   throw thrown;
 }

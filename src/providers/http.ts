@@ -1,8 +1,13 @@
 /**
  * The one place providers send HTTP: JSON in, parsed JSON (or server-sent events) out, network failures typed. By
  * default through undici's `request` on one keep-alive pool per process (no web streams, no `Response` objects: the
- * least a call can cost); a provider given a `fetch` (tests, special runtimes) uses it instead. The attempt timeout
- * is the caller's signal (the resilience layer's).
+ * least a call can cost); a provider given a `fetch` (tests, special runtimes) uses it instead.
+ *
+ * A call is bounded by the request's one abort signal (the client went away) and, for an attempt, its deadline:
+ * on undici that is `headersTimeout` (the answer must start by then) and `bodyTimeout` (its body never pauses
+ * longer), with the body cut when a chunk comes after the deadline — so a body trickling in ends by at most twice
+ * the attempt's time — without a controller, listener or timer of the gateway's per attempt. A stream's body is
+ * bounded only by the wait for its answer: it lives as long as the client.
  */
 import { createParser } from "eventsource-parser";
 import type * as Undici from "undici";
@@ -12,6 +17,45 @@ import type { CheckReport } from "./types.js";
 import { scrub, upstreamMalformed, upstreamTimeout, upstreamUnreachable, type UpstreamError } from "./upstream-error.js";
 
 export type FetchFunction = typeof globalThis.fetch;
+
+/** What bounds one call: the request's signal, and the attempt's deadline (`Date.now()` ms; none: undici's 5 min). */
+export interface CallLimits {
+  signal: AbortSignal;
+  deadline?: number | undefined;
+}
+
+const timeoutError = () => new DOMException("The operation timed out.", "TimeoutError");
+
+/** The time left before a deadline, at least 1 ms; undefined without one. */
+export const timeLeft = (deadline: number | undefined) => (deadline === undefined ? undefined : Math.max(1, deadline - Date.now()));
+
+/** An error that is a timeout: the deadline's, or undici's headers or body timeout. */
+export function isTimeout(error: unknown): boolean {
+  const { name, code } = (error ?? {}) as { name?: unknown; code?: unknown };
+  return name === "TimeoutError" || code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT";
+}
+
+/**
+ * An undici body read to its end: rejected when it closes without one, when a chunk comes after the deadline (a
+ * body trickling in slower than undici's idle timeout can catch), or when it grows past `maxBytes`.
+ */
+export function readBody(body: NodeJS.ReadableStream & { destroy(error?: Error): void }, deadline?: number, maxBytes = Number.POSITIVE_INFINITY): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    body
+      .on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > maxBytes) return body.destroy(new RangeError(`the body is larger than ${maxBytes} bytes`));
+        if (deadline !== undefined && Date.now() > deadline) return body.destroy(timeoutError());
+        chunks.push(chunk);
+      })
+      // The chunks joined once (what undici's arrayBuffer() does too, here where the benchmark's copy tally sees it).
+      .once("end", () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)))
+      .once("error", reject)
+      .once("close", () => reject(new Error("the answer's body closed before its end")));
+  });
+}
 
 /** A provider's way out: its injected fetch, or undefined for the shared undici pool. */
 export type Transport = FetchFunction | undefined;
@@ -27,17 +71,37 @@ interface Answer {
 
 let pool: Undici.Agent | undefined;
 /** One keep-alive pool for every upstream origin, made on first use. */
-// Headers and idle-body timeouts stay undici's (5 min, as the global fetch had): the attempt's signal is usually
-// shorter, and a stream whose upstream goes silent mid-way still ends.
+// Headers and idle-body timeouts are undici's 5 min (as the global fetch had) unless a call has a deadline of its own;
+// a stream whose upstream goes silent mid-way still ends.
 const sharedPool = (undici: typeof Undici) => (pool ??= new undici.Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 }));
 
-async function send(transport: Transport, url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<Answer> {
+/** POSTs `body`; `stream`: the answer is events, whose body the deadline does not bound. */
+async function send(transport: Transport, url: string, headers: Record<string, string>, body: string, limits: CallLimits, stream: boolean): Promise<Answer> {
+  const left = timeLeft(limits.deadline);
   if (transport) {
-    const response = await transport(url, { method: "POST", headers, body, signal });
+    // Off the hot path (tests, special runtimes): the deadline as a timer over the wait for the answer and, unless it
+    // streams, its body; the request's signal reaches the fetch through a controller of the call's.
+    const controller = new AbortController();
+    const { signal } = limits;
+    if (signal.aborted) controller.abort(signal.reason);
+    else signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
+    const timer = left === undefined ? undefined : setTimeout(() => controller.abort(timeoutError()), left);
+    let response: Response;
+    try {
+      response = await transport(url, { method: "POST", headers, body, signal: controller.signal });
+    } finally {
+      if (stream) clearTimeout(timer);
+    }
     return {
       status: response.status,
       header: (name) => response.headers.get(name),
-      bytes: async () => Buffer.from(await response.arrayBuffer()),
+      bytes: async () => {
+        try {
+          return Buffer.from(await response.arrayBuffer());
+        } finally {
+          clearTimeout(timer);
+        }
+      },
       async *chunks() {
         if (!response.body) return;
         const reader = response.body.getReader();
@@ -54,24 +118,15 @@ async function send(transport: Transport, url: string, headers: Record<string, s
     };
   }
   const undici = await loadUndici();
-  const answer = await undici.request(url, { method: "POST", headers, body, signal, dispatcher: sharedPool(undici) });
+  const timeouts = left === undefined ? {} : stream ? { headersTimeout: left } : { headersTimeout: left, bodyTimeout: left };
+  const answer = await undici.request(url, { method: "POST", headers, body, signal: limits.signal, dispatcher: sharedPool(undici), ...timeouts });
   return {
     status: answer.statusCode,
     header(name) {
       const value = answer.headers[name];
       return Array.isArray(value) ? value.join(", ") : (value ?? null);
     },
-    // The chunks joined once (what undici's arrayBuffer() does too, here where the benchmark's copy tally sees it).
-    // A body closed without its end (destroyed, no error given) rejects rather than leaving the request waiting.
-    bytes: () =>
-      new Promise((resolve, reject) => {
-        const chunks: Buffer[] = [];
-        answer.body
-          .on("data", (chunk: Buffer) => chunks.push(chunk))
-          .once("end", () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)))
-          .once("error", reject)
-          .once("close", () => reject(new Error("the answer's body closed before its end")));
-      }),
+    bytes: () => readBody(answer.body, limits.deadline),
     async *chunks() {
       try {
         for await (const chunk of answer.body) yield chunk as Uint8Array;
@@ -101,15 +156,15 @@ export async function postJson(
   url: string,
   headers: Record<string, string>,
   body: string,
-  signal: AbortSignal,
+  limits: CallLimits,
 ): Promise<UpstreamResponse> {
   let response: Answer;
   try {
-    response = await send(transport, url, headers, body, signal);
+    response = await send(transport, url, headers, body, limits, false);
   } catch (error) {
-    throw networkFailure(error, signal, provider);
+    throw networkFailure(error, limits.signal, provider);
   }
-  return readAnswer(response, signal, provider);
+  return readAnswer(response, limits.signal, provider);
 }
 
 /** A response's body read as JSON (a 200 whose body is not JSON is malformed; an error page's body is dropped). */
@@ -171,18 +226,18 @@ export async function postForEvents(
   url: string,
   headers: Record<string, string>,
   body: string,
-  signal: AbortSignal,
+  limits: CallLimits,
 ): Promise<{ events: AsyncIterable<SseMessage> } | UpstreamResponse> {
   let response: Answer;
   try {
-    response = await send(transport, url, { ...headers, accept: "text/event-stream" }, body, signal);
+    response = await send(transport, url, { ...headers, accept: "text/event-stream" }, body, limits, true);
   } catch (error) {
-    throw networkFailure(error, signal, provider);
+    throw networkFailure(error, limits.signal, provider);
   }
   if (response.status === 200 && /text\/event-stream/i.test(response.header("content-type") ?? "")) {
-    return { events: readEvents(response, signal, provider) };
+    return { events: readEvents(response, limits.signal, provider) };
   }
-  return readAnswer(response, signal, provider);
+  return readAnswer(response, limits.signal, provider);
 }
 
 /** The events of a response body, parsed by eventsource-parser; a broken connection throws the upstream error. */
@@ -216,6 +271,7 @@ function networkFailure(error: unknown, signal: AbortSignal, provider: string): 
     if ((signal.reason as Error | undefined)?.name === "TimeoutError") return upstreamTimeout(provider);
     return signal.reason ?? error;
   }
+  if (isTimeout(error)) return upstreamTimeout(provider);
   // fetch wraps the network error in `cause`; undici's request throws it as it is.
   const wrapped = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
   const cause = wrapped ?? (error as { code?: unknown; message?: unknown });

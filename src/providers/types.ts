@@ -6,6 +6,7 @@ import type { ArkModelId, DrawingModelVersion } from "../api/models.js";
 import type { LogoInfo } from "../api/schemas.js";
 import type { InputFormat } from "../images/inspect.js";
 import type { ModelFamily } from "../models/types.js";
+import type { CallLimits } from "./http.js";
 
 /** A checked input image (images/inspect.ts). */
 export interface InputImage {
@@ -84,8 +85,8 @@ export interface VisualPortraitCall {
 
 export type ProviderCall = ArkImagesCall | ArkSeedreamCall | VisualDrawingCall | VisualPortraitCall;
 
-export interface CallOptions {
-  signal: AbortSignal;
+/** The request's signal and the attempt's deadline (providers/http.ts CallLimits), and how the images come back. */
+export interface CallOptions extends CallLimits {
   /** `inline`: image bytes in the answer (no second download); `url`: the upstream's own URLs. */
   delivery: "inline" | "url";
 }

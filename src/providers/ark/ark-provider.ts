@@ -47,17 +47,17 @@ export function createArkProvider(options: ArkProviderOptions): Provider {
     drawsMarks: true,
     check: (signal) =>
       runCheck(
-        () => postJson(fetchFunction, "Ark", `${baseUrl}/images/generations`, headers, JSON.stringify(ARK_CHECK_BODY), signal),
+        () => postJson(fetchFunction, "Ark", `${baseUrl}/images/generations`, headers, JSON.stringify(ARK_CHECK_BODY), { signal }),
         (response) => (response.status === 200 ? undefined : arkError(response.status, response.json, response.retryAfter)),
         (error) => error.upstreamStatus === 401,
       ),
     async probeModel(model, signal) {
-      const response = await postJson(fetchFunction, "Ark", `${baseUrl}/images/generations`, headers, JSON.stringify(probeBody(model)), signal);
+      const response = await postJson(fetchFunction, "Ark", `${baseUrl}/images/generations`, headers, JSON.stringify(probeBody(model)), { signal });
       return probeVerdict(response.status === 200 ? undefined : arkError(response.status, response.json, response.retryAfter));
     },
     async stream(call, callOptions) {
       const body = JSON.stringify(seedreamBody(call, callOptions.delivery === "inline" ? "b64_json" : "url", true));
-      const answer = await postForEvents(fetchFunction, "Ark", `${baseUrl}/images/generations`, headers, body, callOptions.signal);
+      const answer = await postForEvents(fetchFunction, "Ark", `${baseUrl}/images/generations`, headers, body, callOptions);
       if ("events" in answer) return seedreamEvents(answer.events, "Ark");
       if (answer.status !== 200) throw arkError(answer.status, answer.json, answer.retryAfter);
       throw upstreamMalformed("Ark", "a stream request was answered with JSON, not events");
@@ -65,7 +65,7 @@ export function createArkProvider(options: ArkProviderOptions): Provider {
     async generate(call: ProviderCall, callOptions: CallOptions): Promise<ProviderResult> {
       if (call.operation === "ark.seedream") {
         const body = JSON.stringify(seedreamBody(call, callOptions.delivery === "inline" ? "b64_json" : "url", false));
-        const response = await postJson(fetchFunction, "Ark", `${baseUrl}/images/generations`, headers, body, callOptions.signal);
+        const response = await postJson(fetchFunction, "Ark", `${baseUrl}/images/generations`, headers, body, callOptions);
         if (response.status !== 200) throw arkError(response.status, response.json, response.retryAfter);
         return seedreamResult(response.json, "Ark");
       }
@@ -80,14 +80,7 @@ export function createArkProvider(options: ArkProviderOptions): Provider {
         watermark: call.watermark,
         response_format: callOptions.delivery === "inline" ? "b64_json" : "url",
       });
-      const response = await postJson(
-        fetchFunction,
-        "Ark",
-        `${baseUrl}/images/generations`,
-        headers,
-        body,
-        callOptions.signal,
-      );
+      const response = await postJson(fetchFunction, "Ark", `${baseUrl}/images/generations`, headers, body, callOptions);
       if (response.status !== 200) throw arkError(response.status, response.json, response.retryAfter);
       return arkResult(response.json, "Ark");
     },

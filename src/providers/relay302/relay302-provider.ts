@@ -11,7 +11,7 @@
  */
 import { toDataUrl } from "../../images/data-url.js";
 import { ARK_CHECK_BODY, arkResult } from "../ark/ark-provider.js";
-import { postForEvents, postJson, runCheck, type FetchFunction, type UpstreamResponse } from "../http.js";
+import { postForEvents, postJson, runCheck, type CallLimits, type FetchFunction, type UpstreamResponse } from "../http.js";
 import { probeBody, probeVerdict, seedreamBody, seedreamEvents, seedreamResult } from "../ark/seedream.js";
 import type { CallOptions, Provider, ProviderCall, ProviderResult } from "../types.js";
 import { arkError, relay302Error, upstreamMalformed, type UpstreamError } from "../upstream-error.js";
@@ -78,7 +78,7 @@ export function createRelay302Provider(options: Relay302ProviderOptions): Provid
   // The shared undici pool unless a fetch is injected.
   const fetchFunction = options.fetch;
   const headers = { authorization: `Bearer ${options.apiKey}`, "content-type": "application/json" };
-  const send = (path: string, body: unknown, signal: AbortSignal) => postJson(fetchFunction, UPSTREAM, `${baseUrl}${path}`, headers, JSON.stringify(body), signal);
+  const send = (path: string, body: unknown, limits: CallLimits) => postJson(fetchFunction, UPSTREAM, `${baseUrl}${path}`, headers, JSON.stringify(body), limits);
   const imagesPath = "/doubao/images/generations";
   return {
     id: "302ai",
@@ -88,24 +88,24 @@ export function createRelay302Provider(options: Relay302ProviderOptions): Provid
     drawsMarks: false,
     async generate(call: ProviderCall, callOptions: CallOptions): Promise<ProviderResult> {
       const { path, body } = relayRequest(call);
-      const response = await send(path, body, callOptions.signal);
+      const response = await send(path, body, callOptions);
       const error = relayAnswerError(response);
       if (error) throw error;
       if (call.operation === "ark.seedream") return seedreamResult(response.json, UPSTREAM);
       return call.operation === "ark.images" ? arkResult(response.json, UPSTREAM) : visualAnswerResult(response, UPSTREAM);
     },
     async stream(call, callOptions) {
-      const answer = await postForEvents(fetchFunction, UPSTREAM, `${baseUrl}${imagesPath}`, headers, JSON.stringify(seedreamBody(call, "url", true)), callOptions.signal);
+      const answer = await postForEvents(fetchFunction, UPSTREAM, `${baseUrl}${imagesPath}`, headers, JSON.stringify(seedreamBody(call, "url", true)), callOptions);
       if ("events" in answer) return seedreamEvents(answer.events, UPSTREAM);
       throw relayAnswerError(answer) ?? upstreamMalformed(UPSTREAM, "a stream request was answered with JSON, not events");
     },
     async probeModel(model, signal) {
-      const response = await send(imagesPath, probeBody(model), signal);
+      const response = await send(imagesPath, probeBody(model), { signal });
       return probeVerdict(relayAnswerError(response));
     },
     check: (signal) =>
       runCheck(
-        () => send("/doubao/images/generations", ARK_CHECK_BODY, signal),
+        () => send("/doubao/images/generations", ARK_CHECK_BODY, { signal }),
         relayAnswerError,
         (error) => CREDENTIAL_CODES.has(error.upstreamCode ?? 0) || error.upstreamStatus === 401,
       ),

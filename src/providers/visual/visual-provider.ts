@@ -6,7 +6,7 @@
  * copy may be a data URL or on a private network, and no public URL of ours has to be exposed.
  */
 import { DRAWING_REQ_KEYS, PORTRAIT_MODEL } from "../../api/models.js";
-import { postJson, runCheck, type FetchFunction, type UpstreamResponse } from "../http.js";
+import { postJson, runCheck, type CallLimits, type FetchFunction, type UpstreamResponse } from "../http.js";
 import { fromBase64, isBase64, type Base64Bytes, type CallOptions, type Provider, type ProviderCall, type ProviderImage, type ProviderResult, type VisualExtras } from "../types.js";
 import type { UpstreamError } from "../upstream-error.js";
 import { upstreamMalformed, visualBusinessError, visualGatewayError } from "../upstream-error.js";
@@ -129,7 +129,7 @@ export function createVisualProvider(options: VisualProviderOptions): Provider {
   const fetchFunction = options.fetch;
   const now = options.now ?? (() => new Date());
   /** Signs afresh (X-Date and signature) for every request, retries included. */
-  const send = (body: string, signal: AbortSignal) => {
+  const send = (body: string, limits: CallLimits) => {
     const payloadHash = sha256Hex(body);
     const headers: Record<string, string> = {
       "content-type": "application/json",
@@ -143,7 +143,7 @@ export function createVisualProvider(options: VisualProviderOptions): Provider {
       region: options.region ?? "cn-north-1", service: options.service ?? "cv",
     });
     const { host: _host, ...sent } = headers;
-    return postJson(fetchFunction, "Visual", endpoint, { ...sent, authorization }, body, signal);
+    return postJson(fetchFunction, "Visual", endpoint, { ...sent, authorization }, body, limits);
   };
   return {
     id: "visual",
@@ -152,7 +152,7 @@ export function createVisualProvider(options: VisualProviderOptions): Provider {
     origin: base.origin,
     drawsMarks: true,
     async generate(call: ProviderCall, callOptions: CallOptions): Promise<ProviderResult> {
-      const response = await send(JSON.stringify(visualBody(call, callOptions.delivery === "url")), callOptions.signal);
+      const response = await send(JSON.stringify(visualBody(call, callOptions.delivery === "url")), callOptions);
       const error = visualAnswerError(response);
       if (error) throw error;
       return visualAnswerResult(response);
@@ -160,7 +160,7 @@ export function createVisualProvider(options: VisualProviderOptions): Provider {
     // No prompt: Visual refuses it with 50201 only after the signature and the AK are accepted.
     check: (signal) =>
       runCheck(
-        () => send(JSON.stringify({ req_key: DRAWING_REQ_KEYS["general_v2.1_L"], width: 1, height: 1 }), signal),
+        () => send(JSON.stringify({ req_key: DRAWING_REQ_KEYS["general_v2.1_L"], width: 1, height: 1 }), { signal }),
         (response) => visualAnswerError(response),
         (error) => CREDENTIAL_CODES.has(error.upstreamCode ?? 0),
       ),

@@ -104,7 +104,7 @@ for (const [way, transport] of [["undici", undefined], ["an injected fetch", glo
       const answer = await postForEvents(transport, "Ark", `${base}/events`, {}, "{}", { signal: noAbort(), deadline: Date.now() + 200 });
       assert.ok("events" in answer);
       const events = [];
-      for await (const event of answer.events) events.push(event);
+      for await (const event of answer.events) events.push({ event: event.event, data: event.data.toString() });
       assert.deepEqual(events, [{ event: "image", data: '{"index":1}' }, { event: "image", data: '{"index":2}' }]);
     });
   });

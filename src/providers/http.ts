@@ -9,10 +9,10 @@
  * the attempt's time — without a controller, listener or timer of the gateway's per attempt. A stream's body is
  * bounded only by the wait for its answer: it lives as long as the client.
  */
-import { createParser } from "eventsource-parser";
 import type * as Undici from "undici";
 import { loadUndici } from "../undici.js";
 import { parseAnswer } from "./answer-json.js";
+import { SseReader, type SseMessage } from "./sse.js";
 import type { CheckReport } from "./types.js";
 import { scrub, upstreamMalformed, upstreamTimeout, upstreamUnreachable, type UpstreamError } from "./upstream-error.js";
 
@@ -210,11 +210,7 @@ export async function runCheck(
   return { ok: false, reachable: true, credentials: "unknown", detail: `the upstream is reachable but failing right now: ${error.message}` };
 }
 
-/** One server-sent event as the upstream sent it. */
-export interface SseMessage {
-  event: string | undefined;
-  data: string;
-}
+export type { SseMessage } from "./sse.js";
 
 /**
  * POSTs a request that answers with server-sent events: the events when the upstream answered 200 with
@@ -240,11 +236,9 @@ export async function postForEvents(
   return readAnswer(response, limits.signal, provider);
 }
 
-/** The events of a response body, parsed by eventsource-parser; a broken connection throws the upstream error. */
+/** The events of a response body, read from its bytes (providers/sse.ts); a broken connection throws the upstream error. */
 async function* readEvents(response: Answer, signal: AbortSignal, provider: string): AsyncGenerator<SseMessage> {
-  const queue: SseMessage[] = [];
-  const parser = createParser({ onEvent: (message) => queue.push({ event: message.event, data: message.data }) });
-  const decoder = new TextDecoder();
+  const reader = new SseReader();
   const chunks = response.chunks()[Symbol.asyncIterator]();
   try {
     for (;;) {
@@ -255,11 +249,9 @@ async function* readEvents(response: Answer, signal: AbortSignal, provider: stri
         throw networkFailure(error, signal, provider);
       }
       if (chunk.done) break;
-      parser.feed(decoder.decode(chunk.value, { stream: true }));
-      while (queue.length > 0) yield queue.shift() as SseMessage;
+      const value = chunk.value;
+      yield* reader.feed(Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength));
     }
-    parser.feed(decoder.decode());
-    while (queue.length > 0) yield queue.shift() as SseMessage;
   } finally {
     await chunks.return?.();
   }

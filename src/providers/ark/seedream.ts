@@ -4,6 +4,7 @@
  * probe. The 302.AI relay passes the same bodies and answers through, so both providers use this file.
  */
 import { toDataUrl } from "../../images/data-url.js";
+import { parseAnswer } from "../answer-json.js";
 import type { SseMessage } from "../http.js";
 import { fromBase64, isBase64, type ArkSeedreamCall, type ItemError, type ModelProbe, type ProviderImage, type ProviderResult, type StreamEvent } from "../types.js";
 import { arkError, upstreamMalformed, type UpstreamError } from "../upstream-error.js";
@@ -75,13 +76,15 @@ export function seedreamResult(json: unknown, upstream: string): ProviderResult 
 /** The upstream's events as the gateway's: an image, a failed image, the end with `usage`. `[DONE]` ends the stream. */
 export async function* seedreamEvents(messages: AsyncIterable<SseMessage>, upstream: string): AsyncGenerator<StreamEvent> {
   for await (const message of messages) {
-    if (message.data.trim() === "[DONE]") return;
+    // The data as bytes (an image event's base64 never becomes a string: providers/answer-json.ts).
+    if (message.data.length < 64 && message.data.toString().trim() === "[DONE]") return;
     let data: Record<string, unknown>;
     try {
-      data = JSON.parse(message.data) as Record<string, unknown>;
+      data = parseAnswer(message.data) as Record<string, unknown>;
     } catch {
       throw upstreamMalformed(upstream, "an event's data is not JSON");
     }
+    if (!data || typeof data !== "object") throw upstreamMalformed(upstream, "an event's data is not a JSON object");
     const type = message.event ?? (typeof data.type === "string" ? data.type : "");
     const index = typeof data.image_index === "number" ? data.image_index : 0;
     if (type === "image_generation.partial_succeeded") {

@@ -56,11 +56,14 @@ export function createSqliteDatabase(file: string, synchronous: SqliteSynchronou
     exec: async (ddl) => void database.exec(ddl),
     columns: async (table) => new Set(database.prepare<[string], { name: string }>("SELECT name FROM pragma_table_info(?)").all(table).map((column) => column.name)),
   };
-  // Group commit: the batches asked for in one turn of the event loop are written in one transaction, each in a
-  // savepoint of its own (a failing batch is rolled back alone and rejects alone); every caller's promise resolves
-  // only after that transaction committed, so nothing is answered before it is written.
+  // Group commit: the batches asked for in one turn of the event loop are written in one transaction; every caller's
+  // promise resolves only after that transaction committed, so nothing is answered before it is written. A batch that
+  // fails rolls the group back, and the group is written again with each batch in a savepoint of its own (the failing
+  // one rolled back alone, rejecting alone) — savepoints cost two statements a batch, so only then.
   type Statements = ReadonlyArray<readonly [string, readonly SqlValue[]]>;
-  const runOne = database.transaction((batch: Statements) => batch.map(([sql, parameters]) => statement(sql).run(...parameters).changes));
+  const runBatch = (batch: Statements) => batch.map(([sql, parameters]) => statement(sql).run(...parameters).changes);
+  const runPlain = database.transaction((group: Statements[]) => group.map(runBatch)).immediate;
+  const runOne = database.transaction(runBatch);
   const runGroup = database.transaction((group: Statements[]) =>
     group.map((batch): { changes: number[] } | { error: unknown } => {
       try {
@@ -76,12 +79,17 @@ export function createSqliteDatabase(file: string, synchronous: SqliteSynchronou
     if (pending.length === 0) return;
     const group = pending;
     pending = [];
+    const batches = group.map((entry) => entry.statements);
     let outcomes: Array<{ changes: number[] } | { error: unknown }>;
     try {
-      outcomes = runGroup(group.map((entry) => entry.statements));
-    } catch (error) {
-      for (const entry of group) entry.reject(error);
-      return;
+      outcomes = runPlain(batches).map((changes) => ({ changes }));
+    } catch {
+      try {
+        outcomes = runGroup(batches);
+      } catch (error) {
+        for (const entry of group) entry.reject(error);
+        return;
+      }
     }
     outcomes.forEach((outcome, index) => {
       const entry = group[index] as (typeof group)[number];

@@ -89,9 +89,11 @@ async function send(transport: Transport, url: string, headers: Record<string, s
     let response: Response;
     try {
       response = await transport(url, { method: "POST", headers, body, signal: controller.signal });
-    } finally {
-      if (stream) clearTimeout(timer);
+    } catch (error) {
+      clearTimeout(timer);
+      throw error;
     }
+    if (stream) clearTimeout(timer);
     return {
       status: response.status,
       header: (name) => response.headers.get(name),

@@ -106,11 +106,14 @@ async function openPlayground(family: "Seedream" | "SeedEdit" | "Drawing" | "Por
   await page.getByRole("tab", { name: family }).click();
 }
 
+/** Waits until every result image on the page has finished loading (or failed to: a broken one reads 0x0). */
+const imagesLoaded = () => page.waitForFunction(() => [...document.querySelectorAll<PageImage>(".result-image")].every((image) => image.complete));
+
 /** Clicks Generate and waits until the run has finished (its images loaded, or its error shown). */
 async function generate(): Promise<void> {
   await page.getByRole("button", { name: "Generate" }).click();
   await page.waitForFunction(() => !document.querySelector(".progress"));
-  await page.waitForFunction(() => [...document.querySelectorAll<PageImage>(".result-image")].every((image) => image.complete));
+  await imagesLoaded();
 }
 
 const naturalSizes = () => page.$$eval(".result-image", (images) => images.map((image) => `${(image as unknown as PageImage).naturalWidth}x${(image as unknown as PageImage).naturalHeight}`));
@@ -180,6 +183,7 @@ describe("the web playground", () => {
     await page.getByRole("button", { name: "Generate" }).click();
     await page.getByText(/Streaming… 1 of 3 images/).waitFor();
     await page.waitForFunction(() => !document.querySelector(".progress"));
+    await imagesLoaded();
     const seen = await page.evaluate(() => (globalThis as unknown as { seen: number[] }).seen);
     // 0 when the run starts, then each image as its event came: never two at once.
     assert.deepEqual(seen.filter((count) => count > 0), [1, 2, 3]);

@@ -6,7 +6,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { postForEvents, postJson, type Transport } from "./http.js";
+import { BodyTooLarge, postForEvents, postJson, readBody, type Transport } from "./http.js";
+import { MAX_EVENT_BYTES } from "./sse.js";
 import { UpstreamError } from "./upstream-error.js";
 
 /** What each path of the fake upstream does; every one of them answers eventually, so nothing is left hanging. */
@@ -30,6 +31,15 @@ const routes: Record<string, (response: ServerResponse) => Promise<void>> = {
       response.write("x");
     }
     response.end('"}');
+  },
+  // One event whose line does not end (up to four times the most an event may hold, so the test cannot hang).
+  "/endless-event": async (response) => {
+    response.writeHead(200, { "content-type": "text/event-stream" }).write("data: ");
+    const megabyte = Buffer.alloc(1024 * 1024, 0x61);
+    for (let sent = 0; sent <= 4 * MAX_EVENT_BYTES && !response.destroyed; sent += megabyte.length) {
+      if (!response.write(megabyte)) await new Promise((resolve) => response.once("drain", resolve).once("close", resolve));
+    }
+    response.end();
   },
   // Events after the attempt's deadline: the stream is not the attempt's to end.
   "/events": async (response) => {
@@ -109,3 +119,26 @@ for (const [way, transport] of [["undici", undefined], ["an injected fetch", glo
     });
   });
 }
+
+test("an event stream whose event outgrows the limit is refused as the upstream's malformed answer, and given up", async () => {
+  const answer = await postForEvents(undefined, "Ark", `${base}/endless-event`, {}, "{}", { signal: noAbort() });
+  assert.ok("events" in answer);
+  const seen = ends.length;
+  await assert.rejects(
+    (async () => {
+      for await (const event of answer.events) void event;
+    })(),
+    (error: unknown) => error instanceof UpstreamError && error.status === 502 && error.code === "UpstreamBadResponse" &&
+      error.message === `The upstream (Ark) sent an answer the gateway cannot read (a server-sent event is larger than ${MAX_EVENT_BYTES} bytes).`,
+  );
+  while (ends.length === seen) await sleep(10);
+  assert.deepEqual(ends.slice(seen), [{ path: "/endless-event", whole: false }]);
+});
+
+test("a body read with a limit is refused once it outgrows it", async () => {
+  const { request } = await import("undici");
+  const answer = await request(`${base}/stalled-body`, { method: "POST", body: "{}" });
+  const small = await request(`${base}/fast`, { method: "POST", body: "{}" });
+  assert.deepEqual(JSON.parse((await readBody(small.body, undefined, 11)).toString()), { ok: true });
+  await assert.rejects(readBody(answer.body, undefined, 3), (error: unknown) => error instanceof BodyTooLarge && error.message === "the body is larger than 3 bytes");
+});

@@ -12,7 +12,7 @@
 import type * as Undici from "undici";
 import { loadUndici } from "../undici.js";
 import { parseAnswer } from "./answer-json.js";
-import { SseReader, type SseMessage } from "./sse.js";
+import { EventTooLarge, SseReader, type SseMessage } from "./sse.js";
 import type { CheckReport } from "./types.js";
 import { scrub, upstreamMalformed, upstreamTimeout, upstreamUnreachable, type UpstreamError } from "./upstream-error.js";
 
@@ -25,6 +25,17 @@ export interface CallLimits {
 }
 
 const timeoutError = () => new DOMException("The operation timed out.", "TimeoutError");
+
+/** The most an upstream's JSON answer may be (15 images of base64 at 4K fit many times over). */
+export const MAX_ANSWER_BYTES = 512 * 1024 * 1024;
+
+/** A body grew past its limit: refused before it fills the memory. */
+export class BodyTooLarge extends Error {
+  constructor(readonly limit: number) {
+    super(`the body is larger than ${limit} bytes`);
+    this.name = "BodyTooLarge";
+  }
+}
 
 /** The time left before a deadline, at least 1 ms; undefined without one. */
 export const timeLeft = (deadline: number | undefined) => (deadline === undefined ? undefined : Math.max(1, deadline - Date.now()));
@@ -46,7 +57,7 @@ export function readBody(body: NodeJS.ReadableStream & { destroy(error?: Error):
     body
       .on("data", (chunk: Buffer) => {
         size += chunk.length;
-        if (size > maxBytes) return body.destroy(new RangeError(`the body is larger than ${maxBytes} bytes`));
+        if (size > maxBytes) return body.destroy(new BodyTooLarge(maxBytes));
         if (deadline !== undefined && Date.now() > deadline) return body.destroy(timeoutError());
         chunks.push(chunk);
       })
@@ -128,7 +139,7 @@ async function send(transport: Transport, url: string, headers: Record<string, s
       const value = answer.headers[name];
       return Array.isArray(value) ? value.join(", ") : (value ?? null);
     },
-    bytes: () => readBody(answer.body, limits.deadline),
+    bytes: () => readBody(answer.body, limits.deadline, MAX_ANSWER_BYTES),
     async *chunks() {
       try {
         for await (const chunk of answer.body) yield chunk as Uint8Array;
@@ -252,7 +263,13 @@ async function* readEvents(response: Answer, signal: AbortSignal, provider: stri
       }
       if (chunk.done) break;
       const value = chunk.value;
-      yield* reader.feed(Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+      let messages: SseMessage[];
+      try {
+        messages = reader.feed(Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+      } catch (error) {
+        throw networkFailure(error, signal, provider);
+      }
+      yield* messages;
     }
   } finally {
     await chunks.return?.();
@@ -266,6 +283,7 @@ function networkFailure(error: unknown, signal: AbortSignal, provider: string): 
     return signal.reason ?? error;
   }
   if (isTimeout(error)) return upstreamTimeout(provider);
+  if (error instanceof BodyTooLarge || error instanceof EventTooLarge) return upstreamMalformed(provider, error.message);
   // fetch wraps the network error in `cause`; undici's request throws it as it is.
   const wrapped = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
   const cause = wrapped ?? (error as { code?: unknown; message?: unknown });

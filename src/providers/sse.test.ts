@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createParser } from "eventsource-parser";
-import { SseReader } from "./sse.js";
+import { EventTooLarge, SseReader } from "./sse.js";
 
 const image = Buffer.alloc(300_000, 7).toString("base64");
 
@@ -106,4 +106,15 @@ test("Seedream's events from those bytes: an image decoded without its base64 be
       (error: unknown) => error instanceof UpstreamError && error.status === 502 && error.code === "UpstreamBadResponse" && /an event's data is not (JSON|a JSON object)/.test(error.message),
     );
   }
+});
+
+test("an event that outgrows the limit is refused, by its unfinished line or by its data lines; one within it is read", () => {
+  assert.throws(() => {
+    const reader = new SseReader(100);
+    for (let index = 0; index < 20; index += 1) reader.feed(Buffer.from("data: 0123456789"));
+  }, (error: unknown) => error instanceof EventTooLarge && error.message === "a server-sent event is larger than 100 bytes");
+  assert.throws(() => new SseReader(100).feed(Buffer.from("data: 0123456789\n".repeat(10))), EventTooLarge);
+  const reader = new SseReader(100);
+  // The limit is per event: many events of 60 bytes each go through.
+  for (let index = 0; index < 5; index += 1) assert.equal(reader.feed(Buffer.from(`data: ${"x".repeat(54)}\n\n`)).length, 1);
 });

@@ -7,6 +7,17 @@
  * providers/answer-json.ts without ever becoming a string. Field names and the event type are short and decoded.
  */
 
+/** The most one event (its unfinished line and its data lines) may hold before the stream is refused. */
+export const MAX_EVENT_BYTES = 64 * 1024 * 1024;
+
+/** An event grew past its limit: a broken or hostile stream, refused before it fills the memory. */
+export class EventTooLarge extends Error {
+  constructor(readonly limit: number) {
+    super(`a server-sent event is larger than ${limit} bytes`);
+    this.name = "EventTooLarge";
+  }
+}
+
 /** One server-sent event: its type (`event:`), if it had one, and its data as bytes. */
 export interface SseMessage {
   event: string | undefined;
@@ -34,10 +45,14 @@ export class SseReader {
   /** The last line ended with CR: an LF first in the next chunk belongs to it. */
   private afterCr = false;
   private started = false;
+  private partialBytes = 0;
   private data: Buffer[] = [];
+  private dataBytes = 0;
   private event: string | undefined;
 
-  /** Reads a chunk; returns the events it completed. */
+  constructor(private readonly maxEventBytes = MAX_EVENT_BYTES) {}
+
+  /** Reads a chunk; returns the events it completed. Throws EventTooLarge when an event outgrows the limit. */
   feed(chunk: Buffer): SseMessage[] {
     const messages: SseMessage[] = [];
     let bytes = chunk;
@@ -60,6 +75,7 @@ export class SseReader {
       if (end === -1) break;
       const line = this.partial.length ? Buffer.concat([...this.partial, bytes.subarray(start, end)]) : bytes.subarray(start, end);
       this.partial = [];
+      this.partialBytes = 0;
       this.line(line, messages);
       if (bytes[end] === CR) {
         if (end + 1 === bytes.length) this.afterCr = true;
@@ -70,7 +86,11 @@ export class SseReader {
       }
       start = end + 1;
     }
-    if (start < bytes.length) this.partial.push(bytes.subarray(start));
+    if (start < bytes.length) {
+      this.partial.push(bytes.subarray(start));
+      this.partialBytes += bytes.length - start;
+    }
+    if (this.partialBytes + this.dataBytes > this.maxEventBytes) throw new EventTooLarge(this.maxEventBytes);
     return messages;
   }
 
@@ -81,7 +101,11 @@ export class SseReader {
     const name = colon === -1 ? line.toString("utf8") : line.toString("utf8", 0, colon);
     let value = colon === -1 ? line.subarray(line.length) : line.subarray(colon + 1);
     if (value[0] === SPACE) value = value.subarray(1);
-    if (name === "data") this.data.push(value);
+    if (name === "data") {
+      this.data.push(value);
+      this.dataBytes += value.length + 1;
+      if (this.dataBytes > this.maxEventBytes) throw new EventTooLarge(this.maxEventBytes);
+    }
     else if (name === "event") this.event = value.toString("utf8");
     // `id` and `retry` matter to a reconnecting EventSource, not to one answer read to its end; others are ignored.
   }
@@ -89,6 +113,7 @@ export class SseReader {
   private dispatch(messages: SseMessage[]): void {
     const { data, event } = this;
     this.data = [];
+    this.dataBytes = 0;
     this.event = undefined;
     if (data.length === 0) return;
     const joined = data.length === 1 ? (data[0] as Buffer) : Buffer.concat(data.flatMap((part, index) => (index === 0 ? [part] : [NEWLINE, part])));

@@ -383,21 +383,26 @@ async function streaming(lines) {
   await streamClient({ ...directTarget, count: 3 });
   await streamClient({ ...oursTarget, count: 3 });
   for (let index = 0; index < ROUNDS; index += 1) {
+    const upstreamBefore = procStat(upstream.pid);
     const direct = await streamClient({ ...directTarget, count });
+    const upstreamCpu = procStat(upstream.pid) - upstreamBefore;
+    const gatewayBefore = procStat(gateway.pid);
     const ours = await streamClient({ ...oursTarget, count });
+    const gatewayCpu = procStat(gateway.pid) - gatewayBefore;
     const mean = (values) => values.reduce((sum, value) => sum + value, 0) / values.length;
     const perEvent = mean(ours.flatMap((run, at) => run.events.map((arrived, event) => arrived - (direct[at]?.events[event] ?? arrived))));
     if (ours.some((run) => run.events.length !== 3)) throw new Error(`the gateway's streams did not carry 3 images: ${JSON.stringify(ours.map((run) => run.events.length))}`);
-    rounds.push({ directFirstByte: mean(direct.map((run) => run.firstByte)), oursFirstByte: mean(ours.map((run) => run.firstByte)), directFirstImage: mean(direct.map((run) => run.events[0])), oursFirstImage: mean(ours.map((run) => run.events[0])), perEvent });
-    log(`streaming round ${index + 1}: first byte ${fmt(rounds.at(-1).oursFirstByte, 1)} ms (upstream ${fmt(rounds.at(-1).directFirstByte, 1)} ms), first image ${fmt(rounds.at(-1).oursFirstImage, 1)} ms (upstream ${fmt(rounds.at(-1).directFirstImage, 1)} ms), +${fmt(perEvent, 1)} ms per image event`);
+    rounds.push({ directFirstByte: mean(direct.map((run) => run.firstByte)), oursFirstByte: mean(ours.map((run) => run.firstByte)), directFirstImage: mean(direct.map((run) => run.events[0])), oursFirstImage: mean(ours.map((run) => run.events[0])), perEvent,
+      directCpu: upstreamCpu / (count * 3), oursCpu: gatewayCpu / (count * 3) });
+    log(`streaming round ${index + 1}: first byte ${fmt(rounds.at(-1).oursFirstByte, 1)} ms (upstream ${fmt(rounds.at(-1).directFirstByte, 1)} ms), first image ${fmt(rounds.at(-1).oursFirstImage, 1)} ms (upstream ${fmt(rounds.at(-1).directFirstImage, 1)} ms), +${fmt(perEvent, 1)} ms per image event, ${fmt(rounds.at(-1).oursCpu, 2)} ms of CPU per image event (upstream ${fmt(rounds.at(-1).directCpu, 2)} ms)`);
   }
   await gateway.stop();
   await upstream.stop();
   lines.push("## Streaming", "", `${count} streamed group requests a round, one after another: three 1024×1024 images as base64 events 100 ms apart, then the end. The gateway checks each image (its JPEG/PNG header) before it sends it on.`, "",
-    "| | first byte ms | first image event ms | added per image event ms |", "|---|---|---|---|",
-    `| upstream directly | ${triple(rounds.map((r) => r.directFirstByte), 1)} | ${triple(rounds.map((r) => r.directFirstImage), 1)} | – |`,
-    `| doubao-gateway | ${triple(rounds.map((r) => r.oursFirstByte), 1)} | ${triple(rounds.map((r) => r.oursFirstImage), 1)} | ${triple(rounds.map((r) => r.perEvent), 1)} |`, "",
-    "The gateway's first byte is its `: stream opened` comment, sent before the upstream answers. \"Added per image event\" is the mean delay of every image event against the same event straight from the upstream: it holds the request's own set-up (key, reservation, the upstream call: ~4 ms here) as well as each event's reading, check and re-encoding.", "");
+    "| | first byte ms | first image event ms | added per image event ms | CPU ms per image event (server process) |", "|---|---|---|---|---|",
+    `| upstream directly | ${triple(rounds.map((r) => r.directFirstByte), 1)} | ${triple(rounds.map((r) => r.directFirstImage), 1)} | – | ${triple(rounds.map((r) => r.directCpu), 2)} |`,
+    `| doubao-gateway | ${triple(rounds.map((r) => r.oursFirstByte), 1)} | ${triple(rounds.map((r) => r.oursFirstImage), 1)} | ${triple(rounds.map((r) => r.perEvent), 1)} | ${triple(rounds.map((r) => r.oursCpu), 2)} |`, "",
+    "The gateway's first byte is its `: stream opened` comment, sent before the upstream answers. \"Added per image event\" is the mean delay of every image event against the same event straight from the upstream: it holds the request's own set-up (key, reservation, the upstream call: ~4 ms here) as well as each event's reading, check and re-encoding. The CPU column is the server process's CPU (from /proc) over the round, per image event, a third of each request's own set-up included.", "");
 }
 
 async function coldStart(lines) {

@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { ConfigFileError, DEFAULT_FILE_CONFIG, loadConfigFile, type FileConfig } from "./config-file.js";
 import { isTimeZone } from "./accounts/clock.js";
 import { parseStorageUrl } from "./storage/s3.js";
+import type { SqliteSynchronous } from "./stores/sql/sqlite.js";
 
 export interface Config {
   /** `HOST`, default 127.0.0.1. */
@@ -37,7 +38,7 @@ export interface Config {
   /** `DATABASE_POOL_MAX`: connections per gateway to PostgreSQL; default 10. */
   databasePoolMax: number;
   /** `SQLITE_SYNCHRONOUS`: `normal` (default; synced at checkpoints) or `full` (every commit synced to disk; see stores/sql/sqlite.ts). */
-  sqliteSynchronous: "full" | "normal";
+  sqliteSynchronous: SqliteSynchronous;
   /** `TASK_CONCURRENCY`: async tasks this instance runs at once (the rest wait in the shared queue); default 32. */
   taskConcurrency: number;
   /** `KEY_CACHE_MS`: how long an API key read from the database is used from memory (writes by this process clear it at once); 0 reads every time. Default 2000. */

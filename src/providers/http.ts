@@ -279,7 +279,7 @@ async function* readEvents(response: Answer, signal: AbortSignal, provider: stri
 /** A failed fetch or body read as the contract's error: the caller's abort reason, a timeout, or an unreachable upstream. */
 function networkFailure(error: unknown, signal: AbortSignal, provider: string): unknown {
   if (signal.aborted) {
-    if ((signal.reason as Error | undefined)?.name === "TimeoutError") return upstreamTimeout(provider);
+    if (isTimeout(signal.reason)) return upstreamTimeout(provider);
     return signal.reason ?? error;
   }
   if (isTimeout(error)) return upstreamTimeout(provider);

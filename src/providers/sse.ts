@@ -31,12 +31,19 @@ const SPACE = 0x20;
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const NEWLINE = Buffer.from([LF]);
 
-/** Index of the first CR or LF in `bytes` from `from`, or -1. */
-function lineEnd(bytes: Buffer, from: number): number {
-  const lf = bytes.indexOf(LF, from);
-  const cr = bytes.indexOf(CR, from);
-  if (cr === -1) return lf;
-  return lf === -1 || cr < lf ? cr : lf;
+/**
+ * The line ends of one chunk in order: the next CR and the next LF are each searched for again only once passed, so
+ * a chunk of many LF-ended lines is not searched to its end for a CR at every line.
+ */
+function lineEnds(bytes: Buffer) {
+  let cr = -2;
+  let lf = -2;
+  return (from: number): number => {
+    if (cr !== -1 && cr < from) cr = bytes.indexOf(CR, from);
+    if (lf !== -1 && lf < from) lf = bytes.indexOf(LF, from);
+    if (cr === -1) return lf;
+    return lf === -1 || cr < lf ? cr : lf;
+  };
 }
 
 export class SseReader {
@@ -70,8 +77,9 @@ export class SseReader {
     let start = 0;
     if (this.afterCr && bytes[0] === LF) start = 1;
     this.afterCr = false;
+    const lineEnd = lineEnds(bytes);
     for (;;) {
-      const end = lineEnd(bytes, start);
+      const end = lineEnd(start);
       if (end === -1) break;
       const line = this.partial.length ? Buffer.concat([...this.partial, bytes.subarray(start, end)]) : bytes.subarray(start, end);
       this.partial = [];

@@ -31,7 +31,7 @@ export function openSqliteFile(file: string, synchronous: SqliteSynchronous = "n
   return database;
 }
 
-export function createSqliteDatabase(file: string, synchronous: SqliteSynchronous = "normal"): SqlDatabase {
+export function createSqliteDatabase(file: string, synchronous?: SqliteSynchronous): SqlDatabase {
   const database = openSqliteFile(file, synchronous);
   const statements = new Map<string, Statement<SqlValue[]>>();
   const statement = (sql: string) => {

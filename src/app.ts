@@ -15,6 +15,7 @@ import type { KeyStore } from "./stores/keys.js";
 import type { TaskStore } from "./tasks/tasks.js";
 import type { IdempotencyStore } from "./stores/idempotency.js";
 import { registerIdempotency } from "./routes/idempotency.js";
+import { UpstreamError } from "./providers/upstream-error.js";
 import type { WebhookSender } from "./tasks/webhooks.js";
 
 export interface AppDeps extends RouteDeps {
@@ -47,6 +48,7 @@ const PUBLIC_ROUTES = new Set(["/health", "/ready", "/metrics", "/openapi.json",
 /** Every route and its methods, to answer a wrong method with 405 rather than 404. */
 const KNOWN_PATHS: Record<string, string> = {
   "/doubao/images/generations": "POST",
+  "/api/v3/images/generations": "POST",
   "/v1/images/generations": "POST",
   "/v1/images/edits": "POST",
   "/doubao/drawing": "POST",
@@ -92,13 +94,65 @@ function fromFastifyError(error: FastifyError, bodyLimit: number): GatewayError 
   }
 }
 
+/** The longest wait a client's automatic retry is worth: the AI SDK honours `retry-after` under 60 s. */
+const RETRY_WORTH_S = 60;
+
+/**
+ * `x-should-retry` (read by Volcengine's Python SDK and the openai SDKs, which otherwise retry every 408/409/429/5xx):
+ * `false` where the same request cannot succeed soon — a refusal (4xx), the operator's account refused upstream, a
+ * quota used up, a wait longer than a minute; `true` for a short wait the answer names (`Retry-After`). Other
+ * failures (an upstream that failed or timed out, after the gateway's own retries) keep the client's default:
+ * they charged nothing, so a client's retry never pays twice.
+ */
+export function retryAdvice(error: GatewayError): boolean | undefined {
+  if (error.retryAfter !== undefined) return error.retryAfter <= RETRY_WORTH_S && !(error instanceof UpstreamError && error.kind === "provider");
+  if (error instanceof UpstreamError) return error.kind === "transient" ? undefined : false;
+  if (error.status === 503) return false;
+  return error.status < 500 ? false : undefined;
+}
+
 /** Sends the one envelope; `/doubao/drawing*` gets the Volcengine fields as well. */
 function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError): FastifyReply {
   const volcengine = (request.url.split("?")[0] ?? "").startsWith("/doubao/drawing");
   reply.header("x-request-id", request.id);
-  if (error.retryAfter !== undefined) reply.header("retry-after", String(Math.ceil(error.retryAfter)));
+  const advice = retryAdvice(error);
+  if (advice !== undefined) reply.header("x-should-retry", String(advice));
+  if (error.retryAfter !== undefined) {
+    reply.header("retry-after", String(Math.ceil(error.retryAfter)));
+    reply.header("retry-after-ms", String(Math.ceil(error.retryAfter * 1000)));
+  }
   for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
   return reply.code(error.status).send(renderError(error, request.id, volcengine));
+}
+
+/** A body past the limit is read (and dropped) up to this many bytes, or for this long, before its 413 is sent. */
+const DRAIN_BYTES = 64 * 1024 * 1024;
+const DRAIN_MS = 10_000;
+
+/**
+ * Reads the rest of a refused body and drops it, bounded in bytes and time, as nginx's lingering close does: a client
+ * still sending when the answer arrives and the connection closes sees only EPIPE (Node's `fetch`: "fetch failed",
+ * httpx: a write error), never the 413. A body past the bounds is cut off as before.
+ */
+function drainRequest(request: FastifyRequest): Promise<void> {
+  const raw = request.raw;
+  if (raw.complete || raw.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let read = 0;
+    const finish = () => {
+      clearTimeout(timer);
+      raw.off("data", onData).off("end", finish).off("error", finish).off("close", finish);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      read += chunk.length;
+      if (read > DRAIN_BYTES) finish();
+    };
+    const timer = setTimeout(finish, DRAIN_MS);
+    timer.unref();
+    raw.on("data", onData).once("end", finish).once("error", finish).once("close", finish);
+    raw.resume();
+  });
 }
 
 export function buildApp(deps: AppDeps): FastifyInstance {
@@ -189,6 +243,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const gatewayError = error instanceof GatewayError ? error : fromFastifyError(error, deps.bodyLimitBytes);
     if (gatewayError.status >= 500 && !(error instanceof GatewayError)) request.log.error({ err: error }, "unhandled error");
     else if (gatewayError.status >= 500) request.log.warn({ code: gatewayError.code, status: gatewayError.status }, gatewayError.message);
+    if (gatewayError.status === 413) {
+      // The rest of the body is read first, then the connection closed after the answer (it may still hold unread bytes).
+      reply.header("connection", "close");
+      return drainRequest(request).then(() => sendError(request, reply, gatewayError));
+    }
     return sendError(request, reply, gatewayError);
   });
 

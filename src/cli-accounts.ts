@@ -35,6 +35,11 @@ Limits (each accepts "none" to remove it):
   --daily-spend X          spend per day, in the price currency (GATEWAY_CONFIG prices; default CNY)
   --total-spend X          spend in total
   --webhook URL            where the key's async tasks are reported when a request names no webhook_url
+  --failed-images inline|omit
+                           an image the upstream could not make (one refused image of a group): "inline" answers it as
+                           an error item at its place, as Ark does (default); "omit" leaves it out of data and lists it
+                           in "failed" (and, streamed, in the completed event), so that @ai-sdk/bytedance and
+                           Volcengine's Python SDK get the images that were made. A request's X-Gateway-Failed-Images wins
 `;
 
 export const USAGE_HELP = `doubao-gateway usage — what was spent (the same as GET /admin/usage)
@@ -49,8 +54,11 @@ and day. Only charged requests count images and cost; every request counts in "r
 const FLAG_FIELDS: Readonly<Record<string, keyof KeySettings>> = {
   name: "name", role: "role", expires: "expires_at", models: "allowed_models", rpm: "rpm_limit", concurrency: "concurrency_limit",
   "daily-images": "daily_image_quota", "total-images": "total_image_quota", "daily-spend": "daily_spend_limit", "total-spend": "total_spend_limit",
-  webhook: "webhook_url",
+  webhook: "webhook_url", "failed-images": "failed_images",
 };
+
+/** Flags whose value is a word, not a number, and for which "none" means nothing special. */
+const TEXT_FLAGS = new Set(["name", "role", "failed-images"]);
 
 const LIMIT_OPTIONS: Record<string, { type: "string" }> = Object.fromEntries(Object.keys(FLAG_FIELDS).map((flag) => [flag, { type: "string" as const }]));
 
@@ -59,7 +67,7 @@ function settingsOf(values: Record<string, string | boolean | undefined>, now: n
   for (const [flag, field] of Object.entries(FLAG_FIELDS)) {
     const raw = values[flag];
     if (typeof raw !== "string") continue;
-    if (raw === "none" && flag !== "name" && flag !== "role") settings[field] = null;
+    if (raw === "none" && !TEXT_FLAGS.has(flag)) settings[field] = null;
     else if (flag === "models") settings[field] = raw === "all" ? null : raw.split(",").map((model) => model.trim()).filter(Boolean);
     else if (flag === "expires") {
       const relative = /^(\d+)([dh])$/.exec(raw);
@@ -67,7 +75,7 @@ function settingsOf(values: Record<string, string | boolean | undefined>, now: n
         throw new UsageError(`--expires must be an ISO 8601 date-time such as 2027-01-01T00:00:00Z, a time from now such as 30d or 12h, or "none"; got "${raw}".`, command);
       }
       settings[field] = relative ? new Date(now + Number(relative[1]) * (relative[2] === "d" ? 86_400_000 : 3_600_000)).toISOString() : raw;
-    } else if (flag === "name" || flag === "role") settings[field] = raw;
+    } else if (TEXT_FLAGS.has(flag) || flag === "webhook") settings[field] = raw;
     else settings[field] = raw.trim() === "" ? Number.NaN : Number(raw);
   }
   return settings;

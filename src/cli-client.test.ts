@@ -91,7 +91,7 @@ describe("making images", () => {
   test("models, models show, tasks wait", async () => {
     const list = await run(["models"]);
     assert.equal(list.code, 0);
-    assert.match(list.stdout, /^doubao-seedream-4-5-251128\s+seedream-4\s+live\s+seedream-4\.5, seedream-4-5$/m);
+    assert.match(list.stdout, /^doubao-seedream-4-5-251128\s+seedream-4\s+live\s+seedream-4\.5, seedream-4-5, seedream-4-5-251128$/m);
     assert.match(list.stdout, /^doubao-seedream-3-0-t2i-250415\s+seedream-3\s+live\s+seedream-3$/m);
     const show = await run(["models", "show", "seedream-5-pro"]);
     assert.equal(JSON.parse(show.stdout).capabilities.max_reference_images, 10);

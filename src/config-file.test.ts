@@ -68,7 +68,7 @@ test("every mistake in the file names the path and the rule", () => {
     ["models:\n  doubao-seedream-3-0-t2i-250415:\n    providers: [visual]\n", "g.yaml: models.doubao-seedream-3-0-t2i-250415.providers.0: visual cannot serve doubao-seedream-3-0-t2i-250415; use ark or 302ai"],
     ["models:\n  dall-e-3:\n    providers: [ark]\n", 'g.yaml: models.dall-e-3: "dall-e-3" is not a built-in model; give its kind (one of seedream-3, seededit-3, seedream-4, drawing, portrait) to add it'],
     ["aliases:\n  general_v2.0: i2i_portrait_photo\n", 'g.yaml: aliases.general_v2.0: alias "general_v2.0" is already a model id'],
-    ["aliases:\n  x: y\n", 'g.yaml: aliases.x: "y" is not a model of the table; one of doubao-seedream-4-5-251128, doubao-seedream-4-0-250828, doubao-seedream-5-0-260128, doubao-seedream-5-0-pro-260628, doubao-seedream-3-0-t2i-250415, doubao-seededit-3-0-i2i-250628, general_v2.1_L, general_v2.0_L, general_v2.0, i2i_portrait_photo'],
+    ["aliases:\n  x: y\n", 'g.yaml: aliases.x: "y" is not a model of the table; one of doubao-seedream-4-5-251128, doubao-seedream-4-0-250828, doubao-seedream-5-0-260128, doubao-seedream-5-0-pro-260628, doubao-seedream-5-0-flash-260915, doubao-seedream-3-0-t2i-250415, doubao-seededit-3-0-i2i-250628, general_v2.1_L, general_v2.0_L, general_v2.0, i2i_portrait_photo'],
     ["retries: { max_attempts: 3 }\n", 'g.yaml: (top level): Unrecognized key: "retries"'],
     ["retry: { max_attempts: 0 }\n", "g.yaml: retry.max_attempts: Too small: expected number to be >=1"],
     ["models: [\n", "g.yaml is not valid YAML: "],
@@ -108,13 +108,14 @@ test("a model whose listed providers are not configured is a 503 naming what to 
     assert.equal(error.message, "No upstream is configured for model doubao-seedream-3-0-t2i-250415. Set API302_KEY and restart the gateway.");
     return true;
   });
-  // Served by Ark: the four live Seedream models, and SeedEdit 3.0 through its replacement; not 3.0 (302.AI only, not configured).
+  // Served by Ark: the five live Seedream models, and SeedEdit 3.0 through its replacement; not 3.0 (302.AI only, not configured).
   assert.deepEqual(router.servable().map(({ entry }) => entry.id), [
-    "doubao-seedream-4-5-251128", "doubao-seedream-4-0-250828", "doubao-seedream-5-0-260128", "doubao-seedream-5-0-pro-260628", "doubao-seededit-3-0-i2i-250628",
+    "doubao-seedream-4-5-251128", "doubao-seedream-4-0-250828", "doubao-seedream-5-0-260128", "doubao-seedream-5-0-pro-260628", "doubao-seedream-5-0-flash-260915",
+    "doubao-seededit-3-0-i2i-250628",
   ]);
   assert.deepEqual(createRouter([fake("302ai")]).servable().map(({ entry, provider }) => [entry.id, provider.id]), [
     ["doubao-seedream-4-5-251128", "302ai"], ["doubao-seedream-4-0-250828", "302ai"], ["doubao-seedream-5-0-260128", "302ai"],
-    ["doubao-seedream-5-0-pro-260628", "302ai"], ["doubao-seedream-3-0-t2i-250415", "302ai"], ["doubao-seededit-3-0-i2i-250628", "302ai"],
+    ["doubao-seedream-5-0-pro-260628", "302ai"], ["doubao-seedream-5-0-flash-260915", "302ai"], ["doubao-seedream-3-0-t2i-250415", "302ai"], ["doubao-seededit-3-0-i2i-250628", "302ai"],
     ["general_v2.1_L", "302ai"], ["general_v2.0_L", "302ai"], ["general_v2.0", "302ai"], ["i2i_portrait_photo", "302ai"],
   ]);
 });

@@ -44,6 +44,8 @@ const schema = z.strictObject({
     cooldown_ms: milliseconds(3_600_000).optional(),
   }).optional(),
   aliases: z.record(aliasName, z.string()).optional(),
+  /** The model of a `/v1/images/generations` request without `model` (an id or alias); default Seedream 4.5. */
+  default_model: z.string().min(1).optional(),
   prices: z.strictObject({
     currency: z.string().regex(/^[A-Z]{3}$/, { error: "must be a three-letter currency code, e.g. CNY or USD" }).optional(),
     per_image: z.record(z.string(), z.number().min(0).max(1000)).optional(),
@@ -80,7 +82,7 @@ export function parseConfigFile(text: string, name: string): FileConfig {
   }
   let models: ModelTable;
   try {
-    models = buildModelTable(overrides, file.aliases ?? {});
+    models = buildModelTable(overrides, file.aliases ?? {}, file.default_model);
   } catch (error) {
     if (error instanceof ModelTableError) throw new ConfigFileError(`${name}: ${error.message}`);
     throw error;

@@ -34,6 +34,7 @@ function limitsOf(settings: KeySettings): Partial<KeyLimits> & { name?: string; 
   if (settings.daily_spend_limit !== undefined) limits.dailySpendMicros = settings.daily_spend_limit === null ? null : toMicros(settings.daily_spend_limit);
   if (settings.total_spend_limit !== undefined) limits.totalSpendMicros = settings.total_spend_limit === null ? null : toMicros(settings.total_spend_limit);
   if (settings.webhook_url !== undefined) limits.webhookUrl = settings.webhook_url;
+  if (settings.failed_images !== undefined) limits.failedImages = settings.failed_images;
   return limits;
 }
 
@@ -61,6 +62,7 @@ export async function keyView(record: ApiKeyRecord, accounts: Accounts): Promise
     daily_spend_limit: amount(record.dailySpendMicros),
     total_spend_limit: amount(record.totalSpendMicros),
     webhook_url: record.webhookUrl,
+    failed_images: record.failedImages,
     currency: accounts.options.prices.currency,
     usage: { images_today: spent.dailyImages, images_total: spent.totalImages, spend_today: fromMicros(spent.dailyMicros), spend_total: fromMicros(spent.totalMicros) },
   };

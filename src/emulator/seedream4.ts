@@ -23,6 +23,8 @@ interface EmulatedVersion {
   modes: string[];
   formats: string[];
   tools: string[];
+  /** 5.0 Pro takes `optimize_prompt_options.thinking`. */
+  thinking: boolean;
   /** 5.0 reports `output_format` per item and `usage.input_images`. */
   v5: boolean;
 }
@@ -30,23 +32,34 @@ interface EmulatedVersion {
 const K = (side: number): [number, number] => [side, side];
 const V4_0: EmulatedVersion = {
   keywords: { "1K": K(1024), "2K": K(2048), "4K": K(4096) }, minPixels: 1280 * 720, maxPixels: 4096 * 4096, defaultSize: "2048x2048",
-  maxImages: 14, group: true, stream: true, modes: ["standard", "fast"], formats: ["jpeg"], tools: [], v5: false,
+  maxImages: 14, group: true, stream: true, modes: ["standard", "fast"], formats: ["jpeg"], tools: [], thinking: false, v5: false,
 };
 const V5_0: EmulatedVersion = {
   keywords: { "2K": K(2048), "3K": K(3072), "4K": K(4096) }, minPixels: 3_686_400, maxPixels: 6000 * 6000, defaultSize: "2048x2048",
-  maxImages: 14, group: true, stream: true, modes: ["standard"], formats: ["jpeg", "png"], tools: ["web_search"], v5: true,
+  maxImages: 14, group: true, stream: true, modes: ["standard"], formats: ["jpeg", "png"], tools: ["web_search"], thinking: false, v5: true,
 };
+const V5_0_PRO: EmulatedVersion = {
+  keywords: { "1K": K(1024), "1.5K": K(1536), "2K": K(2048) }, minPixels: 921_600, maxPixels: 4_624_220, defaultSize: "2K",
+  maxImages: 10, group: false, stream: false, modes: ["standard", "fast"], formats: ["jpeg", "png"], tools: [], thinking: true, v5: true,
+};
+const V4_5: EmulatedVersion = { ...V4_0, keywords: { "2K": K(2048), "4K": K(4096) }, minPixels: 3_686_400, modes: ["standard"] };
+/** 5.0 Flash (2026-09-15): Pro's sizes, no thinking, no fast mode; whether it streams is not confirmed, so here it does not (as Pro). */
+const V5_0_FLASH: EmulatedVersion = { ...V5_0_PRO, modes: ["standard"], thinking: false };
 
-/** The versions the emulator serves, by every id Ark accepts. */
+/** The versions the emulator serves, by every id Ark (and BytePlus ModelArk, CLIENTS.md §3) accepts. */
 export const SEEDREAM_4_VERSIONS: Readonly<Record<string, EmulatedVersion>> = {
   "doubao-seedream-4-0-250828": V4_0,
-  "doubao-seedream-4-5-251128": { ...V4_0, keywords: { "2K": K(2048), "4K": K(4096) }, minPixels: 3_686_400, modes: ["standard"] },
+  "seedream-4-0-250828": V4_0,
+  "doubao-seedream-4-5-251128": V4_5,
+  "seedream-4-5-251128": V4_5,
   "doubao-seedream-5-0-260128": V5_0,
   "doubao-seedream-5-0-lite-260128": V5_0,
-  "doubao-seedream-5-0-pro-260628": {
-    keywords: { "1K": K(1024), "1.5K": K(1536), "2K": K(2048) }, minPixels: 921_600, maxPixels: 4_624_220, defaultSize: "2K",
-    maxImages: 10, group: false, stream: false, modes: ["standard", "fast"], formats: ["jpeg", "png"], tools: [], v5: true,
-  },
+  "seedream-5-0-260128": V5_0,
+  "seedream-5-0-lite-260128": V5_0,
+  "doubao-seedream-5-0-pro-260628": V5_0_PRO,
+  "dola-seedream-5-0-pro-260628": V5_0_PRO,
+  "doubao-seedream-5-0-flash-260915": V5_0_FLASH,
+  "dola-seedream-5-0-flash-260915": V5_0_FLASH,
 };
 
 /** An Ark 400 the checks raise. */
@@ -140,8 +153,15 @@ export async function planSeedream4(model: string, body: Record<string, unknown>
   const stream = body.stream ?? false;
   if (typeof stream !== "boolean") invalid("stream", "must be a boolean");
   if (stream && !version.stream) unsupported("stream");
-  const mode = (body.optimize_prompt_options as { mode?: unknown } | undefined)?.mode;
+  const optimize = body.optimize_prompt_options as { mode?: unknown; thinking?: unknown } | undefined;
+  const mode = optimize?.mode;
   if (mode !== undefined && !version.modes.includes(String(mode))) invalid("optimize_prompt_options.mode", `must be one of ${version.modes.join(", ")}`);
+  const thinking = optimize?.thinking;
+  if (thinking !== undefined) {
+    if (!version.thinking) unsupported("optimize_prompt_options.thinking");
+    if (thinking !== "enabled" && thinking !== "disabled") invalid("optimize_prompt_options.thinking", "must be enabled or disabled");
+    if (thinking === "disabled" && references.length > 0) invalid("optimize_prompt_options.thinking", "disabled is only supported without reference images");
+  }
   const format = body.output_format ?? "jpeg";
   if (!version.formats.includes(String(format))) {
     if (version.formats.length === 1) unsupported("output_format");

@@ -8,6 +8,7 @@
  */
 import { randomBytes, randomInt, timingSafeEqual } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { dropNulls } from "../api/nulls.js";
 import { adaptiveSize } from "../images/adaptive-size.js";
 import { AllowList } from "../images/address-policy.js";
 import { fetchInput } from "../images/fetch-input.js";
@@ -391,11 +392,13 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     return "sent";
   }
 
-  /** Ark's images API on a parsed body, whichever version the model is. */
-  const arkImages = (body: Record<string, unknown>, base: string, id: string, expiredUrl: boolean, reply: FastifyReply): Promise<Answer | "sent"> =>
-    typeof body.model === "string" && SEEDREAM_4_VERSIONS[body.model] && !retired.has(body.model)
+  /** Ark's images API on a parsed body, whichever version the model is; a `null` field is an absent one, as on Ark. */
+  const arkImages = (body: Record<string, unknown>, base: string, id: string, expiredUrl: boolean, reply: FastifyReply): Promise<Answer | "sent"> => {
+    dropNulls(body);
+    return typeof body.model === "string" && SEEDREAM_4_VERSIONS[body.model] && !retired.has(body.model)
       ? seedream4Generate(body.model, body, base, id, expiredUrl, reply)
       : arkGenerate(body, base, id, expiredUrl);
+  };
 
   app.post("/api/v3/images/generations", async (request, reply) => {
     stats.requests += 1;

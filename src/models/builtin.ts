@@ -14,12 +14,18 @@ const GROUP_TOTAL = 15;
 const SEEDREAM_4_0: Capabilities = {
   sizes: { keywords: ["1K", "2K", "4K"], min_pixels: 1280 * 720, max_pixels: 4096 * 4096, ...RATIO, default: "2048x2048" },
   max_reference_images: 14, group_generation: true, max_group_images: GROUP_TOTAL, stream: true,
-  optimize_prompt_modes: ["standard", "fast"], output_formats: ["jpeg"], tools: [],
+  optimize_prompt_modes: ["standard", "fast"], optimize_prompt_thinking: [], output_formats: ["jpeg"], tools: [],
 };
+
+/** 5.0 Pro and 5.0 Flash: 1K–2K, 921 600–4 624 220 pixels, ≤ 10 reference images, no group (CLIENTS.md §4). */
+const SEEDREAM_5_0_PRO_SIZES = { keywords: ["1K", "1.5K", "2K"], min_pixels: 921_600, max_pixels: 4_624_220, ...RATIO, default: "2K" };
+
+/** The model of a `/v1/images/generations` request that names none (OpenAI's clients may leave `model` out); GATEWAY_CONFIG `default_model`. */
+export const DEFAULT_IMAGE_MODEL = "doubao-seedream-4-5-251128";
 
 export const BUILT_IN_MODELS: readonly ModelEntry[] = [
   {
-    id: "doubao-seedream-4-5-251128", kind: "seedream-4", aliases: ["seedream-4.5", "seedream-4-5"], created: 1764288000, price_micros: yuan(0.25),
+    id: "doubao-seedream-4-5-251128", kind: "seedream-4", aliases: ["seedream-4.5", "seedream-4-5", "seedream-4-5-251128"], created: 1764288000, price_micros: yuan(0.25),
     lifecycle: { state: "live" },
     capabilities: {
       ...SEEDREAM_4_0,
@@ -28,30 +34,48 @@ export const BUILT_IN_MODELS: readonly ModelEntry[] = [
     },
   },
   {
-    id: "doubao-seedream-4-0-250828", kind: "seedream-4", aliases: ["seedream-4", "seedream-4-0"], created: 1756339200, price_micros: yuan(0.2),
+    id: "doubao-seedream-4-0-250828", kind: "seedream-4", aliases: ["seedream-4", "seedream-4-0", "seedream-4-0-250828"], created: 1756339200, price_micros: yuan(0.2),
     lifecycle: { state: "live" },
     capabilities: SEEDREAM_4_0,
     unconfirmed: ["one reseller announced retirement for 2026-07-23", "older docs allow 10 reference images"],
   },
   {
-    id: "doubao-seedream-5-0-260128", kind: "seedream-4", aliases: ["doubao-seedream-5-0-lite-260128", "seedream-5", "seedream-5-lite"], created: 1769558400,
-    price_micros: yuan(0.25), lifecycle: { state: "live" },
+    id: "doubao-seedream-5-0-260128", kind: "seedream-4", aliases: ["doubao-seedream-5-0-lite-260128", "seedream-5", "seedream-5-lite", "seedream-5-0-260128", "seedream-5-0-lite-260128"],
+    created: 1769558400, price_micros: yuan(0.22), lifecycle: { state: "live" },
     capabilities: {
       sizes: { keywords: ["2K", "3K", "4K"], min_pixels: 3_686_400, max_pixels: null, ...RATIO, default: "2048x2048" },
       max_reference_images: 14, group_generation: true, max_group_images: GROUP_TOTAL, stream: true,
-      optimize_prompt_modes: ["standard"], output_formats: ["jpeg", "png"], tools: ["web_search"],
+      optimize_prompt_modes: ["standard"], optimize_prompt_thinking: [], output_formats: ["jpeg", "png"], tools: ["web_search"],
     },
-    unconfirmed: ["price (BytePlus: $0.035)", "size keyword 4K", "no upper pixel limit known"],
+    unconfirmed: ["price (2026-09-28 table via a third party: ¥0.22; BytePlus: $0.035)", "size keyword 4K", "no upper pixel limit known"],
   },
   {
-    id: "doubao-seedream-5-0-pro-260628", kind: "seedream-4", aliases: ["seedream-5-pro"], created: 1782604800, price_micros: yuan(0.32),
-    lifecycle: { state: "live" },
+    id: "doubao-seedream-5-0-pro-260628", kind: "seedream-4", aliases: ["seedream-5-pro", "dola-seedream-5-0-pro-260628"], created: 1782604800,
+    price_micros: yuan(0.3), lifecycle: { state: "live" },
     capabilities: {
-      sizes: { keywords: ["1K", "1.5K", "2K"], min_pixels: 921_600, max_pixels: 4_624_220, ...RATIO, default: "2K" },
+      sizes: SEEDREAM_5_0_PRO_SIZES,
       max_reference_images: 10, group_generation: false, max_group_images: 1, stream: false,
-      optimize_prompt_modes: ["standard", "fast"], output_formats: ["jpeg", "png"], tools: [],
+      optimize_prompt_modes: ["standard", "fast"], optimize_prompt_thinking: ["enabled", "disabled"], output_formats: ["jpeg", "png"], tools: [],
     },
-    unconfirmed: ["price (BytePlus: $0.045 up to 2.36 MP, $0.09 above; reference images after the first cost extra)"],
+    unconfirmed: [
+      "price (2026-09-28 table via a third party: ¥0.30 up to 2.61 MP, ¥0.60 above — one price per image here, the lower; BytePlus: $0.045 / $0.09, reference images after the first cost extra)",
+      "upper pixel bound (another source: 4194304)",
+    ],
+  },
+  {
+    id: "doubao-seedream-5-0-flash-260915", kind: "seedream-4", aliases: ["seedream-5-flash", "dola-seedream-5-0-flash-260915"], created: 1789430400,
+    price_micros: yuan(0.12), lifecycle: { state: "live" },
+    capabilities: {
+      sizes: SEEDREAM_5_0_PRO_SIZES,
+      max_reference_images: 10, group_generation: false, max_group_images: 1, stream: false,
+      optimize_prompt_modes: ["standard"], optimize_prompt_thinking: [], output_formats: ["jpeg", "png"], tools: [],
+    },
+    unconfirmed: [
+      "streaming (not refused upstream as far as known; off here until confirmed — set capabilities.stream in GATEWAY_CONFIG)",
+      "output_format png (as 5.0 Pro)",
+      "price (2026-09-28 table via a third party: ¥0.12; BytePlus: $0.02574)",
+      "pay-as-you-go accounts only: a plan key gets 404 UnsupportedModel upstream",
+    ],
   },
   {
     id: "doubao-seedream-3-0-t2i-250415", kind: "seedream-3", aliases: ["seedream-3"], created: 1744675200, price_micros: yuan(0.259),

@@ -4,7 +4,7 @@
  * does it cost, is it retired and what replaces it — is answered here.
  */
 import { z } from "zod";
-import { BUILT_IN_MODELS } from "./builtin.js";
+import { BUILT_IN_MODELS, DEFAULT_IMAGE_MODEL } from "./builtin.js";
 import { KIND_FAMILY, type Capabilities, type Lifecycle, type ModelEntry, type ModelKind } from "./types.js";
 
 export class ModelTableError extends Error {}
@@ -30,6 +30,7 @@ const capabilitiesOverride = z.strictObject({
   max_group_images: z.number().int().min(1).max(15).optional(),
   stream: z.boolean().optional(),
   optimize_prompt_modes: z.array(z.string().min(1)).optional(),
+  optimize_prompt_thinking: z.array(z.enum(["enabled", "disabled"])).optional(),
   output_formats: z.array(z.enum(["jpeg", "png"])).optional(),
   tools: z.array(z.string().min(1)).optional(),
 });
@@ -67,7 +68,10 @@ export class ModelTable {
   private readonly byId = new Map<string, ModelEntry>();
   private readonly byAlias = new Map<string, ModelEntry>();
 
-  constructor(readonly entries: readonly ModelEntry[], extraAliases: Readonly<Record<string, string>> = {}) {
+  /** The model id a `/v1/images/generations` request without `model` is served by (`default_model`). */
+  readonly defaultModel: string;
+
+  constructor(readonly entries: readonly ModelEntry[], extraAliases: Readonly<Record<string, string>> = {}, defaultModel = DEFAULT_IMAGE_MODEL) {
     for (const entry of entries) this.byId.set(entry.id, entry);
     const addAlias = (alias: string, id: string, where: string) => {
       const target = this.byId.get(id);
@@ -90,6 +94,12 @@ export class ModelTable {
         throw new ModelTableError(`${where}: a ${entry.kind} model cannot be served by ${replacement} (${target.kind}); use a ${replacementKinds(entry.kind).join(" or ")} model`);
       }
     }
+    const fallback = this.find(defaultModel);
+    if (!fallback || KIND_FAMILY[fallback.kind] !== "ark") {
+      const ids = entries.filter((entry) => KIND_FAMILY[entry.kind] === "ark").map((entry) => entry.id);
+      throw new ModelTableError(`default_model: "${defaultModel}" is not an image model of /v1/images/generations; one of ${ids.join(", ")}`);
+    }
+    this.defaultModel = fallback.id;
   }
 
   /** The entry of a model id or alias. */
@@ -134,7 +144,7 @@ function applyOverride(base: ModelEntry | undefined, id: string, override: Model
     }
     const start: Capabilities = capabilities ?? {
       sizes: { keywords: [], min_pixels: 1, max_pixels: null, min_ratio: 1 / 16, max_ratio: 16, default: "2048x2048" },
-      max_reference_images: 0, group_generation: false, max_group_images: 1, stream: false, optimize_prompt_modes: [], output_formats: ["jpeg"], tools: [],
+      max_reference_images: 0, group_generation: false, max_group_images: 1, stream: false, optimize_prompt_modes: [], optimize_prompt_thinking: [], output_formats: ["jpeg"], tools: [],
     };
     const { sizes, ...rest } = over ?? {};
     const merged = { ...start, ...definedOnly(rest), sizes: { ...start.sizes, ...definedOnly(sizes ?? {}) } } as Capabilities;
@@ -179,12 +189,12 @@ function definedOnly<T extends object>(value: T): Partial<T> {
 }
 
 /** The built-in table with `models:` overrides and top-level `aliases:` laid over it. */
-export function buildModelTable(overrides: Readonly<Record<string, ModelOverride>> = {}, aliases: Readonly<Record<string, string>> = {}): ModelTable {
+export function buildModelTable(overrides: Readonly<Record<string, ModelOverride>> = {}, aliases: Readonly<Record<string, string>> = {}, defaultModel?: string): ModelTable {
   const entries = BUILT_IN_MODELS.map((entry) => (overrides[entry.id] ? applyOverride(entry, entry.id, overrides[entry.id] as ModelOverride, `models.${entry.id}`) : entry));
   for (const [id, override] of Object.entries(overrides)) {
     if (!BUILT_IN_MODELS.some((entry) => entry.id === id)) entries.push(applyOverride(undefined, id, override, `models.${id}`));
   }
-  return new ModelTable(entries, aliases);
+  return new ModelTable(entries, aliases, defaultModel);
 }
 
 export const DEFAULT_MODEL_TABLE = buildModelTable();

@@ -52,7 +52,7 @@ test("a model without a configured upstream is a 503 naming what to set, and is 
   assert.equal(body.code, 50500);
   const models = (await inject("GET", "/v1/models")).json();
   assert.deepEqual(models.data.map((model: { id: string }) => model.id), [
-    "doubao-seedream-4-5-251128", "doubao-seedream-4-0-250828", "doubao-seedream-5-0-260128", "doubao-seedream-5-0-pro-260628",
+    "doubao-seedream-4-5-251128", "doubao-seedream-4-0-250828", "doubao-seedream-5-0-260128", "doubao-seedream-5-0-pro-260628", "doubao-seedream-5-0-flash-260915",
     "doubao-seedream-3-0-t2i-250415", "doubao-seededit-3-0-i2i-250628",
   ]);
 });

@@ -40,7 +40,8 @@ export interface ArkSeedreamCall {
   /** A keyword (`2K`) or `"<W>x<H>"`; undefined: the model's default. */
   size: string | undefined;
   watermark: boolean;
-  optimizePromptMode: string | undefined;
+  /** `optimize_prompt_options` as the client set it (`mode`, and 5.0 Pro's `thinking`); undefined when unset. */
+  optimizePrompt: { mode?: string | undefined; thinking?: string | undefined } | undefined;
   sequential: "disabled" | "auto";
   maxImages: number | undefined;
   outputFormat: "jpeg" | "png" | undefined;

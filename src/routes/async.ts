@@ -15,7 +15,7 @@ import type { WebhookSender } from "../tasks/webhooks.js";
 
 /** Routes that take `?async=true`. */
 export const ASYNC_ROUTES: ReadonlySet<string> = new Set([
-  "/doubao/images/generations", "/v1/images/generations", "/v1/images/edits", "/doubao/drawing", "/doubao/drawing/portrait",
+  "/doubao/images/generations", "/api/v3/images/generations", "/v1/images/generations", "/v1/images/edits", "/doubao/drawing", "/doubao/drawing/portrait",
 ]);
 
 /** The headers a task's run carries in place of the client's Authorization (see the auth hook in app.ts). */

@@ -1,9 +1,9 @@
 /** Per-request helpers shared by the route files. */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Accounts, Admission } from "../accounts/accounts.js";
-import { invalidRequest, keyRefused } from "../errors.js";
+import { invalidParameter, invalidRequest, keyRefused } from "../errors.js";
 import type { GenerationHooks } from "../pipeline/generate.js";
-import type { ApiKeyRecord } from "../stores/keys.js";
+import type { ApiKeyRecord, FailedImages } from "../stores/keys.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -78,3 +78,23 @@ export function requireObject(request: FastifyRequest): Record<string, unknown> 
 }
 
 export const unixSeconds = (date: Date = new Date()) => Math.floor(date.getTime() / 1000);
+
+/** An image of a request that could not be made, as `failed` lists it when failed images are omitted. */
+export type { FailedImage } from "@doubao-gateway/sdk";
+
+export const FAILED_IMAGES_HEADER = "x-gateway-failed-images";
+
+/**
+ * How this request answers an image the upstream could not make: its `X-Gateway-Failed-Images` header (`inline`
+ * or `omit`), else its key's `failed_images` setting, else `inline` (Ark's answer).
+ */
+export function failedImagesOf(request: FastifyRequest): FailedImages {
+  const header = request.headers[FAILED_IMAGES_HEADER];
+  if (header === undefined) return request.apiKey?.failedImages ?? "inline";
+  const value = Array.isArray(header) ? header.join(",") : header.trim().toLowerCase();
+  if (value === "inline" || value === "omit") return value;
+  throw invalidParameter(
+    "X-Gateway-Failed-Images",
+    `Invalid parameter \`X-Gateway-Failed-Images\`: must be "inline" (a failed image is an error item at its place, as Ark answers) or "omit" (failed images are left out of data and listed in failed) (got ${JSON.stringify(value.slice(0, 40))}).`,
+  );
+}

@@ -85,7 +85,7 @@ export async function registerEditRoutes(app: FastifyInstance, deps: RouteDeps):
       inspectImage(bytes, { field: files.length > 1 ? `image.${index}` : "image", checkRatio: false, ratio, formats: SEEDREAM_4_FORMATS }),
     ));
     const call: ArkSeedreamCall = {
-      operation: "ark.seedream", model: served.id, prompt: input.prompt, images, size: input.size, watermark: input.watermark, optimizePromptMode: undefined,
+      operation: "ark.seedream", model: served.id, prompt: input.prompt, images, size: input.size, watermark: input.watermark, optimizePrompt: undefined,
       sequential: "disabled", maxImages: undefined, outputFormat: input.output_format as "jpeg" | "png" | undefined, tools: undefined,
     };
     return accounted(request, reply, deps.accounts, { model: entry.id, servedModel: served.id, images: input.n, referenceImages: images.length }, (admission) =>

@@ -3,17 +3,25 @@
  * the same task id with `?async=true`) and never a second upstream call; the same key with another body is a
  * 409. The request runs once, in-process (`app.inject`, through the same auth, limits and ledger), and its answer
  * is kept. Streams are not replayable, so `stream: true` with an Idempotency-Key is a 400.
+ *
+ * `X-Client-Request-Id` (sent by Volcengine's Python SDKs) is kept the same way, in a namespace of its own, for a
+ * JSON request that does not stream: the SDK makes a new id for every attempt, but a caller who sets it
+ * (`extra_headers`) keeps it across the SDK's own retries, so a retry of a call that was charged gets the kept answer
+ * instead of a second image. It is read once the body is parsed (a stream then runs as usual), and a malformed one is
+ * ignored: the header is the SDK's, not a promise of the caller's.
  */
 import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ErrCode, GatewayError, invalidParameter } from "../errors.js";
 import type { IdempotencyStore } from "../stores/idempotency.js";
-import { asksForStream, onAsyncRoutePost, readBody, replayHeaders } from "./async.js";
+import { ASYNC_ROUTES, asksForStream, onAsyncRoutePost, readBody, replayHeaders } from "./async.js";
 
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
 const HEADER = "idempotency-key";
+const CLIENT_HEADER = "x-client-request-id";
+const VALID_KEY = /^[\x21-\x7e]{1,255}$/;
 /** Answer headers kept with the answer and replayed. */
-const KEPT_HEADERS = ["content-type", "x-gateway-provider", "x-gateway-served-model", "x-gateway-model-lifecycle", "x-gateway-ignored", "deprecation", "sunset", "link", "retry-after"];
+const KEPT_HEADERS = ["content-type", "x-gateway-provider", "x-gateway-served-model", "x-gateway-model-lifecycle", "x-gateway-ignored", "deprecation", "sunset", "link", "retry-after", "retry-after-ms", "x-should-retry"];
 
 export interface IdempotencyDeps {
   store: IdempotencyStore;
@@ -31,15 +39,29 @@ export function registerIdempotency(app: FastifyInstance, deps: IdempotencyDeps)
   app.addHook("onRequest", onAsyncRoutePost((request) => request.headers[HEADER] !== undefined, (request, reply) => remembered(request, reply)));
   const remembered = async (request: FastifyRequest, reply: FastifyReply) => {
     const idempotencyKey = request.headers[HEADER];
-    const key = request.apiKey;
-    if (!key) return;
-    if (typeof idempotencyKey !== "string" || !/^[\x21-\x7e]{1,255}$/.test(idempotencyKey)) {
+    if (!request.apiKey) return;
+    if (typeof idempotencyKey !== "string" || !VALID_KEY.test(idempotencyKey)) {
       throw invalidParameter("Idempotency-Key", "Invalid parameter `Idempotency-Key`: must be 1 to 255 visible ASCII characters, e.g. a UUID.", "参数 `Idempotency-Key` 无效：必须是 1 到 255 个可见 ASCII 字符，例如 UUID。");
     }
     const payload = await readBody(request, deps.bodyLimitBytes);
     if (asksForStream(payload)) {
       throw invalidParameter("stream", "Invalid parameter `stream`: a streamed answer cannot be replayed; send stream: true without an Idempotency-Key.", "参数 `stream` 无效：流式回答无法重放，请不要同时发送 Idempotency-Key。");
     }
+    return answerOnce(request, reply, idempotencyKey, payload);
+  };
+
+  // X-Client-Request-Id without an Idempotency-Key: after parsing, so that a stream is told apart without reading the body twice.
+  app.addHook("preHandler", (request, reply, done) => {
+    const id = request.headers[CLIENT_HEADER];
+    const body = request.body as Record<string, unknown> | undefined;
+    if (typeof id !== "string" || request.headers[HEADER] !== undefined || request.method !== "POST" || !request.apiKey || !VALID_KEY.test(id) ||
+      !ASYNC_ROUTES.has(request.routeOptions.url ?? "") || !body || typeof body !== "object" || body.stream === true || request.url.includes("async=true")) return done();
+    // The parsed body written back: the same bytes for the same body on every retry (the route has not changed it yet).
+    return answerOnce(request, reply, `client-request-id:${id}`, Buffer.from(JSON.stringify(body)));
+  });
+
+  const answerOnce = async (request: FastifyRequest, reply: FastifyReply, idempotencyKey: string, payload: Buffer) => {
+    const key = request.apiKey as NonNullable<FastifyRequest["apiKey"]>;
     const bodyHash = createHash("sha256").update(`${request.url}\n${request.headers["content-type"] ?? ""}\n`).update(payload).digest("hex");
     const now = deps.now();
     const since = now - IDEMPOTENCY_WINDOW_MS;
@@ -57,7 +79,7 @@ export function registerIdempotency(app: FastifyInstance, deps: IdempotencyDeps)
     if (existing || !(await deps.store.begin(key.id, idempotencyKey, bodyHash, now, since, deps.instanceId))) {
       throw conflict("A request with this Idempotency-Key is still being answered; retry in a moment to get its answer.", "使用该 Idempotency-Key 的请求仍在处理中，请稍后重试以获取其结果。", 1);
     }
-    const headers = replayHeaders(request, [HEADER]);
+    const headers = replayHeaders(request, [HEADER, CLIENT_HEADER]);
     let response;
     try {
       response = await app.inject({ method: "POST", url: request.url, headers, payload });

@@ -11,6 +11,7 @@ import {
   arkModelField, parseSeedreamSize, seededitRequest, seededitRequestV1, seedream4Request, seedream4RequestV1, seedreamRequest, seedreamRequestV1,
   type ResponseFormat, type Seedream4Request, type SeededitRequest, type SeedreamRequest,
 } from "../api/schemas.js";
+import { dropNulls } from "../api/nulls.js";
 import { parseOrThrow } from "../api/validate.js";
 import { invalidParameter } from "../errors.js";
 import { adaptiveSize } from "../images/adaptive-size.js";
@@ -24,7 +25,8 @@ import type { AttemptLogger } from "../pipeline/resilience.js";
 import type { ArkImagesCall, ArkSeedreamCall, InputImage, ProviderCall } from "../providers/types.js";
 import type { Accounts, Admission } from "../accounts/accounts.js";
 import { crashPoint } from "../crash-points.js";
-import { accounted, hooksOf, requestSignal, requireObject, unixSeconds } from "./context.js";
+import type { FailedImages } from "../stores/keys.js";
+import { accounted, failedImagesOf, hooksOf, requestSignal, requireObject, unixSeconds, type FailedImage } from "./context.js";
 import { streamToClient } from "./stream.js";
 
 /** The answer's shape is the SDK's (one definition for the gateway and its clients). */
@@ -56,6 +58,8 @@ export interface ArkRequestContext {
   resizeTo?: { width: number; height: number } | undefined;
   /** For usage when only upstream URLs are passed through. */
   expected?: { width: number; height: number } | undefined;
+  /** 4.x/5.x answers: an image that could not be made is an `error` item (`inline`, the default) or listed in `failed` (`omit`). */
+  failedImages?: FailedImages;
 }
 
 /** Sums the upstream `usage` objects of several calls, field by field (nested objects too). */
@@ -153,8 +157,12 @@ async function sendSeedream4Images(context: ArkRequestContext, calls: readonly A
   const images = succeeded.flatMap((generation) => generation.images);
   reply.header("x-gateway-provider", (succeeded[0] as Generation).provider.label);
   const usage = (succeeded.length === calls.length && sumUsage(succeeded.map((generation) => generation.usage))) || usageOf(images);
-  const response: ArkResponse = { model: context.clientModel, created: unixSeconds(), data, usage };
-  await settleImages(context, succeeded, images, data.some((item) => "error" in item) ? "PartialFailure" : null);
+  const failed: FailedImage[] = data.flatMap((item, index) => ("error" in item ? [{ image_index: index, code: item.error.code, message: item.error.message }] : []));
+  // Omitted: `data` holds only images (what @ai-sdk/bytedance requires of every item), the failures are listed beside it.
+  const response: ArkResponse = context.failedImages === "omit"
+    ? { model: context.clientModel, created: unixSeconds(), data: data.filter((item) => !("error" in item)), usage, failed }
+    : { model: context.clientModel, created: unixSeconds(), data, usage };
+  await settleImages(context, succeeded, images, failed.length > 0 ? "PartialFailure" : null);
   // Returned, not sent: the request's concurrency slot is freed (routes/context.ts) before Fastify sends it.
   reply.code(200);
   return response;
@@ -246,7 +254,7 @@ async function serveTranslated(
   const { size, resize } = sizeFor(capabilities, target.width, target.height);
   const call: ArkSeedreamCall = {
     operation: "ark.seedream", model: replacement.id, prompt: input.prompt, images: image ? [image] : [], size, watermark: input.watermark,
-    optimizePromptMode: undefined, sequential: "disabled", maxImages: undefined, outputFormat: undefined, tools: undefined,
+    optimizePrompt: undefined, sequential: "disabled", maxImages: undefined, outputFormat: undefined, tools: undefined,
   };
   return accounted(request, reply, deps.accounts, { model: entry.id, images: input.n, servedModel: replacement.id, referenceImages: image ? 1 : 0 }, (admission) =>
     sendClassicImages(
@@ -281,23 +289,24 @@ async function serveSeedream4(request: FastifyRequest, reply: FastifyReply, deps
   const input: Seedream4Request = { n: 1, ...parseOrThrow(v1 ? seedream4RequestV1 : seedream4Request, body) };
   checkCapabilities(entry, input);
   if (input.stream && input.n > 1) throw invalidParameter("n", "Invalid parameter `n`: n > 1 cannot be combined with stream; use sequential_image_generation \"auto\" for several images in one stream.");
+  const failedImages = failedImagesOf(request);
   const ignored = (["seed", "guidance_scale"] as const).filter((field) => body[field] !== undefined);
   if (ignored.length > 0) reply.header("x-gateway-ignored", ignored.join(", "));
   const signal = requestSignal(reply);
   const images = await loadReferences(input.image, capabilities, deps, signal);
   const call: ArkSeedreamCall = {
     operation: "ark.seedream", model: entry.id, prompt: input.prompt, images, size: input.size, watermark: input.watermark,
-    optimizePromptMode: input.optimize_prompt_options?.mode, sequential: input.sequential_image_generation,
+    optimizePrompt: input.optimize_prompt_options, sequential: input.sequential_image_generation,
     maxImages: input.sequential_image_generation === "auto" ? mostImages(entry, input) : undefined,
     outputFormat: input.output_format as "jpeg" | "png" | undefined, tools: input.tools,
   };
   const work = { model: asked.id, servedModel: entry.id, images: mostImages(entry, input), referenceImages: images.length };
   return accounted(request, reply, deps.accounts, work, async (admission) => {
-    const context: ArkRequestContext = { reply, deps, clientModel, servedModel: entry.id, format: input.response_format, signal, log: request.log, admission, resizeTo };
+    const context: ArkRequestContext = { reply, deps, clientModel, servedModel: entry.id, format: input.response_format, signal, log: request.log, admission, resizeTo, failedImages };
     if (input.stream) {
       const job = { model: entry.id, call, format: v1 ? "b64_json" as const : input.response_format, signal, expected: undefined, log: request.log, hooks: hooksOf(admission), resizeTo };
       return streamToClient(request, reply, deps, admission, job, {
-        flavour: v1 ? "openai" : "ark", clientModel, keepAliveMs: deps.streamKeepAliveMs ?? 15_000,
+        flavour: v1 ? "openai" : "ark", clientModel, keepAliveMs: deps.streamKeepAliveMs ?? 15_000, failedImages,
       });
     }
     return sendSeedream4Images(context, Array.from({ length: input.n }, () => call), capabilities.output_formats.length > 1);
@@ -305,18 +314,20 @@ async function serveSeedream4(request: FastifyRequest, reply: FastifyReply, deps
 }
 
 /**
- * OpenAI clients send optional fields as `null` and `size: "auto"` (the openai SDK's defaults); OpenAI accepts both.
- * On `/v1` a null field is an absent one, and `auto` is the model's default size (SeedEdit's `adaptive`).
+ * OpenAI clients send `size: "auto"` (the openai SDK's default), which OpenAI accepts: on `/v1` it is the model's
+ * default size (SeedEdit's `adaptive`). A `null` anywhere is an absent field on every route (api/nulls.ts).
  */
 export function openAiLeniency(body: Record<string, unknown>): void {
-  for (const [name, value] of Object.entries(body)) if (value === null) delete body[name];
   if (body.size === "auto") delete body.size;
 }
 
 export function registerImageRoutes(app: FastifyInstance, deps: RouteDeps): void {
   const handler = (v1: boolean) => async (request: FastifyRequest, reply: FastifyReply) => {
     const body = requireObject(request);
+    dropNulls(body);
     if (v1) openAiLeniency(body);
+    // OpenAI's model is optional (the openai SDK and OpenAI-shaped clients may leave it out): the configured default serves.
+    if (v1 && body.model === undefined) body.model = deps.router.models.defaultModel;
     const { model: asked } = parseOrThrow(arkModelField, body);
     const entry = deps.router.models.find(asked);
     if (!entry || KIND_FAMILY[entry.kind] !== "ark") throw notServedHere(deps, asked);
@@ -337,6 +348,8 @@ export function registerImageRoutes(app: FastifyInstance, deps: RouteDeps): void
     );
   };
   app.post("/doubao/images/generations", handler(false));
+  // Ark's own path: a client configured with Ark's base URL (`https://ark.cn-beijing.volces.com/api/v3`) changes only the host.
+  app.post("/api/v3/images/generations", handler(false));
   app.post("/v1/images/generations", handler(true));
 }
 

@@ -207,10 +207,10 @@ describe("/v1/models", () => {
     const one = await h.get("/v1/models/seedream-4.5");
     assert.equal(one.status, 200);
     assert.deepEqual(one.json(), {
-      id: V45, object: "model", created: 1764288000, owned_by: "emulator", kind: "seedream-4", aliases: ["seedream-4.5", "seedream-4-5"], lifecycle: { state: "live" },
+      id: V45, object: "model", created: 1764288000, owned_by: "emulator", kind: "seedream-4", aliases: ["seedream-4.5", "seedream-4-5", "seedream-4-5-251128"], lifecycle: { state: "live" },
       capabilities: {
         sizes: { keywords: ["2K", "4K"], min_pixels: 3686400, max_pixels: 16777216, min_ratio: 0.0625, max_ratio: 16, default: "2048x2048" },
-        max_reference_images: 14, group_generation: true, max_group_images: 15, stream: true, optimize_prompt_modes: ["standard"], output_formats: ["jpeg"], tools: [],
+        max_reference_images: 14, group_generation: true, max_group_images: 15, stream: true, optimize_prompt_modes: ["standard"], optimize_prompt_thinking: [], output_formats: ["jpeg"], tools: [],
       },
       price: { per_image: 0.25, currency: "CNY" },
     });

@@ -151,7 +151,7 @@ const answerSchemas: Record<string, unknown> = {
       id: { type: "string" }, name: { type: "string" }, prefix: { type: "string" }, role: { type: "string", enum: ["user", "admin"] }, status: { type: "string", enum: ["active", "disabled", "expired"] },
       created_at: { type: ["string", "null"] }, disabled_at: { type: ["string", "null"] }, expires_at: { type: ["string", "null"] }, allowed_models: { type: ["array", "null"], items: { type: "string" } },
       rpm_limit: { type: ["integer", "null"] }, concurrency_limit: { type: ["integer", "null"] }, daily_image_quota: { type: ["integer", "null"] }, total_image_quota: { type: ["integer", "null"] },
-      daily_spend_limit: { type: ["number", "null"] }, total_spend_limit: { type: ["number", "null"] }, webhook_url: { type: ["string", "null"] }, currency: { type: "string" },
+      daily_spend_limit: { type: ["number", "null"] }, total_spend_limit: { type: ["number", "null"] }, webhook_url: { type: ["string", "null"] }, failed_images: { enum: ["inline", "omit"] }, currency: { type: "string" },
       usage: { type: "object", properties: { images_today: { type: "integer" }, images_total: { type: "integer" }, spend_today: { type: "number" }, spend_total: { type: "number" } } },
     },
   },
@@ -217,7 +217,15 @@ export function buildOpenApi(serverUrl: string): Record<string, unknown> {
     paths: {
       "/doubao/images/generations": {
         post: {
-          summary: "Seedream 4.0/4.5/5.0/5.0-pro, Seedream 3.0, SeedEdit 3.0 (302.AI path). What each 4.x/5.x model accepts: GET /v1/models/{id} capabilities",
+          summary: "Seedream 4.0/4.5/5.0/5.0-pro/5.0-flash, Seedream 3.0, SeedEdit 3.0 (302.AI path). What each 4.x/5.x model accepts: GET /v1/models/{id} capabilities",
+          parameters: [asyncParameter],
+          requestBody: json({ oneOf: [{ $ref: "#/components/schemas/Seedream4Request" }, { $ref: "#/components/schemas/SeedreamRequest" }, { $ref: "#/components/schemas/SeededitRequest" }] }),
+          responses: okOrStreamed({ $ref: "#/components/schemas/ArkResponse" }, "Ark's events: image_generation.partial_succeeded / partial_failed / completed, then data: [DONE]"),
+        },
+      },
+      "/api/v3/images/generations": {
+        post: {
+          summary: "The same as /doubao/images/generations, on Ark's own path: a client whose base URL is https://ark…/api/v3 works with only the host changed",
           parameters: [asyncParameter],
           requestBody: json({ oneOf: [{ $ref: "#/components/schemas/Seedream4Request" }, { $ref: "#/components/schemas/SeedreamRequest" }, { $ref: "#/components/schemas/SeededitRequest" }] }),
           responses: okOrStreamed({ $ref: "#/components/schemas/ArkResponse" }, "Ark's events: image_generation.partial_succeeded / partial_failed / completed, then data: [DONE]"),

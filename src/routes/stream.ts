@@ -10,7 +10,8 @@ import type { Admission } from "../accounts/accounts.js";
 import { GatewayError, internalError } from "../errors.js";
 import { openStream, outputTokens, usageOf, type DeliveredImage, type GenerationJob, type PipelineDeps } from "../pipeline/generate.js";
 import type { ArkSeedreamCall } from "../providers/types.js";
-import { unixSeconds } from "./context.js";
+import type { FailedImages } from "../stores/keys.js";
+import { unixSeconds, type FailedImage } from "./context.js";
 
 export interface StreamOptions {
   /** `ark`: Ark's events (`/doubao`); `openai`: OpenAI's `image_generation.completed` per image (`/v1`). */
@@ -19,6 +20,11 @@ export interface StreamOptions {
   clientModel: string;
   /** Comment interval while the upstream is silent; default 15 s. */
   keepAliveMs: number;
+  /**
+   * Ark's events only: `inline` — a failed image is a `partial_failed` event, as Ark sends it; `omit` — no event carries
+   * an `error` key (Volcengine's Python SDK ends its iteration at one), the failures are listed in `completed.failed`.
+   */
+  failedImages: FailedImages;
 }
 
 const sizeText = (image: DeliveredImage) => `${image.width}x${image.height}`;
@@ -50,7 +56,8 @@ export async function streamToClient(
   let usage: Record<string, unknown> | undefined;
   let provider: string | null = null;
   let failure: GatewayError | undefined;
-  let failedItems = 0;
+  const failed: FailedImage[] = [];
+  const omitFailed = options.flavour === "ark" && options.failedImages === "omit";
   let nextIndex = 0;
   try {
     const opened = await openStream(deps, job);
@@ -75,8 +82,9 @@ export async function streamToClient(
         }
       } else if (event.type === "failed") {
         nextIndex = event.index + 1;
-        failedItems += 1;
-        if (options.flavour === "ark") {
+        failed.push({ image_index: event.index, code: event.error.code, message: event.error.message });
+        if (omitFailed) write(`: image ${event.index} failed: ${event.error.code}; listed in the completed event\n\n`);
+        else if (options.flavour === "ark") {
           send("image_generation.partial_failed", { type: "image_generation.partial_failed", model: options.clientModel, created: unixSeconds(), image_index: event.index, error: event.error });
         } else {
           // OpenAI's image stream has no per-image failure event, and its SDK throws on any `error` field: a comment says it.
@@ -97,7 +105,7 @@ export async function streamToClient(
   // The work is over: the slot is free before the stream's last event, as before a plain answer.
   await admission.release();
   if (!raw.destroyed) {
-    if (failure) {
+    if (failure && !omitFailed) {
       const error = { code: failure.code, message: failure.message };
       if (options.flavour === "ark") {
         send("image_generation.partial_failed", { type: "image_generation.partial_failed", model: options.clientModel, created: unixSeconds(), image_index: nextIndex, error });
@@ -106,7 +114,11 @@ export async function streamToClient(
         send("error", { type: "error", error: { ...error, type: failure.type, param: failure.param } });
       }
     } else if (options.flavour === "ark") {
-      send("image_generation.completed", { type: "image_generation.completed", model: options.clientModel, created: unixSeconds(), usage: usage ?? usageOf(delivered) });
+      // With failures omitted, a stream cut short by a failure still ends with `completed`: the failure is in `failed`.
+      if (failure) failed.push({ image_index: nextIndex, code: failure.code, message: failure.message });
+      send("image_generation.completed", {
+        type: "image_generation.completed", model: options.clientModel, created: unixSeconds(), usage: usage ?? usageOf(delivered), ...(omitFailed ? { failed } : {}),
+      });
       write("data: [DONE]\n\n");
     }
     raw.end();
@@ -117,7 +129,7 @@ export async function streamToClient(
   } else {
     await admission.settle({
       status: 200, images: delivered.length, outputTokens: outputTokens(delivered), provider, upstreamRequestId: null, servedModel: job.model,
-      errorCode: failure?.code ?? (clientGone ? "ClientClosedRequest" : failedItems > 0 ? "PartialFailure" : null),
+      errorCode: failure?.code ?? (clientGone ? "ClientClosedRequest" : failed.length > 0 ? "PartialFailure" : null),
     });
   }
   return reply;

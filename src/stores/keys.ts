@@ -7,12 +7,18 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypt
 import type { SqlDatabase, SqlRunner, SqlValue } from "./sql/types.js";
 
 export type KeyRole = "user" | "admin";
+export type FailedImages = "inline" | "omit";
 
 /** What an operator sets on a key; `null` means "no limit" (or "all models"). Spend is in micro-units of the price currency. */
 export interface KeyLimits {
   expiresAt: number | null;
   /** Where the key's async tasks are reported when a request names no `webhook_url`; none when null. */
   webhookUrl: string | null;
+  /**
+   * How a request of this key that names no `X-Gateway-Failed-Images` answers an image that could not be made:
+   * `inline` (Ark's way, an `error` item at its place) or `omit` (left out of `data`, listed in `failed`).
+   */
+  failedImages: FailedImages;
   allowedModels: string[] | null;
   rpm: number | null;
   concurrency: number | null;
@@ -93,6 +99,7 @@ interface Row {
   daily_spend_micros: number | null;
   total_spend_micros: number | null;
   webhook_url: string | null;
+  failed_images: FailedImages | null;
 }
 
 /** Columns added after the first release, with their definitions (existing databases get them on open). */
@@ -108,6 +115,7 @@ const ADDED_COLUMNS: ReadonlyArray<[string, string]> = [
   ["total_spend_micros", "INTEGER"],
   ["webhook_secret", "TEXT"],
   ["webhook_url", "TEXT"],
+  ["failed_images", "TEXT"],
 ];
 
 const LIMIT_COLUMNS: Readonly<Record<keyof KeyLimits, string>> = {
@@ -120,6 +128,7 @@ const LIMIT_COLUMNS: Readonly<Record<keyof KeyLimits, string>> = {
   dailySpendMicros: "daily_spend_micros",
   totalSpendMicros: "total_spend_micros",
   webhookUrl: "webhook_url",
+  failedImages: "failed_images",
 };
 
 /** Creates the table, or adds what an older version's lacks. */
@@ -147,6 +156,7 @@ export function createKeyStore(database: SqlDatabase): KeyStore {
     expiresAt: row.expires_at, allowedModels: row.allowed_models === null ? null : (JSON.parse(row.allowed_models) as string[]),
     rpm: row.rpm_limit, concurrency: row.concurrency_limit, dailyImages: row.daily_images, totalImages: row.total_images,
     dailySpendMicros: row.daily_spend_micros, totalSpendMicros: row.total_spend_micros, webhookUrl: row.webhook_url ?? null,
+    failedImages: row.failed_images ?? "inline",
   });
   const column = (field: keyof KeyLimits, value: KeyLimits[keyof KeyLimits]): SqlValue =>
     field === "allowedModels" ? (value === null ? null : JSON.stringify(value)) : (value as SqlValue);
@@ -171,7 +181,7 @@ export function createKeyStore(database: SqlDatabase): KeyStore {
         id: randomUUID(), name: key.name, prefix: secret.slice(0, PREFIX_LENGTH), role: key.role ?? "user", createdAt: Date.now(), disabledAt: null,
         expiresAt: key.expiresAt ?? null, allowedModels: key.allowedModels ?? null, rpm: key.rpm ?? null, concurrency: key.concurrency ?? null,
         dailyImages: key.dailyImages ?? null, totalImages: key.totalImages ?? null, dailySpendMicros: key.dailySpendMicros ?? null,
-        totalSpendMicros: key.totalSpendMicros ?? null, webhookUrl: key.webhookUrl ?? null,
+        totalSpendMicros: key.totalSpendMicros ?? null, webhookUrl: key.webhookUrl ?? null, failedImages: key.failedImages ?? "inline",
       };
       const fields = Object.keys(LIMIT_COLUMNS) as Array<keyof KeyLimits>;
       await database.run(

@@ -14,7 +14,7 @@ import type { SqlDatabase } from "../stores/sql/types.js";
 import { createTaskStore } from "../tasks/tasks.js";
 
 const NO_LIMITS: KeyLimits = {
-  expiresAt: null, webhookUrl: null, allowedModels: null, rpm: null, concurrency: null, dailyImages: null, totalImages: null, dailySpendMicros: null, totalSpendMicros: null,
+  expiresAt: null, webhookUrl: null, failedImages: "inline", allowedModels: null, rpm: null, concurrency: null, dailyImages: null, totalImages: null, dailySpendMicros: null, totalSpendMicros: null,
 };
 
 const reservation = (id: string, keyId: string, images = 1, day = "2026-12-03"): Reservation => ({

@@ -12,7 +12,7 @@ export interface CapabilityRequest {
   sequential_image_generation: "disabled" | "auto";
   sequential_image_generation_options?: { max_images?: number | undefined } | undefined;
   stream: boolean;
-  optimize_prompt_options?: { mode?: string | undefined } | undefined;
+  optimize_prompt_options?: { mode?: string | undefined; thinking?: string | undefined } | undefined;
   output_format?: string | undefined;
   tools?: Array<{ type: string }> | undefined;
   n?: number;
@@ -76,6 +76,17 @@ export function capabilityProblem(model: string, capabilities: ModelCapabilities
   if (request.stream && !capabilities.stream) return refuse("stream", "only false (no streaming)", "true");
   const mode = request.optimize_prompt_options?.mode;
   if (mode !== undefined && !capabilities.optimize_prompt_modes.includes(mode)) return refuse("optimize_prompt_options.mode", list(capabilities.optimize_prompt_modes), JSON.stringify(mode));
+  const thinking = request.optimize_prompt_options?.thinking;
+  if (thinking !== undefined) {
+    const accepted = capabilities.optimize_prompt_thinking;
+    if (!accepted.includes(thinking)) {
+      return refuse("optimize_prompt_options.thinking", accepted.length === 0 ? "no optimize_prompt_options.thinking" : list(accepted), JSON.stringify(thinking));
+    }
+    // Ark's rule for the field (CLIENTS.md §4): the prompt can skip its thinking step only when there is no image to read.
+    if (thinking === "disabled" && images > 0) {
+      return refuse("optimize_prompt_options.thinking", `"disabled" only without reference images`, `"disabled" with ${images} reference image${images === 1 ? "" : "s"}`);
+    }
+  }
   if (request.output_format !== undefined && !capabilities.output_formats.includes(request.output_format)) {
     return refuse("output_format", list(capabilities.output_formats), JSON.stringify(request.output_format));
   }

@@ -123,7 +123,10 @@ export const seedream4Request = z.object({
   size: z.string({ error: 'must be a size keyword such as "2K" or "<W>x<H>"' }).optional(),
   response_format: responseFormat.default("url"),
   watermark: boolean().default(true),
-  optimize_prompt_options: z.object({ mode: z.string({ error: "must be a string" }).optional() }, { error: "must be an object {mode}" }).optional(),
+  optimize_prompt_options: z.object({
+    mode: z.string({ error: "must be a string" }).optional(),
+    thinking: z.enum(["enabled", "disabled"], { error: 'must be "enabled" or "disabled"' }).optional(),
+  }, { error: "must be an object {mode, thinking}" }).optional(),
   sequential_image_generation: z.enum(["disabled", "auto"], { error: 'must be "disabled" or "auto"' }).default("disabled"),
   sequential_image_generation_options: z.object({ max_images: integerIn(1, 15).optional() }, { error: "must be an object {max_images}" }).optional(),
   stream: boolean().default(false),
@@ -284,6 +287,7 @@ export function keySettingsSchema(modelIds?: readonly string[]) {
       .max(2048, { error: "must be an http(s) URL of at most 2048 characters, or null for none" })
       .regex(/^https?:\/\/[^\s/]+/, { error: "must be an http(s) URL of at most 2048 characters, or null for none" })
       .nullable(),
+    failed_images: z.enum(["inline", "omit"], { error: 'must be "inline" (an error item at its place, as Ark answers) or "omit" (failed images left out of data and listed in failed)' }),
   }).partial();
 }
 export const keySettings = keySettingsSchema();

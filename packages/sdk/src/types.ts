@@ -29,13 +29,22 @@ export interface ImagesResponse {
   usage: ImageUsage;
   /** Seedream/SeedEdit 3.0 with `n` > 1 when some of the n calls failed. */
   error?: { code: string; message: string };
+  /** With `X-Gateway-Failed-Images: omit` (or the key's `failed_images: "omit"`): the images left out of `data`, by their place. */
+  failed?: FailedImage[];
+}
+
+/** An image that could not be made, where failed images are omitted from `data` (or from a stream's events). */
+export interface FailedImage {
+  image_index: number;
+  code: string;
+  message: string;
 }
 
 /** Events of `stream: true` on `/doubao/images/generations` (Ark's). */
 export type ArkStreamEvent =
   | { type: "image_generation.partial_succeeded"; model: string; created: number; image_index: number; url?: string; b64_json?: string; size: string }
   | { type: "image_generation.partial_failed"; model: string; created: number; image_index: number; error: { code: string; message: string } }
-  | { type: "image_generation.completed"; model: string; created: number; usage: ImageUsage };
+  | { type: "image_generation.completed"; model: string; created: number; usage: ImageUsage; failed?: FailedImage[] };
 
 /** Events of `stream: true` on `/v1/images/generations` (OpenAI's). */
 export type OpenAIStreamEvent =
@@ -84,6 +93,8 @@ export interface ModelCapabilities {
   max_group_images: number;
   stream: boolean;
   optimize_prompt_modes: string[];
+  /** `optimize_prompt_options.thinking` values the model takes (5.0 Pro: `enabled`, `disabled`); empty: the field is refused. */
+  optimize_prompt_thinking: string[];
   output_formats: string[];
   tools: string[];
 }
@@ -157,6 +168,8 @@ export interface KeyView {
   total_spend_limit: number | null;
   /** Where the key's async tasks are reported when a request names no webhook_url. */
   webhook_url: string | null;
+  /** How this key's requests answer an image that could not be made, unless a request sends `X-Gateway-Failed-Images`. */
+  failed_images: "inline" | "omit";
   currency: string;
   usage: { images_today: number; images_total: number; spend_today: number; spend_total: number };
 }

@@ -12,6 +12,10 @@ import { arkError, upstreamMalformed, type UpstreamError } from "../upstream-err
 /** The Ark body of a call; only the fields the client set (the model's defaults are the upstream's). */
 export function seedreamBody(call: ArkSeedreamCall, responseFormat: "url" | "b64_json", stream: boolean): Record<string, unknown> {
   const images = call.images.map((image) => toDataUrl(image.bytes, image.format));
+  const { mode, thinking } = call.optimizePrompt ?? {};
+  const optimizePrompt = mode !== undefined || thinking !== undefined
+    ? { ...(mode !== undefined ? { mode } : {}), ...(thinking !== undefined ? { thinking } : {}) }
+    : undefined;
   return {
     model: call.model,
     prompt: call.prompt,
@@ -19,7 +23,7 @@ export function seedreamBody(call: ArkSeedreamCall, responseFormat: "url" | "b64
     ...(call.size !== undefined ? { size: call.size } : {}),
     response_format: responseFormat,
     watermark: call.watermark,
-    ...(call.optimizePromptMode !== undefined ? { optimize_prompt_options: { mode: call.optimizePromptMode } } : {}),
+    ...(optimizePrompt !== undefined ? { optimize_prompt_options: optimizePrompt } : {}),
     sequential_image_generation: call.sequential,
     ...(call.sequential === "auto" && call.maxImages !== undefined ? { sequential_image_generation_options: { max_images: call.maxImages } } : {}),
     ...(call.outputFormat !== undefined ? { output_format: call.outputFormat } : {}),

@@ -6,6 +6,7 @@ import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path";
 import { after, before, test } from "node:test";
 import { startHarness, TEST_KEY, type Harness } from "./testing/harness.js";
+import { pythonArk, type SdkParams } from "./testing/python-ark.js";
 
 const README = readFileSync("README.md", "utf8");
 /** The code block after `<!-- tested: NAME -->`. */
@@ -71,4 +72,42 @@ test("the README's SDK example runs as written", async () => {
   const saved = [...result.stdout.matchAll(/'(out\/seasons-\d{8}-\d{6}-\d\.jpeg)'/g)].map((match) => match[1]);
   assert.equal(saved.length, 3, result.stdout);
   assert.ok(result.stdout.endsWith("\nimage 0 1280x720\n400 size\n"), result.stdout);
+});
+
+test("the README's AI SDK example runs as written (@ai-sdk/bytedance on Ark's path)", async () => {
+  writeFileSync(join(work, "ai-sdk.mts"), example("ai-sdk"));
+  const result = await run(process.execPath, ["--import", "tsx", "ai-sdk.mts"]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout, "2 image/jpeg\n");
+});
+
+/** A Python literal of the README's example: a string, True/False/None, a number, or a dict of strings. */
+function pythonLiteral(text: string): unknown {
+  const value = text.trim();
+  if (value === "True" || value === "False") return value === "True";
+  if (value === "None") return null;
+  if (/^-?\d+(\.\d+)?$/.test(value)) return Number(value);
+  // A string in double quotes, or a dict of them, reads as JSON.
+  return JSON.parse(value);
+}
+
+test("the README's Python example, replayed as Volcengine's SDK sends it (the SDK is not on npm)", async () => {
+  const code = example("python-ark");
+  const base = /Ark\(base_url=os\.environ\["DOUBAO_BASE_URL"\] \+ "([^"]+)", api_key=os\.environ\["DOUBAO_API_KEY"\]\)/.exec(code);
+  assert.ok(base, "Ark(base_url=…, api_key=…) as the test reads it");
+  const call = /client\.images\.generate\(\n([\s\S]*?)\n\)/.exec(code);
+  assert.ok(call);
+  const kwargs = Object.fromEntries((call[1] as string).split(",\n").map((line) => line.trim().replace(/,$/, "")).filter(Boolean).map((line) => {
+    const at = line.indexOf("=");
+    return [line.slice(0, at), pythonLiteral(line.slice(at + 1))];
+  })) as Record<string, unknown>;
+  const { extra_headers: extraHeaders, ...params } = kwargs;
+  const client = pythonArk({ baseUrl: `${origin}${base[1] as string}`, apiKey: TEST_KEY });
+  const result = await client.images.generate(params as SdkParams, { extraHeaders: extraHeaders as Record<string, string> }) as { data: Array<{ url: string }> };
+  // print(result.data[0].url): a URL of the gateway's that serves the image
+  assert.match(result.data[0]?.url ?? "", new RegExp(`^${origin}/files/\\d{8}/[\\w-]+\\.jpeg$`));
+  const image = await fetch(result.data[0]?.url as string);
+  assert.equal(image.status, 200);
+  assert.equal(image.headers.get("content-type"), "image/jpeg");
+  assert.deepEqual(client.attempts.map((attempt) => attempt.status), [200]);
 });

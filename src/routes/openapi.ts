@@ -191,6 +191,12 @@ const asyncResult = (summary: string) => ({
 });
 
 export function buildOpenApi(serverUrl: string): Record<string, unknown> {
+  const arkImagesOperation = {
+    summary: "Seedream 4.0/4.5/5.0/5.0-pro/5.0-flash, Seedream 3.0, SeedEdit 3.0 (302.AI path). What each 4.x/5.x model accepts: GET /v1/models/{id} capabilities",
+    parameters: [asyncParameter],
+    requestBody: json({ oneOf: [{ $ref: "#/components/schemas/Seedream4Request" }, { $ref: "#/components/schemas/SeedreamRequest" }, { $ref: "#/components/schemas/SeededitRequest" }] }),
+    responses: okOrStreamed({ $ref: "#/components/schemas/ArkResponse" }, "Ark's events: image_generation.partial_succeeded / partial_failed / completed, then data: [DONE]"),
+  };
   return {
     openapi: "3.1.0",
     info: { title: "doubao-gateway", version: "0.1.0", description: "302.AI-compatible Doubao image API (Seedream, SeedEdit, general drawing, portrait)." },
@@ -215,22 +221,9 @@ export function buildOpenApi(serverUrl: string): Record<string, unknown> {
       },
     },
     paths: {
-      "/doubao/images/generations": {
-        post: {
-          summary: "Seedream 4.0/4.5/5.0/5.0-pro/5.0-flash, Seedream 3.0, SeedEdit 3.0 (302.AI path). What each 4.x/5.x model accepts: GET /v1/models/{id} capabilities",
-          parameters: [asyncParameter],
-          requestBody: json({ oneOf: [{ $ref: "#/components/schemas/Seedream4Request" }, { $ref: "#/components/schemas/SeedreamRequest" }, { $ref: "#/components/schemas/SeededitRequest" }] }),
-          responses: okOrStreamed({ $ref: "#/components/schemas/ArkResponse" }, "Ark's events: image_generation.partial_succeeded / partial_failed / completed, then data: [DONE]"),
-        },
-      },
-      "/api/v3/images/generations": {
-        post: {
-          summary: "The same as /doubao/images/generations, on Ark's own path: a client whose base URL is https://ark…/api/v3 works with only the host changed",
-          parameters: [asyncParameter],
-          requestBody: json({ oneOf: [{ $ref: "#/components/schemas/Seedream4Request" }, { $ref: "#/components/schemas/SeedreamRequest" }, { $ref: "#/components/schemas/SeededitRequest" }] }),
-          responses: okOrStreamed({ $ref: "#/components/schemas/ArkResponse" }, "Ark's events: image_generation.partial_succeeded / partial_failed / completed, then data: [DONE]"),
-        },
-      },
+      "/doubao/images/generations": { post: arkImagesOperation },
+      // Ark's own path: the same operation as the 302.AI path.
+      "/api/v3/images/generations": { post: { ...arkImagesOperation, summary: "The same as /doubao/images/generations, on Ark's own path: a client whose base URL is https://ark…/api/v3 works with only the host changed" } },
       "/v1/images/generations": {
         post: {
           summary: "The same models (OpenAI-style path, with n: exactly n images)",

@@ -114,6 +114,7 @@ const limitsOf = (key: KeyView) => {
     key.daily_image_quota !== null ? `${key.daily_image_quota} img/day` : "", key.total_image_quota !== null ? `${key.total_image_quota} img` : "",
     key.daily_spend_limit !== null ? `${key.daily_spend_limit} ${key.currency}/day` : "", key.total_spend_limit !== null ? `${key.total_spend_limit} ${key.currency}` : "",
     key.allowed_models ? key.allowed_models.join(", ") : "", key.expires_at ? `→ ${key.expires_at.slice(0, 10)}` : "",
+    key.failed_images === "omit" ? t("console.keys.omitsFailed") : "",
   ].filter(Boolean);
   return parts.length ? parts.join(" · ") : t("console.keys.none");
 };
@@ -151,7 +152,7 @@ function KeysTable({ keys, onAct }: { keys: KeyView[]; onAct: (action: () => Pro
 }
 
 function CreateKey({ models, onCreated }: { models: ModelObject[]; onCreated: (created: KeyCreated) => Promise<void> }) {
-  const empty = { name: "", role: "user", rpm: "", concurrency: "", dailyImages: "", totalImages: "", dailySpend: "", expires: "" };
+  const empty = { name: "", role: "user", failedImages: "inline", rpm: "", concurrency: "", dailyImages: "", totalImages: "", dailySpend: "", expires: "" };
   const [form, setForm] = useState(empty);
   const [allowed, setAllowed] = useState<string[]>([]);
   const [problem, setProblem] = useState<{ field: string; message: string } | undefined>();
@@ -159,7 +160,7 @@ function CreateKey({ models, onCreated }: { models: ModelObject[]; onCreated: (c
   const submit = async (event: Event) => {
     event.preventDefault();
     const settings = {
-      name: form.name, role: form.role as "user" | "admin",
+      name: form.name, role: form.role as "user" | "admin", failed_images: form.failedImages as "inline" | "omit",
       ...(count(form.rpm) !== undefined ? { rpm_limit: count(form.rpm) } : {}), ...(count(form.concurrency) !== undefined ? { concurrency_limit: count(form.concurrency) } : {}),
       ...(count(form.dailyImages) !== undefined ? { daily_image_quota: count(form.dailyImages) } : {}), ...(count(form.totalImages) !== undefined ? { total_image_quota: count(form.totalImages) } : {}),
       ...(count(form.dailySpend) !== undefined ? { daily_spend_limit: count(form.dailySpend) } : {}),
@@ -190,6 +191,9 @@ function CreateKey({ models, onCreated }: { models: ModelObject[]; onCreated: (c
       <form class="grid" onSubmit={submit} noValidate aria-label={t("console.create")}>
         <Field label={t("console.create.name")} error={errorOf("name")}>{(id, describedBy) => <input id={id} name="name" value={form.name} required aria-describedby={describedBy || undefined} onInput={(event) => set("name")((event.target as HTMLInputElement).value)} />}</Field>
         <Select name="role" label={t("console.create.role")} value={form.role} options={[{ value: "user", label: "user" }, { value: "admin", label: "admin" }]} onChange={set("role")} />
+        <Select name="failed_images" label={t("console.create.failedImages")} value={form.failedImages} onChange={set("failedImages")} options={[
+          { value: "inline", label: t("console.create.failedImages.inline") }, { value: "omit", label: t("console.create.failedImages.omit") },
+        ]} />
         <NumberField name="rpm_limit" label={t("console.create.rpm")} value={form.rpm} onInput={set("rpm")} error={errorOf("rpm_limit")} />
         <NumberField name="concurrency_limit" label={t("console.create.concurrency")} value={form.concurrency} onInput={set("concurrency")} error={errorOf("concurrency_limit")} />
         <NumberField name="daily_image_quota" label={t("console.create.dailyImages")} value={form.dailyImages} onInput={set("dailyImages")} error={errorOf("daily_image_quota")} />

@@ -181,6 +181,15 @@ test("keys list / show / update / disable / enable / delete and usage, from the 
   const updated = cli(["keys", "update", "ops", "--rpm", "none", "--total-spend", "5", "--json"]);
   assert.equal(updated.status, 0, updated.stderr);
   assert.deepEqual(((u) => [u.rpm_limit, u.total_spend_limit])(JSON.parse(updated.stdout) as { rpm_limit: null; total_spend_limit: number }), [null, 5]);
+  // Flags whose value is a word or a URL, not a number.
+  const words = cli(["keys", "update", "ops", "--failed-images", "omit", "--webhook", "https://hooks.example/ops", "--json"]);
+  assert.equal(words.status, 0, words.stderr);
+  assert.deepEqual(((u) => [u.failed_images, u.webhook_url])(JSON.parse(words.stdout) as { failed_images: string; webhook_url: string }), ["omit", "https://hooks.example/ops"]);
+  const noWebhook = cli(["keys", "update", "ops", "--webhook", "none", "--json"]);
+  assert.equal((JSON.parse(noWebhook.stdout) as { webhook_url: null }).webhook_url, null);
+  const wrongWord = cli(["keys", "update", "ops", "--failed-images", "drop"]);
+  assert.equal(wrongWord.status, 2);
+  assert.match(wrongWord.stderr, /^doubao-gateway keys update: Invalid parameter --failed-images: must be "inline" .* \(got "drop"\)\.\n$/);
   const bad = cli(["keys", "update", "ops", "--rpm", "0"]);
   assert.equal(bad.status, 2);
   assert.equal(bad.stderr, 'doubao-gateway keys update: Invalid parameter --rpm: must be at least 1 (requests per minute), or "none" for no limit (got number 0).\n');

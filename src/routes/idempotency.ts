@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ErrCode, GatewayError, invalidParameter } from "../errors.js";
 import type { IdempotencyStore } from "../stores/idempotency.js";
-import { ASYNC_ROUTES, asksForStream, onAsyncRoutePost, readBody, replayHeaders } from "./async.js";
+import { asksForStream, onAsyncRoutePost, readBody, replayHeaders } from "./async.js";
 
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
 const HEADER = "idempotency-key";
@@ -51,14 +51,16 @@ export function registerIdempotency(app: FastifyInstance, deps: IdempotencyDeps)
   };
 
   // X-Client-Request-Id without an Idempotency-Key: after parsing, so that a stream is told apart without reading the body twice.
-  app.addHook("preHandler", (request, reply, done) => {
+  // (An `?async=true` request never gets here: the async hook answered it in onRequest.)
+  const clientRequestId = (request: FastifyRequest) => {
     const id = request.headers[CLIENT_HEADER];
     const body = request.body as Record<string, unknown> | undefined;
-    if (typeof id !== "string" || request.headers[HEADER] !== undefined || request.method !== "POST" || !request.apiKey || !VALID_KEY.test(id) ||
-      !ASYNC_ROUTES.has(request.routeOptions.url ?? "") || !body || typeof body !== "object" || body.stream === true || request.url.includes("async=true")) return done();
-    // The parsed body written back: the same bytes for the same body on every retry (the route has not changed it yet).
-    return answerOnce(request, reply, `client-request-id:${id}`, Buffer.from(JSON.stringify(body)));
-  });
+    return typeof id === "string" && request.headers[HEADER] === undefined && request.apiKey !== null && VALID_KEY.test(id) &&
+      typeof body === "object" && body !== null && body.stream !== true;
+  };
+  // The parsed body written back: the same bytes for the same body on every retry (the route has not changed it yet).
+  app.addHook("preHandler", onAsyncRoutePost(clientRequestId, (request, reply) =>
+    answerOnce(request, reply, `client-request-id:${String(request.headers[CLIENT_HEADER])}`, Buffer.from(JSON.stringify(request.body)))));
 
   const answerOnce = async (request: FastifyRequest, reply: FastifyReply, idempotencyKey: string, payload: Buffer) => {
     const key = request.apiKey as NonNullable<FastifyRequest["apiKey"]>;

@@ -74,7 +74,7 @@ function load(options) {
 /** One measured round against a target; fails loudly when any answer was not 2xx. */
 async function round(target) {
   const before = target.pid ? procStat(target.pid) : 0;
-  const result = await load({ url: target.url, method: "POST", headers: target.headers, body: target.body, connections: CONNECTIONS, duration: DURATION });
+  const result = await load({ url: target.url, method: "POST", headers: target.headers, body: target.body, connections: CONNECTIONS, duration: DURATION, ...(target.clientRequestIds ? { clientRequestIds: target.clientRequestIds } : {}) });
   const cpu = target.pid ? procStat(target.pid) - before : 0;
   if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
     throw new Error(`${target.name}: ${result.non2xx} non-2xx answers, ${result.errors} errors, ${result.timeouts} timeouts of ${result.requests}: the comparison is broken`);
@@ -108,6 +108,20 @@ const gatewayTarget = (name, server) => ({
   headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
 });
 
+/**
+ * The same request as Volcengine's Python SDK sends it (src/testing/python-ark.ts): Ark's path, all 14 fields with the
+ * unset ones null, and a new X-Client-Request-Id on every request (bench/load.mjs) — the SDK's own (`sdk`), or a
+ * caller's (`caller`), which the gateway keeps like an Idempotency-Key: the cost of that path, against the rows above.
+ */
+const PYTHON_SDK_BODY = JSON.stringify({
+  model: "doubao-seedream-4-5-251128", prompt: "a lighthouse at dawn", image: null, response_format: "url", size: "2K", seed: null, guidance_scale: null, watermark: false,
+  optimize_prompt: null, optimize_prompt_options: null, sequential_image_generation: null, sequential_image_generation_options: null, tools: null, output_format: null,
+});
+const pythonSdkTarget = (name, server, clientRequestIds) => ({
+  name, pid: server.pid, url: `http://127.0.0.1:${server.port}/api/v3/images/generations`, body: PYTHON_SDK_BODY, clientRequestIds,
+  headers: { "content-type": "application/json", accept: "application/json", authorization: `Bearer ${KEY}`, "user-agent": "volc-sdk-python/5.0.42" },
+});
+
 async function passThrough(lines) {
   const upstream = await startProcess("upstream", `node ${join(here, "upstream.mjs")}`, {});
   const floor = await startProcess("floor", `node ${join(here, "floor.mjs")}`, { UPSTREAM: `http://127.0.0.1:${upstream.port}` });
@@ -125,9 +139,11 @@ async function passThrough(lines) {
       headers: { "content-type": "application/json", authorization: "Bearer bench-ark-key", "x-portkey-provider": "openai", "x-portkey-custom-host": `http://127.0.0.1:${upstream.port}/api/v3` },
     },
     gatewayTarget("doubao-gateway (RESULT_HOSTING=upstream)", gateway),
+    pythonSdkTarget("doubao-gateway, Volcengine's Python SDK request (its own X-Client-Request-Id)", gateway, "sdk"),
+    pythonSdkTarget("doubao-gateway, the same with a caller's X-Client-Request-Id, new each time (kept)", gateway, "caller"),
   ];
   const results = Object.fromEntries(targets.map((target) => [target.name, []]));
-  for (const target of targets) await load({ url: target.url, method: "POST", headers: target.headers, body: target.body, connections: CONNECTIONS, duration: 2 }); // warm-up
+  for (const target of targets) await load({ url: target.url, method: "POST", headers: target.headers, body: target.body, connections: CONNECTIONS, duration: 2, ...(target.clientRequestIds ? { clientRequestIds: target.clientRequestIds } : {}) }); // warm-up
   for (let index = 0; index < ROUNDS; index += 1) {
     for (const target of targets) {
       const result = await round(target);

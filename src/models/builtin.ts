@@ -17,8 +17,12 @@ const SEEDREAM_4_0: Capabilities = {
   optimize_prompt_modes: ["standard", "fast"], optimize_prompt_thinking: [], output_formats: ["jpeg"], tools: [],
 };
 
-/** 5.0 Pro and 5.0 Flash: 1K–2K, 921 600–4 624 220 pixels, ≤ 10 reference images, no group (CLIENTS.md §4). */
-const SEEDREAM_5_0_PRO_SIZES = { keywords: ["1K", "1.5K", "2K"], min_pixels: 921_600, max_pixels: 4_624_220, ...RATIO, default: "2K" };
+/** 5.0 Pro: 1K–2K, 921 600–4 624 220 pixels, ≤ 10 reference images, no group, no stream (CLIENTS.md §4); 5.0 Flash is the same less fast mode and thinking. */
+const SEEDREAM_5_0_PRO: Capabilities = {
+  sizes: { keywords: ["1K", "1.5K", "2K"], min_pixels: 921_600, max_pixels: 4_624_220, ...RATIO, default: "2K" },
+  max_reference_images: 10, group_generation: false, max_group_images: 1, stream: false,
+  optimize_prompt_modes: ["standard", "fast"], optimize_prompt_thinking: ["enabled", "disabled"], output_formats: ["jpeg", "png"], tools: [],
+};
 
 /** The model of a `/v1/images/generations` request that names none (OpenAI's clients may leave `model` out); GATEWAY_CONFIG `default_model`. */
 export const DEFAULT_IMAGE_MODEL = "doubao-seedream-4-5-251128";
@@ -52,11 +56,7 @@ export const BUILT_IN_MODELS: readonly ModelEntry[] = [
   {
     id: "doubao-seedream-5-0-pro-260628", kind: "seedream-4", aliases: ["seedream-5-pro", "dola-seedream-5-0-pro-260628"], created: 1782604800,
     price_micros: yuan(0.3), lifecycle: { state: "live" },
-    capabilities: {
-      sizes: SEEDREAM_5_0_PRO_SIZES,
-      max_reference_images: 10, group_generation: false, max_group_images: 1, stream: false,
-      optimize_prompt_modes: ["standard", "fast"], optimize_prompt_thinking: ["enabled", "disabled"], output_formats: ["jpeg", "png"], tools: [],
-    },
+    capabilities: SEEDREAM_5_0_PRO,
     unconfirmed: [
       "price (2026-09-28 table via a third party: ¥0.30 up to 2.61 MP, ¥0.60 above — one price per image here, the lower; BytePlus: $0.045 / $0.09, reference images after the first cost extra)",
       "upper pixel bound (another source: 4194304)",
@@ -65,11 +65,7 @@ export const BUILT_IN_MODELS: readonly ModelEntry[] = [
   {
     id: "doubao-seedream-5-0-flash-260915", kind: "seedream-4", aliases: ["seedream-5-flash", "dola-seedream-5-0-flash-260915"], created: 1789430400,
     price_micros: yuan(0.12), lifecycle: { state: "live" },
-    capabilities: {
-      sizes: SEEDREAM_5_0_PRO_SIZES,
-      max_reference_images: 10, group_generation: false, max_group_images: 1, stream: false,
-      optimize_prompt_modes: ["standard"], optimize_prompt_thinking: [], output_formats: ["jpeg", "png"], tools: [],
-    },
+    capabilities: { ...SEEDREAM_5_0_PRO, optimize_prompt_modes: ["standard"], optimize_prompt_thinking: [] },
     unconfirmed: [
       "streaming (not refused upstream as far as known; off here until confirmed — set capabilities.stream in GATEWAY_CONFIG)",
       "output_format png (as 5.0 Pro)",

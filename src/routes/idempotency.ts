@@ -8,7 +8,8 @@
  * JSON request that does not stream: the SDK makes a new id for every attempt, but a caller who sets it
  * (`extra_headers`) keeps it across the SDK's own retries, so a retry of a call that was charged gets the kept answer
  * instead of a second image. It is read once the body is parsed (a stream then runs as usual), and a malformed one is
- * ignored: the header is the SDK's, not a promise of the caller's.
+ * ignored: the header is the SDK's, not a promise of the caller's. The id the SDK makes itself is not kept either: it is
+ * new on every attempt, so keeping it could never answer a retry, and would cost every SDK call a stored answer.
  */
 import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -20,6 +21,8 @@ export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
 const HEADER = "idempotency-key";
 const CLIENT_HEADER = "x-client-request-id";
 const VALID_KEY = /^[\x21-\x7e]{1,255}$/;
+/** What the Python SDK's `_gen_request_id()` makes: the local time as 14 digits, then 20 letters and digits. */
+const SDK_GENERATED_ID = /^\d{14}[A-Za-z0-9]{20}$/;
 /** Answer headers kept with the answer and replayed. */
 const KEPT_HEADERS = ["content-type", "x-gateway-provider", "x-gateway-served-model", "x-gateway-model-lifecycle", "x-gateway-ignored", "deprecation", "sunset", "link", "retry-after", "retry-after-ms", "x-should-retry"];
 
@@ -55,7 +58,7 @@ export function registerIdempotency(app: FastifyInstance, deps: IdempotencyDeps)
   const clientRequestId = (request: FastifyRequest) => {
     const id = request.headers[CLIENT_HEADER];
     const body = request.body as Record<string, unknown> | undefined;
-    return typeof id === "string" && request.headers[HEADER] === undefined && request.apiKey !== null && VALID_KEY.test(id) &&
+    return typeof id === "string" && request.headers[HEADER] === undefined && request.apiKey !== null && VALID_KEY.test(id) && !SDK_GENERATED_ID.test(id) &&
       typeof body === "object" && body !== null && body.stream !== true;
   };
   // The parsed body written back: the same bytes for the same body on every retry (the route has not changed it yet).

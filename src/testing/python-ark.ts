@@ -4,6 +4,7 @@
  * (CLIENTS.md §1): the exact body — every field of the request type, each unset one as JSON null; `stream` only when
  * given; `extra_body` merged in — the headers, the retry rule, and how answers and stream events are parsed.
  */
+import { randomBytes } from "node:crypto";
 
 /** The 14 fields `volcenginesdkarkruntime` always sends, in its order (`resources/images/images.py`). */
 export const ARK_SDK_FIELDS = [
@@ -51,9 +52,13 @@ export interface SdkAttempt {
   headers: Headers;
 }
 
-/** A generated `X-Client-Request-Id`, made anew for every attempt (`default_headers()` runs in each `_build_request`). */
-let requests = 0;
-const clientRequestId = () => `${new Date().toISOString().replace(/\D/g, "").slice(0, 14)}${(++requests).toString(16).padStart(6, "0")}`;
+/**
+ * A generated `X-Client-Request-Id` as `_gen_request_id()` makes it — the time as 14 digits, then 20 random letters and
+ * digits — anew for every attempt (`default_headers()` runs in each `_build_request`).
+ */
+const ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+const clientRequestId = () =>
+  `${new Date().toISOString().replace(/\D/g, "").slice(0, 14)}${Array.from(randomBytes(20), (byte) => ID_CHARS[byte % ID_CHARS.length]).join("")}`;
 
 /**
  * `Ark(base_url=…, api_key=…, max_retries=…)`: `images.generate` posts `{base_url}/images/generations` and retries

@@ -17,6 +17,7 @@ import type { IdempotencyStore } from "./stores/idempotency.js";
 import { registerIdempotency } from "./routes/idempotency.js";
 import { UpstreamError } from "./providers/upstream-error.js";
 import type { WebhookSender } from "./tasks/webhooks.js";
+import type { WebhookOutbox } from "./tasks/outbox.js";
 
 export interface AppDeps extends RouteDeps {
   keys: KeyStore;
@@ -30,8 +31,10 @@ export interface AppDeps extends RouteDeps {
   taskPollMs?: number;
   /** `/ready`'s probes of the database, Redis and storage. */
   checks?: Record<string, () => Promise<void>>;
-  /** Sends `?webhook_url=` callbacks; none when absent. */
-  webhooks?: WebhookSender;
+  /** Sends `?webhook_url=` callbacks from the outbox, on the retry schedule `delaysMs`; none when absent. */
+  webhooks?: { sender: WebhookSender; outbox: WebhookOutbox; delaysMs?: readonly number[] };
+  /** The longest a task claim can take to answer (the database's statement bound and a margin); default 10 s. */
+  taskClaimBoundMs?: number;
   fileTtlMs: number;
   /** `FILE_SERVING` (see routes/meta.ts). */
   fileServing?: "gateway" | "presigned";
@@ -263,7 +266,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // Idempotency wraps async: a replayed ?async=true request gets the same task id.
   registerIdempotency(app, { store: deps.idempotency, bodyLimitBytes: deps.bodyLimitBytes, now: deps.now ?? Date.now, ...(deps.instanceId ? { instanceId: deps.instanceId } : {}) });
   registerAsync(app, {
-    tasks: deps.tasks, bodyLimitBytes: deps.bodyLimitBytes, now: deps.now ?? Date.now, instanceId: deps.instanceId ?? "local", taskToken,
+    tasks: deps.tasks, bodyLimitBytes: deps.bodyLimitBytes, now: deps.now ?? Date.now, instanceId: deps.instanceId ?? "local", taskToken, durable: deps.accounts.durable,
+    ...(deps.taskClaimBoundMs !== undefined ? { claimBoundMs: deps.taskClaimBoundMs } : {}),
     ...(deps.taskConcurrency !== undefined ? { concurrency: deps.taskConcurrency } : {}), ...(deps.taskPollMs !== undefined ? { pollMs: deps.taskPollMs } : {}),
     ...(deps.webhooks ? { webhooks: deps.webhooks, webhookSecret: (keyId: string) => deps.keys.webhookSecret(keyId) } : {}),
     ...(deps.metrics ? { onTaskFinished: (outcome: "succeeded" | "failed", seconds: number) => deps.metrics?.taskSeconds.observe({ outcome }, seconds) } : {}),

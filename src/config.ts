@@ -37,6 +37,15 @@ export interface Config {
   databaseUrl: string | undefined;
   /** `DATABASE_POOL_MAX`: connections per gateway to PostgreSQL; default 10. */
   databasePoolMax: number;
+  /**
+   * `DATABASE_CONNECT_TIMEOUT_MS` (3000), `DATABASE_STATEMENT_TIMEOUT_MS` (5000), `DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS`
+   * (10000): how long a gateway waits on PostgreSQL before it answers 503 DatabaseUnavailable (stores/sql/postgres.ts).
+   */
+  databaseTimeouts: { connectMs: number; statementMs: number; idleInTransactionMs: number };
+  /** `REDIS_CONNECT_TIMEOUT_MS` (2000), `REDIS_COMMAND_TIMEOUT_MS` (1000): past these a limited key's request is 503 LimitsUnavailable. */
+  redisTimeouts: { connectMs: number; commandMs: number };
+  /** `S3_CONNECT_TIMEOUT_MS` (2000), `S3_REQUEST_TIMEOUT_MS` (10000): past these a result write or read is 503 StorageUnavailable. */
+  s3Timeouts: { connectMs: number; requestMs: number };
   /** `SQLITE_SYNCHRONOUS`: `normal` (default; synced at checkpoints) or `full` (every commit synced to disk; see stores/sql/sqlite.ts). */
   sqliteSynchronous: SqliteSynchronous;
   /** `TASK_CONCURRENCY`: async tasks this instance runs at once (the rest wait in the shared queue); default 32. */
@@ -214,6 +223,19 @@ export function loadConfig(environment: Environment = process.env): Config {
     redisUrl: redisUrl(value("REDIS_URL")),
     databaseUrl: databaseUrl(value("DATABASE_URL")),
     databasePoolMax: integer(environment, "DATABASE_POOL_MAX", 10, 1, 1000),
+    databaseTimeouts: {
+      connectMs: integer(environment, "DATABASE_CONNECT_TIMEOUT_MS", 3_000, 100, 600_000),
+      statementMs: integer(environment, "DATABASE_STATEMENT_TIMEOUT_MS", 5_000, 100, 3_600_000),
+      idleInTransactionMs: integer(environment, "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS", 10_000, 100, 3_600_000),
+    },
+    redisTimeouts: {
+      connectMs: integer(environment, "REDIS_CONNECT_TIMEOUT_MS", 2_000, 50, 600_000),
+      commandMs: integer(environment, "REDIS_COMMAND_TIMEOUT_MS", 1_000, 50, 600_000),
+    },
+    s3Timeouts: {
+      connectMs: integer(environment, "S3_CONNECT_TIMEOUT_MS", 2_000, 50, 600_000),
+      requestMs: integer(environment, "S3_REQUEST_TIMEOUT_MS", 10_000, 100, 3_600_000),
+    },
     sqliteSynchronous: synchronous,
     taskConcurrency: integer(environment, "TASK_CONCURRENCY", 32, 1, 10_000),
     taskPollMs: integer(environment, "TASK_POLL_MS", 500, 10, 60_000),

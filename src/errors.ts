@@ -152,6 +152,33 @@ export function quotaExceeded(daily: boolean, what: string, messageCn: string, r
   });
 }
 
+/** The shared parts a gateway depends on besides its upstreams; a 503 names the one that failed. */
+export type SharedPart = "database" | "storage";
+
+const PART_NAMES: Record<SharedPart, [code: string, name: string, nameCn: string]> = {
+  database: ["DatabaseUnavailable", "database (PostgreSQL)", "数据库（PostgreSQL）"],
+  storage: ["StorageUnavailable", "result storage (S3)", "结果存储（S3）"],
+};
+
+/**
+ * 503 for a request a shared part of the gateway could not serve within its bound (a connection refused, cut or not
+ * answering): nothing about the request is lost — if it was charged, the answer carries its images — and a retry in a
+ * few seconds is the right move (`Retry-After`).
+ */
+export function partUnavailable(part: SharedPart, detail: string): GatewayError {
+  const [code, name, nameCn] = PART_NAMES[part];
+  return new GatewayError({
+    status: 503, code, type: "server_error", errCode: ErrCode.noUpstream, retryAfter: 5,
+    message: `The gateway's ${name} is not answering right now (${detail}); this request was not charged. Retry in a few seconds.`,
+    messageCn: `网关的${nameCn}暂时无法访问，本次请求未计费，请稍后重试。`,
+  });
+}
+
+/** Whether an error is a shared part being away (PostgreSQL, S3 or Redis), rather than something about the request. */
+export function isPartUnavailable(error: unknown): boolean {
+  return error instanceof GatewayError && (error.code === "DatabaseUnavailable" || error.code === "StorageUnavailable" || error.code === "LimitsUnavailable");
+}
+
 export function internalError(): GatewayError {
   return new GatewayError({
     status: 500,

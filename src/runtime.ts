@@ -29,6 +29,8 @@ import { redisLimits } from "./accounts/redis-limits.js";
 import { interruptedResult } from "./routes/async.js";
 import { createTaskStore, type TaskStore } from "./tasks/tasks.js";
 import { createWebhookSender } from "./tasks/webhooks.js";
+import { createWebhookOutbox } from "./tasks/outbox.js";
+import { createDurableWrites } from "./stores/durable.js";
 import { createIdempotencyStore } from "./stores/idempotency.js";
 import { IDEMPOTENCY_WINDOW_MS } from "./routes/idempotency.js";
 import { openMigrated } from "./stores/database.js";
@@ -86,7 +88,7 @@ export function upstreamProviders(config: Config, signingNow?: () => Date): Prov
 }
 
 export async function createGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
-  const database = await openMigrated({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, poolMax: config.databasePoolMax, sqliteSynchronous: config.sqliteSynchronous });
+  const database = await openMigrated({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, poolMax: config.databasePoolMax, timeouts: config.databaseTimeouts, sqliteSynchronous: config.sqliteSynchronous });
   const keys = cachedKeyStore(createKeyStore(database), { ttlMs: config.keyCacheMs });
   let bootstrapSecret: string | undefined;
   if (config.bootstrapKey && !(await keys.findBySecret(config.bootstrapKey))) {
@@ -127,7 +129,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   }
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? false });
   const redisPrefix = options.redisPrefix ?? config.redisPrefix;
-  const breakerSync = config.redisUrl ? await redisBreakerSync({ url: config.redisUrl, prefix: redisPrefix }) : undefined;
+  const breakerSync = config.redisUrl ? await redisBreakerSync({ url: config.redisUrl, prefix: redisPrefix, timeouts: config.redisTimeouts }) : undefined;
   const resilience = new Resilience({
     policy: config.file.policy, clock, ...(options.random ? { random: options.random } : {}), ...(breakerSync ? { sync: breakerSync } : {}),
     observer: ({ provider, outcome, code }) => metrics.upstreamAttempts.inc({ provider, outcome, code: code ?? "" }),
@@ -136,32 +138,47 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const storage: BlobStorage =
     config.storage.kind === "s3"
       ? await createS3Storage({
-          bucket: config.storage.bucket, prefix: config.storage.prefix, region: config.storage.region, forcePathStyle: config.storage.forcePathStyle,
+          bucket: config.storage.bucket, prefix: config.storage.prefix, region: config.storage.region, forcePathStyle: config.storage.forcePathStyle, timeouts: config.s3Timeouts,
           ...(config.storage.endpoint ? { endpoint: config.storage.endpoint } : {}), ...(config.storage.credentials ? { credentials: config.storage.credentials } : {}),
         })
       : createFsStorage(join(config.dataDir, "files"));
-  const limits = config.redisUrl ? await redisLimits({ url: config.redisUrl, prefix: redisPrefix }) : undefined;
+  const limits = config.redisUrl ? await redisLimits({ url: config.redisUrl, prefix: redisPrefix, timeouts: config.redisTimeouts }) : undefined;
   const now = options.now ?? Date.now;
   const startedAt = now();
   const instances = await createInstanceRegistry(database, config.instanceId, { staleMs: MISSED_BEATS * config.heartbeatMs, startedAt });
+  const staleMs = MISSED_BEATS * config.heartbeatMs;
+  // Since when this gateway has reached the database without a break (undefined while it cannot). A neighbour's silence
+  // proves it dead only when this gateway could have heard it for the whole window: after an outage every gateway's
+  // heartbeat is old, and taking a live neighbour for dead would undo the requests it is about to answer.
+  // A gateway that starts has just reached the database, and judges neighbours by their heartbeats at once (as before
+  // any outage); only an outage it lived through makes it wait.
+  let reachableSince: number | undefined = startedAt - staleMs;
   // One read per instance per recovery pass (a pass may list thousands of rows of a few instances); a fresh memo for
   // each pass, made before it lists its rows, so every read still comes after the listing.
   const alive = () => {
     const seen = new Map<string | null, Promise<boolean>>();
+    const heardLongEnough = reachableSince !== undefined && now() - reachableSince >= staleMs;
     return (instanceId: string | null) => {
+      if (!heardLongEnough && instanceId !== null) return Promise.resolve(true);
       let known = seen.get(instanceId);
       if (!known) seen.set(instanceId, (known = instances.alive(instanceId, now())));
       return known;
     };
   };
+  // Settles, releases and task writes that find the database away wait here, on disk, until it is back.
+  // The app's logger, once the app is built (the journal and the accounts are made before it).
+  const logs: { to?: FastifyInstance["log"] } = {};
+  const durable = createDurableWrites({
+    file: join(config.dataDir, "journal", `${config.instanceId.replace(/[^A-Za-z0-9._-]/g, "_")}.jsonl`),
+    log: { warn: (object, message) => logs.to?.warn(object, message), error: (object, message) => logs.to?.error(object, message) },
+  });
   const accounts = new Accounts(database, keys, storage, {
-    instanceId: config.instanceId,
+    instanceId: config.instanceId, durable,
     ...(limits ? { limits } : {}),
     prices: config.file.prices, timeZone: config.usageTimeZone, ...(options.now ? { now: options.now } : {}),
     onCharged: (model, images) => metrics.imagesCharged.inc({ model }, images),
+    log: { warn: (object, message) => logs.to?.warn(object, message) },
   });
-  // Requests a previous process left half-done: their files go, and they are settled uncharged; their async tasks say so.
-  const recovered = await accounts.recover(alive(), startedAt);
   const tasks = createTaskStore(database);
   const idempotency = createIdempotencyStore(database);
   // Claims a dead instance (or this id's previous run) left unanswered run again when retried (recovery settled them uncharged).
@@ -170,19 +187,14 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     return idempotency.dropInterrupted(async (instanceId, createdAt) => (instanceId === config.instanceId ? createdAt >= startedAt : live(instanceId)));
   };
   const recoverTasks = () => tasks.interruptRunning(interruptedResult, now(), alive(), { id: config.instanceId, startedAt });
-  await dropClaims();
-  await recoverTasks();
-  // The heartbeat, and the recovery of what a neighbour that stopped beating left unfinished.
-  const heartbeat = setInterval(() => {
-    void (async () => {
-      await instances.beat(now());
-      await accounts.recover(alive(), startedAt);
-      await recoverTasks();
-      await dropClaims();
-    })().catch(() => undefined);
-  }, config.heartbeatMs);
-  heartbeat.unref();
+  const recoverAll = async () => {
+    const found = await accounts.recover(alive(), startedAt);
+    await recoverTasks();
+    await dropClaims();
+    return found;
+  };
   const fileTtlMs = Math.round(config.fileTtlHours * 3600 * 1000);
+  const outbox = createWebhookOutbox(database);
   const fetchPolicy: FetchPolicy = { allow: new AllowList(config.fetchAllow), ...options.fetchPolicy };
   const app = buildApp({
     router: createRouter(providers, config.file.routing, config.file.models),
@@ -197,10 +209,11 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       storage: async () => void (await storage.get("19700101/AAAAAAAAAAAAAAAAAAAAAA.jpeg")),
       ...(limits?.ping ? { redis: () => (limits.ping as () => Promise<void>)() } : {}),
     },
-    webhooks: createWebhookSender({
-      policy: fetchPolicy, ...(options.webhookDelaysMs ? { delaysMs: options.webhookDelaysMs } : {}),
-      log: { warn: (object, message) => app.log.warn(object, message) },
-    }),
+    webhooks: {
+      sender: createWebhookSender({ policy: fetchPolicy }), outbox,
+      ...(options.webhookDelaysMs ? { delaysMs: options.webhookDelaysMs } : {}),
+    },
+    taskClaimBoundMs: config.databaseTimeouts.statementMs + 2_000,
     resilience,
     storage,
     resultHosting: config.resultHosting,
@@ -216,8 +229,32 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     ...(options.logger !== undefined ? { logger: options.logger } : {}),
     ...(options.now ? { now: options.now } : {}),
   });
+  logs.to = app.log;
+  // What this instance's previous run journalled and could not write (a charge for images it delivered, a task's
+  // result) lands first; then what a previous process left half-done is recovered: its files go, its requests are
+  // settled uncharged, its async tasks say so.
+  await durable.retry();
+  durable.start();
+  const recovered = await recoverAll();
+  // The heartbeat, and the recovery of what a neighbour that stopped beating left unfinished — and of this gateway's
+  // own rows a lost reply left reserved. A beat that fails marks the database unreachable, so that neighbours are not
+  // judged on a silence this gateway could not have heard.
+  const heartbeat = setInterval(() => {
+    void (async () => {
+      try {
+        await instances.beat(now());
+      } catch (error) {
+        reachableSince = undefined;
+        throw error;
+      }
+      reachableSince ??= now();
+      await recoverAll();
+    })().catch(() => undefined);
+  }, config.heartbeatMs);
+  heartbeat.unref();
   const sweep = async () => {
     await tasks.sweep(now() - fileTtlMs);
+    await outbox.sweep(now() - fileTtlMs);
     await idempotency.sweep(now() - IDEMPOTENCY_WINDOW_MS);
     return storage.sweep(new Date(now() - fileTtlMs));
   };
@@ -238,6 +275,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     async close() {
       clearInterval(timer);
       clearInterval(heartbeat);
+      await durable.close();
       // No new task is claimed; those running here finish (their results kept), as the requests in flight do.
       await app.close();
       await emulator?.close();

@@ -2,7 +2,7 @@
 // both calling one emulator: limits and quotas hold across them, tasks and files made by one are served by the
 // other, and a SIGKILL of one mid-load loses no task and charges nothing undelivered.
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +12,7 @@ import { createEmulator, type Emulator } from "./emulator/server.js";
 import { jpegSize, TEST_KEY } from "./testing/harness.js";
 import { testPostgres } from "./testing/postgres.js";
 import { startTestS3, type TestS3 } from "./testing/s3.js";
+import { spawnGateway, type GatewayProcess } from "./testing/gateways.js";
 
 const credentials = { arkApiKey: "scale-ark-key-0123456789", accessKeyId: "AKSCALE0123456789", secretAccessKey: "scale-secret-0123456789", api302Key: "sk-scale-0123456789" };
 const database = testPostgres("scaleout");
@@ -20,37 +21,19 @@ let s3: TestS3;
 let emulator: Emulator;
 const running = new Set<ChildProcess>();
 
-interface Instance {
-  base: string;
-  child: ChildProcess;
-  exited: Promise<void>;
-}
+type Instance = GatewayProcess;
 
 function startInstance(instanceId: string, extra: Record<string, string> = {}): Promise<Instance> {
   const base = emulator.base as string;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-      env: {
-        ...process.env, NODE_ENV: "", PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "warn", DATA_DIR: join(root, instanceId), INSTANCE_ID: instanceId,
-        GATEWAY_EMULATE: "0", GATEWAY_BOOTSTRAP_KEY: TEST_KEY, PUBLIC_BASE_URL: "http://gateways.test",
-        DATABASE_URL: database.url, REDIS_URL: "redis://127.0.0.1:6379/0", REDIS_PREFIX: `doubao-scale-${process.pid}-${Date.now()}:`,
-        ...s3.environment("gateways"),
-        ARK_API_KEY: credentials.arkApiKey, ARK_BASE_URL: `${base}/api/v3`, VOLC_ACCESSKEY: credentials.accessKeyId, VOLC_SECRETKEY: credentials.secretAccessKey,
-        VOLC_VISUAL_BASE_URL: base, API302_KEY: credentials.api302Key, API302_BASE_URL: base, GATEWAY_FETCH_ALLOW: "",
-        INSTANCE_HEARTBEAT_MS: "300", TASK_POLL_MS: "100", TASK_CONCURRENCY: "2", ...extra,
-      },
-    });
-    running.add(child);
-    const exited = new Promise<void>((done) => child.on("exit", () => (running.delete(child), done())));
-    let output = "";
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      const listening = /listening on (http:\/\/[\d.]+:\d+)/.exec(output)?.[1];
-      if (listening && output.endsWith("\n")) resolve({ base: listening, child, exited });
-    });
-    child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    void exited.then(() => reject(new Error(`${instanceId} exited before listening:\n${output}`)));
-  });
+  return spawnGateway({
+    DATA_DIR: join(root, instanceId), INSTANCE_ID: instanceId,
+    GATEWAY_EMULATE: "0", GATEWAY_BOOTSTRAP_KEY: TEST_KEY, PUBLIC_BASE_URL: "http://gateways.test",
+    DATABASE_URL: database.url, REDIS_URL: "redis://127.0.0.1:6379/0", REDIS_PREFIX: `doubao-scale-${process.pid}-${Date.now()}:`,
+    ...s3.environment("gateways"),
+    ARK_API_KEY: credentials.arkApiKey, ARK_BASE_URL: `${base}/api/v3`, VOLC_ACCESSKEY: credentials.accessKeyId, VOLC_SECRETKEY: credentials.secretAccessKey,
+    VOLC_VISUAL_BASE_URL: base, API302_KEY: credentials.api302Key, API302_BASE_URL: base, GATEWAY_FETCH_ALLOW: "",
+    INSTANCE_HEARTBEAT_MS: "300", TASK_POLL_MS: "100", TASK_CONCURRENCY: "2", ...extra,
+  }, running);
 }
 
 const REDIS_KEY_PREFIX = `doubao-scale-${process.pid}-${Date.now()}:`;

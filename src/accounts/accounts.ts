@@ -15,6 +15,8 @@ import { createLedger, QuotaRefusal, type Ledger, type QuotaKind } from "./ledge
 import { memoryLimits, type SharedLimits } from "./limits.js";
 import { fromMicros, type PriceTable } from "./prices.js";
 import type { SqlDatabase } from "../stores/sql/types.js";
+import { createDurableWrites, type DurableWrites } from "../stores/durable.js";
+import type { Settlement } from "./ledger.js";
 
 export interface AccountsOptions {
   prices: PriceTable;
@@ -27,6 +29,9 @@ export interface AccountsOptions {
   limits?: SharedLimits;
   /** This gateway instance's id, recorded on each ledger row (recovery leaves a live instance's rows alone). */
   instanceId?: string;
+  /** Where a settle waits while the database is away (journalled, retried); memory only when absent. */
+  durable?: DurableWrites;
+  log?: { warn(object: Record<string, unknown>, message: string): void };
 }
 
 export interface Delivered {
@@ -53,12 +58,23 @@ export interface Admission {
   release(): void | Promise<void>;
 }
 
+/** The durable write kind of a request's settle or release. */
+const SETTLE_WRITE = "ledger.settle";
+
 export class Accounts {
   readonly ledger: Ledger;
   /** Rate and concurrency counters: this process's, or Redis's shared by every gateway. */
   private readonly limits: SharedLimits;
   /** The accounts' clock (injectable for tests of expiry and daily resets). */
   readonly now: () => number;
+  /** Settles and releases that must land although the database is away when they are due. */
+  readonly durable: DurableWrites;
+  /**
+   * Requests of this process between their reservation and their final write (done or journalled): a `reserved` row of
+   * this instance that is not here belongs to a request that ended without settling it (a reservation whose reply was
+   * lost), and recovery settles it uncharged while this gateway runs.
+   */
+  private readonly inFlight = new Set<string>();
 
   constructor(
     database: SqlDatabase,
@@ -69,6 +85,27 @@ export class Accounts {
     this.ledger = createLedger(database);
     this.limits = options.limits ?? memoryLimits();
     this.now = options.now ?? Date.now;
+    this.durable = options.durable ?? createDurableWrites();
+    this.durable.register(SETTLE_WRITE, (id, payload) => this.finalWrite(id, payload.settlement as Settlement));
+  }
+
+  /**
+   * A request's last word in the ledger, run again until it lands (stores/durable.ts): the row settled once, then read
+   * back when this call did not settle it (its reply was lost before, or recovery got there first). A request that made
+   * nothing loses whatever files it recorded.
+   */
+  private async finalWrite(id: string, settlement: Settlement): Promise<void> {
+    const mine = await this.ledger.settle(id, settlement);
+    if (settlement.images > 0) {
+      if (!mine && (await this.ledger.get(id))?.charged === 0) {
+        this.options.log?.warn({ requestId: id, images: settlement.images }, "a request's images were delivered, but its row had been settled uncharged (its instance was taken for dead)");
+      }
+      return;
+    }
+    // The files the row recorded before they were written: whatever of them exists goes.
+    const row = await this.ledger.get(id);
+    if (!row || row.charged === 1) return;
+    await Promise.all((JSON.parse(row.files ?? "[]") as string[]).map((file) => this.storage.delete(file)));
   }
 
   today(): string {
@@ -96,6 +133,7 @@ export class Accounts {
         if (!decision.ok) throw rateLimited("rpm", key.rpm, decision.retryAfter);
       }
       const day = dayOf(now, this.options.timeZone);
+      this.inFlight.add(request.id);
       try {
         await this.ledger.reserve(
           { id: request.id, keyId: key.id, keyName: key.name, model: request.model, endpoint: request.endpoint, images: request.images, costMicros: request.images * this.priceMicros(priced),
@@ -103,6 +141,8 @@ export class Accounts {
           key,
         );
       } catch (error) {
+        // A reservation whose reply was lost may stand: not in flight any more, recovery settles it uncharged.
+        this.inFlight.delete(request.id);
         if (error instanceof QuotaRefusal) throw this.quotaError(error, now);
         throw error;
       }
@@ -110,6 +150,13 @@ export class Accounts {
       release();
       throw error;
     }
+    const final = async (settlement: Settlement) => {
+      try {
+        await this.durable.perform(SETTLE_WRITE, request.id, { settlement });
+      } finally {
+        this.inFlight.delete(request.id);
+      }
+    };
     const started = performance.now();
     let settled = false;
     return {
@@ -120,11 +167,13 @@ export class Accounts {
         if (!state.ok) throw keyRefused(state.reason, state.record?.expiresAt);
       },
       recordFiles: (keys) => this.ledger.recordFiles(request.id, keys),
+      // Neither rejects while the database is away: the write is journalled and lands when it is back, so a request
+      // whose images are ready gets them, and its charge follows.
       settle: async (delivered) => {
         settled = true;
         const { servedModel, ...rest } = delivered;
         if (delivered.images > 0) this.options.onCharged?.(request.model, delivered.images);
-        await this.ledger.settle(request.id, {
+        await final({
           ...rest, servedModel: delivered.images > 0 ? (servedModel ?? priced) : null,
           costMicros: delivered.images * this.priceMicros(servedModel ?? priced), latencyMs: Math.round(performance.now() - started),
         });
@@ -134,13 +183,10 @@ export class Accounts {
         settled = true;
         const gatewayError = error instanceof GatewayError ? error : undefined;
         const clientGone = (error as Error | undefined)?.name === "ClientGone";
-        await this.ledger.settle(request.id, {
+        await final({
           status: gatewayError?.status ?? (clientGone ? 499 : 500), servedModel: null, images: 0, outputTokens: 0, costMicros: 0, provider: null, upstreamRequestId: null,
           latencyMs: Math.round(performance.now() - started), errorCode: gatewayError?.code ?? (clientGone ? "ClientClosedRequest" : "InternalServiceError"),
         });
-        // The files the row recorded before they were written: whatever of them exists goes.
-        const files = JSON.parse((await this.ledger.get(request.id))?.files ?? "[]") as string[];
-        await Promise.all(files.map((file) => this.storage.delete(file)));
       },
       release,
     };
@@ -148,14 +194,17 @@ export class Accounts {
 
   /**
    * After a crash: requests left reserved lose their files and are settled uncharged — only those whose instance is
-   * not alive (`alive`), and, of this instance's own id, only those made before `startedAt` (its previous run).
+   * not alive (`alive`), and, of this instance's own id, those made before `startedAt` (its previous run) and those
+   * of this run that are no longer in flight and have no write waiting (a reservation whose reply was lost).
    */
   async recover(alive: (instanceId: string | null) => Promise<boolean> = async () => false, startedAt = Number.POSITIVE_INFINITY): Promise<{ requests: number; files: number }> {
     let removed = 0;
     const own = this.options.instanceId ?? null;
     const left = [];
     for (const row of await this.ledger.interrupted()) {
-      if (row.instanceId === own && own !== null ? row.createdAt < startedAt : !(await alive(row.instanceId))) left.push(row);
+      if (this.durable.holds(row.id)) continue;
+      const ours = row.instanceId === own && own !== null;
+      if (ours ? row.createdAt < startedAt || !this.inFlight.has(row.id) : !(await alive(row.instanceId))) left.push(row);
     }
     let requests = 0;
     for (const entry of left) {
@@ -165,8 +214,8 @@ export class Accounts {
       if (!mine) continue;
       requests += 1;
       for (const file of entry.files) {
-        await this.storage.delete(file);
-        removed += 1;
+        // A file the storage cannot delete now is left to the sweeper (FILE_TTL_HOURS); no record charges it.
+        if (await this.storage.delete(file).then(() => true, () => false)) removed += 1;
       }
     }
     return { requests, files: removed };

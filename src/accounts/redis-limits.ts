@@ -5,7 +5,7 @@
  * (after `leaseMs`) instead of blocking the key for ever. ioredis is imported only when REDIS_URL is set.
  */
 import { randomUUID } from "node:crypto";
-import { openRedis } from "../redis.js";
+import { openRedis, type RedisTimeouts } from "../redis.js";
 import { GatewayError, ErrCode } from "../errors.js";
 import type { RateDecision, SharedLimits } from "./limits.js";
 
@@ -40,6 +40,8 @@ export interface RedisLimitsOptions {
   prefix?: string;
   /** How long a concurrency lease lives when its process never releases it; default 15 min (beyond any request's deadline). */
   leaseMs?: number;
+  /** REDIS_CONNECT_TIMEOUT_MS and REDIS_COMMAND_TIMEOUT_MS. */
+  timeouts?: Partial<RedisTimeouts>;
 }
 
 /** 503 for a request whose limits cannot be checked: the gateway does not guess, and charges nothing. */
@@ -53,7 +55,7 @@ export function limitsUnavailable(detail: string): GatewayError {
 
 export async function redisLimits(options: RedisLimitsOptions): Promise<SharedLimits> {
   // Requests that need Redis while it is down get a 503 until it is back.
-  const redis = await openRedis(options.url);
+  const redis = await openRedis(options.url, options.timeouts ? { timeouts: options.timeouts } : {});
   const prefix = options.prefix ?? "doubao-gateway:";
   const leaseMs = options.leaseMs ?? 15 * 60_000;
   const run = async <T>(call: () => Promise<T>): Promise<T> => {

@@ -5,7 +5,7 @@
  * here: each gateway keeps its own breakers, as without REDIS_URL.
  */
 import { randomUUID } from "node:crypto";
-import { openRedis } from "../redis.js";
+import { openRedis, type RedisTimeouts } from "../redis.js";
 import type { BreakerChange, BreakerSync } from "./resilience.js";
 
 interface Message {
@@ -14,12 +14,15 @@ interface Message {
   change: BreakerChange;
 }
 
-export async function redisBreakerSync(options: { url: string; prefix?: string }): Promise<BreakerSync> {
+export async function redisBreakerSync(options: { url: string; prefix?: string; timeouts?: Partial<RedisTimeouts> }): Promise<BreakerSync> {
   const prefix = options.prefix ?? "doubao-gateway:";
   const key = `${prefix}breakers`;
   const me = randomUUID();
   // The subscriber queues its SUBSCRIBE until Redis answers; the other connection fails fast.
-  const [redis, subscriber] = await Promise.all([openRedis(options.url), openRedis(options.url, { offlineQueue: true })]);
+  const [redis, subscriber] = await Promise.all([
+    openRedis(options.url, options.timeouts ? { timeouts: options.timeouts } : {}),
+    openRedis(options.url, { offlineQueue: true, ...(options.timeouts ? { timeouts: options.timeouts } : {}) }),
+  ]);
   const parse = (text: string): Message | undefined => {
     try {
       return JSON.parse(text) as Message;

@@ -130,7 +130,9 @@ test("a task still queued when its process stopped runs after the restart, once,
     await first.tasks.enqueue({
       id: "T-queued", keyId, now: Date.now(),
       request: { url: "/doubao/drawing", headers: { "content-type": "application/json" }, body: Buffer.from(JSON.stringify({ prompt: "queued", width: 256, height: 256, use_sr: false, return_url: false })), webhookUrl: null },
+      instanceId: config.instanceId,
     });
+    await first.tasks.queue("T-queued");
     await first.close();
     const raw = openSqliteDataDir(dataDir);
     const stored = raw.prepare("SELECT state, request_headers FROM tasks WHERE id = 'T-queued'").get() as { state: string; request_headers: string };

@@ -7,11 +7,17 @@
  */
 import type { TaskObject } from "@doubao-gateway/sdk";
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from "fastify";
-import { ErrCode, GatewayError, invalidParameter, invalidRequest, renderError } from "../errors.js";
+import { ErrCode, GatewayError, invalidParameter, invalidRequest, isPartUnavailable, renderError } from "../errors.js";
 import { newRequestId } from "../request-id.js";
-import type { TaskStore } from "../tasks/tasks.js";
-import { createTaskWorker } from "../tasks/worker.js";
+import type { DurableWrites } from "../stores/durable.js";
+import { createWebhookDispatcher, type WebhookOutbox } from "../tasks/outbox.js";
+import type { TaskResult, TaskStore } from "../tasks/tasks.js";
+import { createTaskWorker, FINISH_WRITE } from "../tasks/worker.js";
 import type { WebhookSender } from "../tasks/webhooks.js";
+
+/** Durable write kinds of a submission: its task made claimable once its client has the id, or deleted when it could not be told. */
+const QUEUE_WRITE = "task.queue";
+const CANCEL_WRITE = "task.cancel";
 
 /** Routes that take `?async=true`. */
 export const ASYNC_ROUTES: ReadonlySet<string> = new Set([
@@ -29,9 +35,13 @@ export interface AsyncDeps {
   tasks: TaskStore;
   /** Recorded on each task this instance claims, so that another instance's recovery leaves it alone while it runs. */
   instanceId: string;
-  /** Signed callbacks for `?webhook_url=`; the key's secret comes from `webhookSecret`. */
-  webhooks?: WebhookSender;
+  /** Signed callbacks for `?webhook_url=`, sent from the outbox; the key's secret comes from `webhookSecret`. */
+  webhooks?: { sender: WebhookSender; outbox: WebhookOutbox; delaysMs?: readonly number[] };
   webhookSecret?: (keyId: string) => Promise<string>;
+  /** Where a task's queueing, cancel or finish waits while the database is away. */
+  durable: DurableWrites;
+  /** How long a claim can take to answer at most (the database's statement bound and a margin). */
+  claimBoundMs?: number;
   bodyLimitBytes: number;
   now: () => number;
   /** Tasks this instance runs at once (TASK_CONCURRENCY); default 32. */
@@ -123,14 +133,40 @@ export function registerAsync(app: FastifyInstance, deps: AsyncDeps): void {
     // Stored without the client's credentials: the run names the key by id instead.
     const headers = replayHeaders(request, ["authorization"]);
     const taskId = newRequestId();
-    await deps.tasks.enqueue({ id: taskId, keyId: key.id, now: deps.now(), request: { url: `${url.pathname}${url.search}`, headers, body: payload, webhookUrl: webhookUrl ?? null } });
+    try {
+      await deps.tasks.enqueue({ id: taskId, keyId: key.id, now: deps.now(), instanceId: deps.instanceId, request: { url: `${url.pathname}${url.search}`, headers, body: payload, webhookUrl: webhookUrl ?? null } });
+    } catch (error) {
+      // The insert may have landed with its reply lost: the task is still pending, never claimable; it is deleted
+      // (now, or when the database is back), since this client is not told its id.
+      if (isPartUnavailable(error)) await deps.durable.perform(CANCEL_WRITE, taskId, {}).catch(() => undefined);
+      throw error;
+    }
+    // The client gets its id whatever happens next: if the database went away just now, the task is queued when it is back.
+    await deps.durable.perform(QUEUE_WRITE, taskId, {});
     worker.wake();
     return reply.code(202).send({ task_id: taskId });
   };
 
+  deps.durable.register(QUEUE_WRITE, (id) => deps.tasks.queue(id).then(() => worker.wake()));
+  deps.durable.register(CANCEL_WRITE, (id) => deps.tasks.cancel(id));
+  deps.durable.register(FINISH_WRITE, async (id, payload) => {
+    await deps.tasks.finish(id, payload.result as TaskResult, payload.now as number, payload.webhook === true);
+    if (payload.webhook === true) dispatcher?.wake();
+  });
+  const { webhooks, webhookSecret } = deps;
+  const dispatcher = webhooks && webhookSecret
+    ? createWebhookDispatcher({
+        outbox: webhooks.outbox, sender: webhooks.sender, secretOf: webhookSecret, instanceId: deps.instanceId, now: deps.now,
+        ...(webhooks.delaysMs ? { delaysMs: webhooks.delaysMs } : {}), ...(deps.pollMs !== undefined ? { pollMs: deps.pollMs } : {}),
+        log: { warn: (object, message) => app.log.warn(object, message) },
+      })
+    : undefined;
+
   // The queue's worker: any instance runs any task, through the same routes, limits and ledger as a synchronous call.
   const worker = createTaskWorker({
     tasks: deps.tasks, instanceId: deps.instanceId, concurrency: deps.concurrency ?? 32, now: deps.now, ...(deps.pollMs !== undefined ? { pollMs: deps.pollMs } : {}),
+    ...(deps.claimBoundMs !== undefined ? { claimBoundMs: deps.claimBoundMs } : {}), held: (id) => deps.durable.holds(id),
+    finish: async (task, result) => void (await deps.durable.perform(FINISH_WRITE, task.id, { result, now: deps.now(), webhook: Boolean(task.request.webhookUrl) })),
     run: async (task) => {
       const response = await app.inject({
         method: "POST", url: task.request.url, payload: task.request.body,
@@ -142,22 +178,21 @@ export function registerAsync(app: FastifyInstance, deps: AsyncDeps): void {
       app.log.error({ err: error, taskId: task.id }, "async task failed to run");
       return interruptedResult(task.id);
     },
-    onFinished: (task, result, seconds) => {
-      deps.onTaskFinished?.(result.statusCode < 400 ? "succeeded" : "failed", seconds);
-      const { webhooks, webhookSecret } = deps;
-      if (task.request.webhookUrl && webhooks && webhookSecret) {
-        void webhookSecret(task.keyId)
-          .then((secret) => webhooks.taskCompleted(task.request.webhookUrl as string, secret, task.id, result))
-          .catch((error: unknown) => app.log.warn({ err: error, taskId: task.id }, "webhook not sent"));
-      }
-    },
+    onFinished: (_task, result, seconds) => deps.onTaskFinished?.(result.statusCode < 400 ? "succeeded" : "failed", seconds),
     onError: (error) => app.log.error({ err: error }, "async task queue failed"),
   });
-  app.addHook("onReady", async () => worker.start());
-  // Stop claiming as the server stops accepting; the tasks running here finish before close resolves.
+  app.addHook("onReady", async () => {
+    worker.start();
+    dispatcher?.start();
+  });
+  // Stop claiming as the server stops accepting; the tasks running here finish before close resolves (and the
+  // webhooks being sent; those due later wait in the outbox for any gateway).
   let stopped: Promise<void> | undefined;
   app.addHook("preClose", async () => void (stopped = worker.stop()));
-  app.addHook("onClose", async () => stopped ?? worker.stop());
+  app.addHook("onClose", async () => {
+    await (stopped ?? worker.stop());
+    await dispatcher?.stop();
+  });
 
   const poll = async (request: FastifyRequest) => {
     const taskId = (request.query as { task_id?: unknown }).task_id;
@@ -190,7 +225,7 @@ export function registerAsync(app: FastifyInstance, deps: AsyncDeps): void {
     }
     const answer: TaskObject = {
       id: task.id, object: "task",
-      status: !result ? (task.state === "queued" ? "queued" : "running") : result.statusCode < 400 ? "succeeded" : "failed",
+      status: !result ? (task.state === "running" ? "running" : "queued") : result.statusCode < 400 ? "succeeded" : "failed",
       created_at: new Date(task.createdAt).toISOString(), finished_at: iso(task.finishedAt),
       ...(result ? { status_code: result.statusCode, result: result.statusCode < 400 ? body : null, error: result.statusCode >= 400 ? ((body as { error?: unknown } | null)?.error ?? body) : null } : {}),
     };

@@ -4,6 +4,7 @@
  * SDK is imported when the driver is made, so a gateway on local files never loads it. Expiry: the gateway's
  * sweeper deletes objects older than FILE_TTL_HOURS (or set a bucket lifecycle rule on the prefix).
  */
+import { partUnavailable } from "../errors.js";
 import { BLOB_KEY, blobStorage, type BlobStorage } from "./types.js";
 
 export interface S3StorageOptions {
@@ -19,6 +20,29 @@ export interface S3StorageOptions {
   /** Explicit credentials; the AWS SDK's default chain (AWS_ACCESS_KEY_ID, …, instance roles) when absent. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
   now?: () => Date;
+  /** S3_CONNECT_TIMEOUT_MS and S3_REQUEST_TIMEOUT_MS; see DEFAULT_S3_TIMEOUTS. */
+  timeouts?: Partial<S3Timeouts>;
+}
+
+export interface S3Timeouts {
+  /** Opening a connection to the store. */
+  connectMs: number;
+  /** One request, from sending it to the end of its answer (the SDK's `requestTimeout`: no bytes for this long fails it). */
+  requestMs: number;
+}
+
+export const DEFAULT_S3_TIMEOUTS: S3Timeouts = { connectMs: 2_000, requestMs: 10_000 };
+
+/**
+ * A failure of the store itself (refused, reset, timed out, or its 5xx) as the 503 StorageUnavailable a client gets;
+ * an answer about the object (403, 404, a bad key) passes unchanged.
+ */
+function storeFailure(error: unknown): unknown {
+  const { $metadata, name, code, message } = (error ?? {}) as { $metadata?: { httpStatusCode?: number }; name?: string; code?: string; message?: string };
+  const status = $metadata?.httpStatusCode;
+  if (status !== undefined && status < 500) return error;
+  const detail = String(code ?? (name && name !== "Error" ? name : undefined) ?? message ?? "no answer").slice(0, 120);
+  return Object.assign(partUnavailable("storage", detail), { cause: error });
 }
 
 /** `s3://bucket/prefix` → bucket and prefix; undefined for another scheme. */
@@ -32,12 +56,17 @@ export function parseStorageUrl(url: string): { bucket: string; prefix: string }
 export async function createS3Storage(options: S3StorageOptions): Promise<BlobStorage> {
   const { S3Client, PutObjectCommand, GetObjectCommand, HeadObjectCommand, DeleteObjectCommand, DeleteObjectsCommand, ListObjectsV2Command } = await import("@aws-sdk/client-s3");
   const { getSignedUrl } = await import("@aws-sdk/s3-request-presigner");
+  const timeouts = { ...DEFAULT_S3_TIMEOUTS, ...options.timeouts };
   const client = new S3Client({
     region: options.region ?? "us-east-1",
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     forcePathStyle: options.forcePathStyle ?? Boolean(options.endpoint),
     ...(options.credentials ? { credentials: options.credentials } : {}),
+    // Bounded: a store that stopped answering fails a request within these, instead of holding it for the outage.
+    requestHandler: { connectionTimeout: timeouts.connectMs, requestTimeout: timeouts.requestMs },
+    maxAttempts: 2,
   });
+  const guard = <T>(call: Promise<T>): Promise<T> => call.catch((error: unknown) => Promise.reject(storeFailure(error)));
   const bucket = options.bucket;
   const prefix = options.prefix ? `${options.prefix.replace(/\/+$/, "")}/` : "";
   const now = options.now ?? (() => new Date());
@@ -47,13 +76,13 @@ export async function createS3Storage(options: S3StorageOptions): Promise<BlobSt
   };
   return blobStorage({
     async write(key, bytes) {
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: objectKey(key), Body: bytes, ContentType: key.endsWith(".png") ? "image/png" : "image/jpeg" }));
+      await guard(client.send(new PutObjectCommand({ Bucket: bucket, Key: objectKey(key), Body: bytes, ContentType: key.endsWith(".png") ? "image/png" : "image/jpeg" })));
     },
     async get(key) {
       if (!BLOB_KEY.test(key)) return undefined;
       try {
-        const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: objectKey(key) }));
-        const bytes = Buffer.from((await object.Body?.transformToByteArray()) ?? []);
+        const object = await guard(client.send(new GetObjectCommand({ Bucket: bucket, Key: objectKey(key) })));
+        const bytes = Buffer.from((await guard(object.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array()))));
         return { bytes, storedAt: object.LastModified ?? new Date(0) };
       } catch (error) {
         if ((error as { name?: string }).name === "NoSuchKey" || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
@@ -61,12 +90,12 @@ export async function createS3Storage(options: S3StorageOptions): Promise<BlobSt
       }
     },
     async delete(key) {
-      if (BLOB_KEY.test(key)) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKey(key) }));
+      if (BLOB_KEY.test(key)) await guard(client.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKey(key) })));
     },
     async storedAt(key) {
       if (!BLOB_KEY.test(key)) return undefined;
       try {
-        return (await client.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey(key) }))).LastModified ?? new Date(0);
+        return (await guard(client.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey(key) })))).LastModified ?? new Date(0);
       } catch (error) {
         if ((error as { name?: string }).name === "NotFound" || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
         throw error;
@@ -77,10 +106,10 @@ export async function createS3Storage(options: S3StorageOptions): Promise<BlobSt
       let removed = 0;
       let token: string | undefined;
       do {
-        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+        const page = await guard(client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) })));
         const old = (page.Contents ?? []).filter((object) => object.Key && BLOB_KEY.test(object.Key.slice(prefix.length)) && object.LastModified && object.LastModified < cutoff);
         if (old.length > 0) {
-          await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: old.map((object) => ({ Key: object.Key as string })), Quiet: true } }));
+          await guard(client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: old.map((object) => ({ Key: object.Key as string })), Quiet: true } })));
           removed += old.length;
         }
         token = page.IsTruncated ? page.NextContinuationToken : undefined;

@@ -6,11 +6,13 @@
  */
 import { migrateLedger } from "../accounts/ledger.js";
 import { migrateTasks } from "../tasks/tasks.js";
+import { migrateOutbox } from "../tasks/outbox.js";
 import { migrateIdempotency } from "./idempotency.js";
 import { migrateInstances } from "./instances.js";
 import { migrateKeys } from "./keys.js";
 import { createSqliteDatabase, sqliteFileIn, type SqliteSynchronous } from "./sql/sqlite.js";
 import type { SqlDatabase } from "./sql/types.js";
+import type { PostgresTimeouts } from "./sql/postgres.js";
 
 export interface DatabaseLocation {
   /** SQLite's folder (`DATA_DIR`): `gateway.db` in it. */
@@ -19,6 +21,8 @@ export interface DatabaseLocation {
   databaseUrl?: string | undefined;
   /** `DATABASE_POOL_MAX`. */
   poolMax?: number;
+  /** `DATABASE_*_TIMEOUT_MS` (PostgreSQL only). */
+  timeouts?: Partial<PostgresTimeouts>;
   /** `SQLITE_SYNCHRONOUS` (SQLite only); `normal` when not given. */
   sqliteSynchronous?: SqliteSynchronous;
 }
@@ -27,7 +31,7 @@ export async function openDatabase(location: DatabaseLocation): Promise<SqlDatab
   if (!location.databaseUrl) return createSqliteDatabase(sqliteFileIn(location.dataDir), location.sqliteSynchronous);
   // pg is loaded only for PostgreSQL.
   const { createPostgresDatabase } = await import("./sql/postgres.js");
-  return createPostgresDatabase({ url: location.databaseUrl, ...(location.poolMax ? { poolMax: location.poolMax } : {}) });
+  return createPostgresDatabase({ url: location.databaseUrl, ...(location.poolMax ? { poolMax: location.poolMax } : {}), ...(location.timeouts ? { timeouts: location.timeouts } : {}) });
 }
 
 /** Brings every store's tables up to date. */
@@ -37,6 +41,7 @@ export async function migrate(database: SqlDatabase): Promise<void> {
     await migrateKeys(tx);
     await migrateLedger(tx);
     await migrateTasks(tx);
+    await migrateOutbox(tx);
     await migrateIdempotency(tx);
     await migrateInstances(tx);
   });

@@ -73,12 +73,10 @@ test("webhook_url must be an http(s) URL; one inside the network is not called u
   assert.equal(bad.status, 400);
   assert.equal(bad.json.error.message, "Invalid parameter `webhook_url`: must be an http(s) URL of at most 2048 characters.");
   // Without the operator's allow-list, an address inside the network is refused before any connection is made.
-  const failures: string[] = [];
-  const sender = createWebhookSender({ policy: { resolve: async () => ["10.0.0.7"] }, delaysMs: [], log: { warn: (object) => failures.push(String(object.failure)) } });
-  const outcome = await sender.taskCompleted("http://hooks.internal.test/x", "whsec_AAAA", "t1", { statusCode: 200, contentType: "application/json", data: "{}" });
-  assert.deepEqual(outcome, { attempts: 1, delivered: false });
-  assert.equal(failures.length, 1);
-  assert.match(failures[0] as string, /10\.0\.0\.7/);
+  const sender = createWebhookSender({ policy: { resolve: async () => ["10.0.0.7"] } });
+  const outcome = await sender.send("http://hooks.internal.test/x", "whsec_AAAA", "msg_t1", "{}");
+  assert.equal(outcome.delivered, false);
+  assert.match(outcome.failure as string, /10\.0\.0\.7/);
 });
 
 test("a key's default webhook_url reports its tasks when the request names none", async () => {

@@ -6,6 +6,9 @@
  */
 import type { ClaimedTask, TaskResult, TaskStore } from "./tasks.js";
 
+/** The durable write kind of a task's finish (stores/durable.ts): a result that could not be kept is kept later. */
+export const FINISH_WRITE = "task.finish";
+
 export interface TaskWorkerOptions {
   tasks: TaskStore;
   instanceId: string;
@@ -16,6 +19,15 @@ export interface TaskWorkerOptions {
   now: () => number;
   /** Makes the task's request; resolves to its result (never rejects for an answer, only for a failure to run). */
   run(task: ClaimedTask): Promise<TaskResult>;
+  /** Keeps a task's result: at once, or (the database away) journalled and kept when it is back; never rejects for an outage. */
+  finish(task: ClaimedTask, result: TaskResult): Promise<void>;
+  /**
+   * Past this since a claim failed, a task still marked running here that this worker is not running is a claim whose
+   * reply was lost, and is queued again (the database's statement bound and a margin); default 10 000 ms.
+   */
+  claimBoundMs?: number;
+  /** Whether a write about a task is waiting (its finish journalled): such a task is not an orphan. */
+  held?: (taskId: string) => boolean;
   /** The result of a task that failed to run at all. */
   failed(task: ClaimedTask, error: unknown): TaskResult;
   /** Told of each task this instance finished, with its run time in seconds. */
@@ -38,6 +50,10 @@ export function createTaskWorker(options: TaskWorkerOptions): TaskWorker {
   let again = false;
   let timer: NodeJS.Timeout | undefined;
   const idle: Array<() => void> = [];
+  const runningIds = new Set<string>();
+  // When a claim failed (its UPDATE may have committed, its reply lost): from then on, look for such orphans.
+  let orphansSince: number | undefined;
+  const claimBoundMs = options.claimBoundMs ?? 10_000;
 
   const runOne = async (task: ClaimedTask) => {
     const started = performance.now();
@@ -48,10 +64,21 @@ export function createTaskWorker(options: TaskWorkerOptions): TaskWorker {
       result = options.failed(task, error);
     }
     try {
-      if (await options.tasks.finish(task.id, result, options.now())) options.onFinished?.(task, result, (performance.now() - started) / 1000);
+      await options.finish(task, result);
+      options.onFinished?.(task, result, (performance.now() - started) / 1000);
     } catch (error) {
       options.onError?.(error);
     }
+  };
+
+  const requeueOrphans = async () => {
+    if (orphansSince === undefined) return;
+    const now = options.now();
+    // Claims made up to the failure's time plus the bound have all answered by now, or failed for good.
+    if (now < orphansSince + claimBoundMs) return;
+    const since = orphansSince;
+    await options.tasks.requeueOwn(options.instanceId, now - claimBoundMs, (id) => runningIds.has(id) || (options.held?.(id) ?? false));
+    if (orphansSince === since) orphansSince = undefined;
   };
 
   const fill = async () => {
@@ -63,12 +90,22 @@ export function createTaskWorker(options: TaskWorkerOptions): TaskWorker {
     try {
       do {
         again = false;
+        await requeueOrphans();
         while (!stopped && running < options.concurrency) {
-          const task = await options.tasks.claim(options.instanceId, options.now());
+          let task: ClaimedTask | undefined;
+          try {
+            task = await options.tasks.claim(options.instanceId, options.now());
+          } catch (error) {
+            orphansSince = options.now();
+            throw error;
+          }
           if (!task) break;
           running += 1;
+          runningIds.add(task.id);
+          const id = task.id;
           void runOne(task).finally(() => {
             running -= 1;
+            runningIds.delete(id);
             if (running === 0) for (const resolve of idle.splice(0)) resolve();
             void fill();
           });

@@ -11,6 +11,7 @@ import { createIdempotencyStore } from "../stores/idempotency.js";
 import { createInstanceRegistry } from "../stores/instances.js";
 import { createKeyStore, type KeyLimits } from "../stores/keys.js";
 import type { SqlDatabase } from "../stores/sql/types.js";
+import { createWebhookOutbox } from "../tasks/outbox.js";
 import { createTaskStore } from "../tasks/tasks.js";
 
 const NO_LIMITS: KeyLimits = {
@@ -162,9 +163,17 @@ export function storeConformance(backend: string, open: () => Promise<SqlDatabas
     test("tasks: queued, claimed once each by concurrent workers (oldest first), finished once; running work of a dead instance fails", withDatabase(async (database) => {
       const tasks = createTaskStore(database);
       const request = (n: number) => ({ url: `/doubao/drawing?n=${n}`, headers: { "content-type": "application/json" }, body: Buffer.from(`{"n":${n}}`), webhookUrl: n === 0 ? "https://hooks.example/x" : null });
-      for (let n = 0; n < 6; n += 1) await tasks.enqueue({ id: `t${n}`, keyId: "key-t", now: 1_000 + n, request: request(n) });
+      for (let n = 0; n < 6; n += 1) await tasks.enqueue({ id: `t${n}`, keyId: "key-t", now: 1_000 + n, request: request(n), instanceId: "gw-sub" });
       assert.deepEqual(await tasks.counts(), { queued: 6, running: 0 });
+      assert.equal((await tasks.get("t0"))?.state, "pending");
+      assert.equal(await tasks.claim("gw-a", 1_500), undefined, "a pending task is not claimable until its client has its id");
+      await tasks.enqueue({ id: "t-lost", keyId: "key-t", now: 1_010, request: request(9), instanceId: "gw-sub" });
+      await tasks.cancel("t-lost");
+      assert.equal(await tasks.get("t-lost"), undefined, "a submission whose client was not told its id is deleted");
+      for (let n = 0; n < 6; n += 1) await tasks.queue(`t${n}`);
+      await tasks.cancel("t1");
       assert.equal((await tasks.get("t0"))?.state, "queued");
+      assert.equal((await tasks.get("t1"))?.state, "queued", "a queued task is not cancelled");
       const first = await tasks.claim("gw-a", 2_000);
       assert.deepEqual([first?.id, first?.state, first?.startedAt, first?.request.url, first?.request.body.toString(), first?.request.webhookUrl],
         ["t0", "running", 2_000, "/doubao/drawing?n=0", '{"n":0}', "https://hooks.example/x"]);
@@ -174,8 +183,25 @@ export function storeConformance(backend: string, open: () => Promise<SqlDatabas
       assert.equal(await tasks.claim("gw-a", 3_000), undefined);
       assert.deepEqual(await tasks.counts(), { queued: 0, running: 6 });
       const result = { statusCode: 200, contentType: "application/json", data: '{"ok":true}' };
-      assert.equal(await tasks.finish("t0", result, 4_000), true);
-      assert.equal(await tasks.finish("t0", { ...result, statusCode: 500 }, 5_000), false, "finished once");
+      assert.equal(await tasks.finish("t0", result, 4_000, true), true);
+      assert.equal(await tasks.finish("t0", { ...result, statusCode: 500 }, 5_000, true), false, "finished once");
+      // The finish put its webhook message in the outbox, once; a claim holds it for its lease, the outcome is recorded.
+      const outbox = createWebhookOutbox(database);
+      assert.deepEqual(await outbox.get("t0"), { state: "due", attempts: 0, last_error: null });
+      const message = await outbox.claim("gw-a", 4_000, 60_000);
+      assert.deepEqual({ ...message, body: JSON.parse(message?.body ?? "{}") }, {
+        taskId: "t0", keyId: "key-t", url: "https://hooks.example/x", attempts: 1,
+        body: { type: "task.completed", timestamp: new Date(4_000).toISOString(), data: { task_id: "t0", status_code: 200, content_type: "application/json", data: '{"ok":true}' } },
+      });
+      assert.equal(await outbox.claim("gw-b", 5_000, 60_000), undefined, "claimed: no one else sends it during the lease");
+      await outbox.attempted("t0", "gw-b", { delivered: true, nextAt: null });
+      assert.deepEqual(await outbox.get("t0"), { state: "due", attempts: 1, last_error: null }, "only the claim's holder records");
+      assert.equal((await outbox.claim("gw-b", 64_001, 60_000))?.attempts, 2, "a lease that ran out (its gateway died) is claimed again");
+      await outbox.attempted("t0", "gw-b", { delivered: false, nextAt: 70_000, failure: "HTTP 500" });
+      assert.equal(await outbox.claim("gw-b", 69_999, 60_000), undefined, "not due before its next try");
+      await outbox.claim("gw-a", 70_000, 60_000);
+      await outbox.attempted("t0", "gw-a", { delivered: true, nextAt: null });
+      assert.deepEqual(await outbox.get("t0"), { state: "delivered", attempts: 3, last_error: null });
       assert.deepEqual(await tasks.get("t0"), { id: "t0", keyId: "key-t", state: "done", createdAt: 1_000, startedAt: 2_000, finishedAt: 4_000, result });
       const gone = (id: string) => ({ statusCode: 500, contentType: "application/json", data: `{"interrupted":"${id}"}` });
       // Claims of even index were gw-b's, odd gw-a's.
@@ -187,6 +213,15 @@ export function storeConformance(backend: string, open: () => Promise<SqlDatabas
       assert.deepEqual(await tasks.counts(), { queued: 0, running: 0 });
       assert.equal(await tasks.sweep(1_003), 3);
       assert.equal(await tasks.get("t1"), undefined);
+      // A claim whose reply was lost: marked running on gw-c, never run there; put back once the claim bound has passed.
+      await tasks.enqueue({ id: "t9", keyId: "key-t", now: 7_000, request: request(9), instanceId: "gw-sub" });
+      await tasks.queue("t9");
+      await tasks.claim("gw-c", 7_000);
+      assert.equal(await tasks.requeueOwn("gw-c", 7_000, () => false), 0, "a claim younger than the bound may still be answered");
+      assert.equal(await tasks.requeueOwn("gw-c", 8_000, (id) => id === "t9"), 0, "one its worker runs stays");
+      assert.equal(await tasks.requeueOwn("gw-b", 8_000, () => false), 0, "another instance's stays");
+      assert.equal(await tasks.requeueOwn("gw-c", 8_000, () => false), 1);
+      assert.equal((await tasks.get("t9"))?.state, "queued");
     }));
 
     test("idempotency: of 20 concurrent claims one wins; the answer is kept; a past claim is replaced", withDatabase(async (database) => {

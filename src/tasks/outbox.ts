@@ -1,0 +1,170 @@
+/**
+ * The webhook outbox: a task's callback is a row, written in the same transaction that finishes the task
+ * (tasks.ts), so a finished task always has its message due and a task never finished never sends one. Any gateway's
+ * dispatcher claims a due row for `leaseMs` (one conditional UPDATE, `FOR UPDATE SKIP LOCKED` on PostgreSQL), sends
+ * it, and records the outcome: delivered, or due again after the next delay of the schedule, or given up after the
+ * last. A gateway that dies holding a claim loses it when the lease ends, and another sends the message — with the
+ * same `webhook-id`, so a receiver that already has it can tell. Nothing waits in memory.
+ */
+import type { SqlDatabase, SqlRunner } from "../stores/sql/types.js";
+import { webhookIdOf, type WebhookSender } from "./webhooks.js";
+
+export const DEFAULT_WEBHOOK_DELAYS_MS: readonly number[] = [1_000, 5_000, 30_000, 120_000, 600_000];
+
+export async function migrateOutbox(database: SqlRunner): Promise<void> {
+  await database.exec(`CREATE TABLE IF NOT EXISTS webhook_outbox (
+    task_id TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('due', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER NOT NULL,
+    claimed_by TEXT,
+    claimed_until INTEGER,
+    last_error TEXT,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox (next_at) WHERE state = 'due';
+  CREATE INDEX IF NOT EXISTS webhook_outbox_created ON webhook_outbox (created_at);`);
+}
+
+/** The statement that puts a task's message in the outbox, only while the task is not yet done (run with its finish). */
+export const OUTBOX_INSERT = `INSERT INTO webhook_outbox (task_id, key_id, url, body, state, attempts, next_at, created_at)
+  SELECT id, key_id, webhook_url, ?, 'due', 0, ?, ? FROM tasks WHERE id = ? AND state <> 'done' AND webhook_url IS NOT NULL
+  ON CONFLICT (task_id) DO NOTHING`;
+
+export interface OutboxMessage {
+  taskId: string;
+  keyId: string;
+  url: string;
+  body: string;
+  attempts: number;
+}
+
+export interface WebhookOutbox {
+  /** The message due longest, claimed by `instanceId` until `now + leaseMs`; undefined when none is due. */
+  claim(instanceId: string, now: number, leaseMs: number): Promise<OutboxMessage | undefined>;
+  /** Records one attempt: delivered, or due again at `nextAt`, or (null) given up. */
+  attempted(taskId: string, instanceId: string, outcome: { delivered: boolean; nextAt: number | null; failure?: string }): Promise<void>;
+  get(taskId: string): Promise<{ state: string; attempts: number; last_error: string | null } | undefined>;
+  sweep(cutoff: number): Promise<number>;
+}
+
+export function createWebhookOutbox(database: SqlDatabase): WebhookOutbox {
+  const CLAIM = `UPDATE webhook_outbox SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1
+     WHERE task_id = (SELECT task_id FROM webhook_outbox WHERE state = 'due' AND next_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)
+                      ORDER BY next_at LIMIT 1${database.dialect === "postgres" ? " FOR UPDATE SKIP LOCKED" : ""})
+       AND state = 'due' AND (claimed_until IS NULL OR claimed_until < ?)
+     RETURNING task_id, key_id, url, body, attempts`;
+  return {
+    async claim(instanceId, now, leaseMs) {
+      const [row] = await database.all<{ task_id: string; key_id: string; url: string; body: string; attempts: number }>(CLAIM, [instanceId, now + leaseMs, now, now, now]);
+      return row ? { taskId: row.task_id, keyId: row.key_id, url: row.url, body: row.body, attempts: row.attempts } : undefined;
+    },
+    async attempted(taskId, instanceId, outcome) {
+      // Only the claim's holder records it: a gateway whose lease ran out (and whose message another sent) changes nothing.
+      await database.run(
+        `UPDATE webhook_outbox SET state = ?, next_at = COALESCE(?, next_at), last_error = ?, claimed_by = NULL, claimed_until = NULL
+         WHERE task_id = ? AND claimed_by = ? AND state = 'due'`,
+        [outcome.delivered ? "delivered" : outcome.nextAt === null ? "failed" : "due", outcome.nextAt, outcome.failure ?? null, taskId, instanceId],
+      );
+    },
+    get: (taskId) => database.get("SELECT state, attempts, last_error FROM webhook_outbox WHERE task_id = ?", [taskId]),
+    sweep: (cutoff) => database.run("DELETE FROM webhook_outbox WHERE created_at < ? AND state <> 'due'", [cutoff]),
+  };
+}
+
+export interface WebhookDispatcherOptions {
+  outbox: WebhookOutbox;
+  sender: WebhookSender;
+  /** The signing secret of a key (made on first use). */
+  secretOf(keyId: string): Promise<string>;
+  instanceId: string;
+  /** Delays between tries; default 1 s, 5 s, 30 s, 2 min, 10 min (six tries in all). */
+  delaysMs?: readonly number[];
+  /** How long a claim lasts before another gateway may send the message; default 60 s (beyond one try's timeout). */
+  leaseMs?: number;
+  /** How often an idle dispatcher looks for due messages; default 500 ms. */
+  pollMs?: number;
+  /** Messages sent at once by this gateway; default 8. */
+  concurrency?: number;
+  now: () => number;
+  log?: { warn(object: Record<string, unknown>, message: string): void };
+}
+
+export interface WebhookDispatcher {
+  start(): void;
+  /** Looks for due messages now (a task just finished here). */
+  wake(): void;
+  stop(): Promise<void>;
+}
+
+export function createWebhookDispatcher(options: WebhookDispatcherOptions): WebhookDispatcher {
+  const delays = options.delaysMs ?? DEFAULT_WEBHOOK_DELAYS_MS;
+  const leaseMs = options.leaseMs ?? 60_000;
+  const concurrency = options.concurrency ?? 8;
+  let sending = 0;
+  let stopped = true;
+  let filling = false;
+  let again = false;
+  let timer: NodeJS.Timeout | undefined;
+  const inFlight = new Set<Promise<void>>();
+
+  const deliver = async (message: OutboxMessage) => {
+    const secret = await options.secretOf(message.keyId);
+    const outcome = await options.sender.send(message.url, secret, webhookIdOf(message.taskId), message.body);
+    const delay = outcome.delivered ? undefined : delays[message.attempts - 1];
+    if (!outcome.delivered) {
+      options.log?.warn({ taskId: message.taskId, attempt: message.attempts, failure: outcome.failure, ...(delay !== undefined ? { retryInMs: delay } : { gaveUp: true }) }, "webhook delivery failed");
+    }
+    await options.outbox.attempted(message.taskId, options.instanceId, {
+      delivered: outcome.delivered, nextAt: outcome.delivered ? null : delay === undefined ? null : options.now() + delay, ...(outcome.failure ? { failure: outcome.failure.slice(0, 300) } : {}),
+    });
+  };
+
+  const fill = async () => {
+    if (filling) {
+      again = true;
+      return;
+    }
+    filling = true;
+    try {
+      do {
+        again = false;
+        while (!stopped && sending < concurrency) {
+          const message = await options.outbox.claim(options.instanceId, options.now(), leaseMs);
+          if (!message) break;
+          sending += 1;
+          // A failure to record the outcome (the database away) leaves the claim to expire: the message is sent again.
+          const work: Promise<void> = deliver(message).catch(() => undefined).finally(() => {
+            sending -= 1;
+            inFlight.delete(work);
+            void fill();
+          });
+          inFlight.add(work);
+        }
+      } while (again && !stopped);
+    } catch {
+      // The database is away: the next tick looks again.
+    } finally {
+      filling = false;
+    }
+  };
+
+  return {
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      timer = setInterval(() => void fill(), options.pollMs ?? 500);
+      timer.unref();
+      void fill();
+    },
+    wake: () => void fill(),
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      await Promise.all([...inFlight]);
+    },
+  };
+}

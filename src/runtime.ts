@@ -236,6 +236,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   await durable.retry();
   durable.start();
   const recovered = await recoverAll();
+  // Webhooks this id's previous run was sending when it stopped are due again now, not when their lease ends.
+  await outbox.releaseClaims(config.instanceId);
   // The heartbeat, and the recovery of what a neighbour that stopped beating left unfinished — and of this gateway's
   // own rows a lost reply left reserved. A beat that fails marks the database unreachable, so that neighbours are not
   // judged on a silence this gateway could not have heard.

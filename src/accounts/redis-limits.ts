@@ -65,6 +65,25 @@ export async function redisLimits(options: RedisLimitsOptions): Promise<SharedLi
       throw limitsUnavailable((error as Error).message.slice(0, 120));
     }
   };
+  // Leases whose removal failed (Redis away), or whose ENTER met an error after Redis may have run it (a lost reply):
+  // removed when Redis is back, rather than holding a slot of their key until they expire.
+  const stale = new Map<string, string>();
+  let sweeping: NodeJS.Timeout | undefined;
+  const forget = (set: string, lease: string) => {
+    if (stale.size < 100_000) stale.set(lease, set);
+    sweeping ??= setInterval(() => {
+      for (const [leaseId, setKey] of stale) {
+        void redis.zrem(setKey, leaseId).then(() => {
+          stale.delete(leaseId);
+          if (stale.size === 0 && sweeping) {
+            clearInterval(sweeping);
+            sweeping = undefined;
+          }
+        }, () => undefined);
+      }
+    }, 500);
+    sweeping.unref();
+  };
   return {
     async take(key, limit, now): Promise<RateDecision> {
       const [ok, wait] = await run(() => redis.eval(TAKE, 1, `${prefix}rate:${key}`, now, WINDOW_MS, limit, `${now}:${randomUUID()}`) as Promise<[number, number]>);
@@ -73,20 +92,28 @@ export async function redisLimits(options: RedisLimitsOptions): Promise<SharedLi
     async enter(key, limit) {
       const lease = randomUUID();
       const now = Date.now();
-      const entered = await run(() => redis.eval(ENTER, 1, `${prefix}running:${key}`, now, now + leaseMs, limit, lease) as Promise<number>);
+      const set = `${prefix}running:${key}`;
+      let entered: number;
+      try {
+        entered = await run(() => redis.eval(ENTER, 1, set, now, now + leaseMs, limit, lease) as Promise<number>);
+      } catch (error) {
+        forget(set, lease);
+        throw error;
+      }
       if (entered !== 1) return undefined;
       let released = false;
       // Awaited before the answer is sent: a client that got its answer finds the slot free on every gateway.
       return async () => {
         if (released) return;
         released = true;
-        await redis.zrem(`${prefix}running:${key}`, lease).catch(() => undefined);
+        await redis.zrem(set, lease).catch(() => forget(set, lease));
       };
     },
     ping: async () => {
       await redis.ping();
     },
     close: async () => {
+      if (sweeping) clearInterval(sweeping);
       redis.disconnect();
     },
   };

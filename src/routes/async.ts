@@ -18,6 +18,8 @@ import type { WebhookSender } from "../tasks/webhooks.js";
 /** Durable write kinds of a submission: its task made claimable once its client has the id, or deleted when it could not be told. */
 const QUEUE_WRITE = "task.queue";
 const CANCEL_WRITE = "task.cancel";
+/** The durable write of a webhook attempt's outcome. */
+const ATTEMPT_WRITE = "webhook.attempted";
 
 /** Routes that take `?async=true`. */
 export const ASYNC_ROUTES: ReadonlySet<string> = new Set([
@@ -154,9 +156,13 @@ export function registerAsync(app: FastifyInstance, deps: AsyncDeps): void {
     if (payload.webhook === true) dispatcher?.wake();
   });
   const { webhooks, webhookSecret } = deps;
+  if (webhooks) {
+    deps.durable.register(ATTEMPT_WRITE, (id, payload) => webhooks.outbox.attempted(id, deps.instanceId, payload as { delivered: boolean; nextAt: number | null; failure?: string }));
+  }
   const dispatcher = webhooks && webhookSecret
     ? createWebhookDispatcher({
         outbox: webhooks.outbox, sender: webhooks.sender, secretOf: webhookSecret, instanceId: deps.instanceId, now: deps.now,
+        record: async (taskId, outcome) => void (await deps.durable.perform(ATTEMPT_WRITE, taskId, outcome)),
         ...(webhooks.delaysMs ? { delaysMs: webhooks.delaysMs } : {}), ...(deps.pollMs !== undefined ? { pollMs: deps.pollMs } : {}),
         log: { warn: (object, message) => app.log.warn(object, message) },
       })

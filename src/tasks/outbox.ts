@@ -48,6 +48,8 @@ export interface WebhookOutbox {
   /** Records one attempt: delivered, or due again at `nextAt`, or (null) given up. */
   attempted(taskId: string, instanceId: string, outcome: { delivered: boolean; nextAt: number | null; failure?: string }): Promise<void>;
   get(taskId: string): Promise<{ state: string; attempts: number; last_error: string | null } | undefined>;
+  /** Frees the claims `instanceId` holds (its previous run died holding them): they are sent at once, not after the lease. */
+  releaseClaims(instanceId: string): Promise<number>;
   sweep(cutoff: number): Promise<number>;
 }
 
@@ -71,6 +73,7 @@ export function createWebhookOutbox(database: SqlDatabase): WebhookOutbox {
       );
     },
     get: (taskId) => database.get("SELECT state, attempts, last_error FROM webhook_outbox WHERE task_id = ?", [taskId]),
+    releaseClaims: (instanceId) => database.run("UPDATE webhook_outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ? AND state = 'due'", [instanceId]),
     sweep: (cutoff) => database.run("DELETE FROM webhook_outbox WHERE created_at < ? AND state <> 'due'", [cutoff]),
   };
 }
@@ -91,6 +94,11 @@ export interface WebhookDispatcherOptions {
   concurrency?: number;
   now: () => number;
   log?: { warn(object: Record<string, unknown>, message: string): void };
+  /**
+   * Records an attempt's outcome (default: straight to the outbox). The routes pass one that journals it while the
+   * database is away, so that a claim is freed when it is back rather than when its lease ends.
+   */
+  record?: (taskId: string, outcome: { delivered: boolean; nextAt: number | null; failure?: string }) => Promise<void>;
 }
 
 export interface WebhookDispatcher {
@@ -118,7 +126,8 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     if (!outcome.delivered) {
       options.log?.warn({ taskId: message.taskId, attempt: message.attempts, failure: outcome.failure, ...(delay !== undefined ? { retryInMs: delay } : { gaveUp: true }) }, "webhook delivery failed");
     }
-    await options.outbox.attempted(message.taskId, options.instanceId, {
+    const record = options.record ?? ((taskId, attempt) => options.outbox.attempted(taskId, options.instanceId, attempt));
+    await record(message.taskId, {
       delivered: outcome.delivered, nextAt: outcome.delivered ? null : delay === undefined ? null : options.now() + delay, ...(outcome.failure ? { failure: outcome.failure.slice(0, 300) } : {}),
     });
   };

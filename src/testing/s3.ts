@@ -24,7 +24,10 @@ export async function startTestS3(): Promise<TestS3> {
   const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
   const stop = async () => {
-    await server?.close();
+    const closing = server?.close();
+    // Keep-alive connections of the clients would hold close() open: they go too, as they would with the server.
+    (server as unknown as { httpServer?: { closeAllConnections?: () => void } } | undefined)?.httpServer?.closeAllConnections?.();
+    await closing;
     server = undefined;
   };
   return {

@@ -197,11 +197,13 @@ export function storeConformance(backend: string, open: () => Promise<SqlDatabas
       await outbox.attempted("t0", "gw-b", { delivered: true, nextAt: null });
       assert.deepEqual(await outbox.get("t0"), { state: "due", attempts: 1, last_error: null }, "only the claim's holder records");
       assert.equal((await outbox.claim("gw-b", 64_001, 60_000))?.attempts, 2, "a lease that ran out (its gateway died) is claimed again");
+      assert.equal(await outbox.releaseClaims("gw-b"), 1, "a restart of gw-b frees the claim its previous run held");
+      assert.equal((await outbox.claim("gw-b", 64_002, 60_000))?.attempts, 3, "and it is sent at once");
       await outbox.attempted("t0", "gw-b", { delivered: false, nextAt: 70_000, failure: "HTTP 500" });
       assert.equal(await outbox.claim("gw-b", 69_999, 60_000), undefined, "not due before its next try");
       await outbox.claim("gw-a", 70_000, 60_000);
       await outbox.attempted("t0", "gw-a", { delivered: true, nextAt: null });
-      assert.deepEqual(await outbox.get("t0"), { state: "delivered", attempts: 3, last_error: null });
+      assert.deepEqual(await outbox.get("t0"), { state: "delivered", attempts: 4, last_error: null });
       assert.deepEqual(await tasks.get("t0"), { id: "t0", keyId: "key-t", state: "done", createdAt: 1_000, startedAt: 2_000, finishedAt: 4_000, result });
       const gone = (id: string) => ({ statusCode: 500, contentType: "application/json", data: `{"interrupted":"${id}"}` });
       // Claims of even index were gw-b's, odd gw-a's.

@@ -162,7 +162,7 @@ export function registerAsync(app: FastifyInstance, deps: AsyncDeps): void {
   const dispatcher = webhooks && webhookSecret
     ? createWebhookDispatcher({
         outbox: webhooks.outbox, sender: webhooks.sender, secretOf: webhookSecret, instanceId: deps.instanceId, now: deps.now,
-        record: async (taskId, outcome) => void (await deps.durable.perform(ATTEMPT_WRITE, taskId, outcome)),
+        record: async (taskId, outcome) => void (await deps.durable.perform(ATTEMPT_WRITE, taskId, outcome)), held: (taskId) => deps.durable.holds(taskId),
         ...(webhooks.delaysMs ? { delaysMs: webhooks.delaysMs } : {}), ...(deps.pollMs !== undefined ? { pollMs: deps.pollMs } : {}),
         log: { warn: (object, message) => app.log.warn(object, message) },
       })

@@ -48,8 +48,11 @@ export interface WebhookOutbox {
   /** Records one attempt: delivered, or due again at `nextAt`, or (null) given up. */
   attempted(taskId: string, instanceId: string, outcome: { delivered: boolean; nextAt: number | null; failure?: string }): Promise<void>;
   get(taskId: string): Promise<{ state: string; attempts: number; last_error: string | null } | undefined>;
-  /** Frees the claims `instanceId` holds (its previous run died holding them): they are sent at once, not after the lease. */
-  releaseClaims(instanceId: string): Promise<number>;
+  /**
+   * Frees the claims `instanceId` holds, but those `keep` names (being sent, or their outcome waiting to be written): a
+   * previous run's at start, or this run's claims whose reply was lost. They are sent at once, not after the lease.
+   */
+  releaseClaims(instanceId: string, keep?: (taskId: string) => boolean): Promise<number>;
   sweep(cutoff: number): Promise<number>;
 }
 
@@ -73,7 +76,15 @@ export function createWebhookOutbox(database: SqlDatabase): WebhookOutbox {
       );
     },
     get: (taskId) => database.get("SELECT state, attempts, last_error FROM webhook_outbox WHERE task_id = ?", [taskId]),
-    releaseClaims: (instanceId) => database.run("UPDATE webhook_outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ? AND state = 'due'", [instanceId]),
+    async releaseClaims(instanceId, keep) {
+      const RELEASE = "UPDATE webhook_outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ? AND state = 'due'";
+      if (!keep) return database.run(RELEASE, [instanceId]);
+      let released = 0;
+      for (const row of await database.all<{ task_id: string }>("SELECT task_id FROM webhook_outbox WHERE claimed_by = ? AND state = 'due'", [instanceId])) {
+        if (!keep(row.task_id)) released += await database.run(`${RELEASE} AND task_id = ?`, [instanceId, row.task_id]);
+      }
+      return released;
+    },
     sweep: (cutoff) => database.run("DELETE FROM webhook_outbox WHERE created_at < ? AND state <> 'due'", [cutoff]),
   };
 }
@@ -99,6 +110,8 @@ export interface WebhookDispatcherOptions {
    * database is away, so that a claim is freed when it is back rather than when its lease ends.
    */
   record?: (taskId: string, outcome: { delivered: boolean; nextAt: number | null; failure?: string }) => Promise<void>;
+  /** Whether an outcome about a message is waiting to be written (its claim is not an orphan). */
+  held?: (taskId: string) => boolean;
 }
 
 export interface WebhookDispatcher {
@@ -118,6 +131,10 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
   let again = false;
   let timer: NodeJS.Timeout | undefined;
   const inFlight = new Set<Promise<void>>();
+  const sendingIds = new Set<string>();
+  // A claim that failed may have committed with its reply lost: this gateway's claims it is not sending are freed
+  // on the next pass (claims are made one at a time, so none is still on its way then).
+  let orphanClaims = false;
 
   const deliver = async (message: OutboxMessage) => {
     const secret = await options.secretOf(message.keyId);
@@ -141,13 +158,26 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     try {
       do {
         again = false;
+        if (orphanClaims) {
+          await options.outbox.releaseClaims(options.instanceId, (id) => sendingIds.has(id) || (options.held?.(id) ?? false));
+          orphanClaims = false;
+        }
         while (!stopped && sending < concurrency) {
-          const message = await options.outbox.claim(options.instanceId, options.now(), leaseMs);
+          let message: OutboxMessage | undefined;
+          try {
+            message = await options.outbox.claim(options.instanceId, options.now(), leaseMs);
+          } catch (error) {
+            orphanClaims = true;
+            throw error;
+          }
           if (!message) break;
           sending += 1;
+          const id = message.taskId;
+          sendingIds.add(id);
           // A failure to record the outcome (the database away) leaves the claim to expire: the message is sent again.
           const work: Promise<void> = deliver(message).catch(() => undefined).finally(() => {
             sending -= 1;
+            sendingIds.delete(id);
             inFlight.delete(work);
             void fill();
           });

@@ -7,6 +7,7 @@
  * same `webhook-id`, so a receiver that already has it can tell. Nothing waits in memory.
  */
 import type { SqlDatabase, SqlRunner } from "../stores/sql/types.js";
+import { createClaimLoop } from "./claim-loop.js";
 import { webhookIdOf, type WebhookSender } from "./webhooks.js";
 
 export const DEFAULT_WEBHOOK_DELAYS_MS: readonly number[] = [1_000, 5_000, 30_000, 120_000, 600_000];
@@ -124,14 +125,6 @@ export interface WebhookDispatcher {
 export function createWebhookDispatcher(options: WebhookDispatcherOptions): WebhookDispatcher {
   const delays = options.delaysMs ?? DEFAULT_WEBHOOK_DELAYS_MS;
   const leaseMs = options.leaseMs ?? 60_000;
-  const concurrency = options.concurrency ?? 8;
-  let sending = 0;
-  let stopped = true;
-  let filling = false;
-  let again = false;
-  let timer: NodeJS.Timeout | undefined;
-  const inFlight = new Set<Promise<void>>();
-  const sendingIds = new Set<string>();
   // A claim that failed may have committed with its reply lost: this gateway's claims it is not sending are freed
   // on the next pass (claims are made one at a time, so none is still on its way then).
   let orphanClaims = false;
@@ -144,66 +137,23 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
       options.log?.warn({ taskId: message.taskId, attempt: message.attempts, failure: outcome.failure, ...(delay !== undefined ? { retryInMs: delay } : { gaveUp: true }) }, "webhook delivery failed");
     }
     const record = options.record ?? ((taskId, attempt) => options.outbox.attempted(taskId, options.instanceId, attempt));
+    // A failure to record the outcome (the database away, with no journal) leaves the claim to expire: the message is sent again.
     await record(message.taskId, {
       delivered: outcome.delivered, nextAt: outcome.delivered ? null : delay === undefined ? null : options.now() + delay, ...(outcome.failure ? { failure: outcome.failure.slice(0, 300) } : {}),
     });
   };
 
-  const fill = async () => {
-    if (filling) {
-      again = true;
-      return;
-    }
-    filling = true;
-    try {
-      do {
-        again = false;
-        if (orphanClaims) {
-          await options.outbox.releaseClaims(options.instanceId, (id) => sendingIds.has(id) || (options.held?.(id) ?? false));
-          orphanClaims = false;
-        }
-        while (!stopped && sending < concurrency) {
-          let message: OutboxMessage | undefined;
-          try {
-            message = await options.outbox.claim(options.instanceId, options.now(), leaseMs);
-          } catch (error) {
-            orphanClaims = true;
-            throw error;
-          }
-          if (!message) break;
-          sending += 1;
-          const id = message.taskId;
-          sendingIds.add(id);
-          // A failure to record the outcome (the database away) leaves the claim to expire: the message is sent again.
-          const work: Promise<void> = deliver(message).catch(() => undefined).finally(() => {
-            sending -= 1;
-            sendingIds.delete(id);
-            inFlight.delete(work);
-            void fill();
-          });
-          inFlight.add(work);
-        }
-      } while (again && !stopped);
-    } catch {
-      // The database is away: the next tick looks again.
-    } finally {
-      filling = false;
-    }
-  };
-
-  return {
-    start() {
-      if (!stopped) return;
-      stopped = false;
-      timer = setInterval(() => void fill(), options.pollMs ?? 500);
-      timer.unref();
-      void fill();
+  const loop = createClaimLoop<OutboxMessage>({
+    concurrency: options.concurrency ?? 8, pollMs: options.pollMs ?? 500,
+    claim: () => options.outbox.claim(options.instanceId, options.now(), leaseMs),
+    idOf: (message) => message.taskId,
+    work: deliver,
+    onClaimFailed: () => void (orphanClaims = true),
+    async beforePass() {
+      if (!orphanClaims) return;
+      await options.outbox.releaseClaims(options.instanceId, (id) => loop.holds(id) || (options.held?.(id) ?? false));
+      orphanClaims = false;
     },
-    wake: () => void fill(),
-    async stop() {
-      stopped = true;
-      if (timer) clearInterval(timer);
-      await Promise.all([...inFlight]);
-    },
-  };
+  });
+  return { start: loop.start, wake: loop.wake, stop: loop.stop };
 }

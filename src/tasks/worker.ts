@@ -4,6 +4,7 @@
  * task submitted here). `stop` claims nothing more and resolves when the tasks running here have finished; a task
  * never claimed stays queued for the next instance — nothing is handed back because nothing waits in memory.
  */
+import { createClaimLoop } from "./claim-loop.js";
 import type { ClaimedTask, TaskResult, TaskStore } from "./tasks.js";
 
 /** The durable write kind of a task's finish (stores/durable.ts): a result that could not be kept is kept later. */
@@ -44,13 +45,6 @@ export interface TaskWorker {
 }
 
 export function createTaskWorker(options: TaskWorkerOptions): TaskWorker {
-  let running = 0;
-  let stopped = true;
-  let filling = false;
-  let again = false;
-  let timer: NodeJS.Timeout | undefined;
-  const idle: Array<() => void> = [];
-  const runningIds = new Set<string>();
   // When a claim failed (its UPDATE may have committed, its reply lost): from then on, look for such orphans.
   let orphansSince: number | undefined;
   const claimBoundMs = options.claimBoundMs ?? 10_000;
@@ -63,74 +57,26 @@ export function createTaskWorker(options: TaskWorkerOptions): TaskWorker {
     } catch (error) {
       result = options.failed(task, error);
     }
-    try {
-      await options.finish(task, result);
-      options.onFinished?.(task, result, (performance.now() - started) / 1000);
-    } catch (error) {
-      options.onError?.(error);
-    }
+    await options.finish(task, result);
+    options.onFinished?.(task, result, (performance.now() - started) / 1000);
   };
 
-  const requeueOrphans = async () => {
-    if (orphansSince === undefined) return;
-    const now = options.now();
-    // Claims made up to the failure's time plus the bound have all answered by now, or failed for good.
-    if (now < orphansSince + claimBoundMs) return;
-    const since = orphansSince;
-    await options.tasks.requeueOwn(options.instanceId, now - claimBoundMs, (id) => runningIds.has(id) || (options.held?.(id) ?? false));
-    if (orphansSince === since) orphansSince = undefined;
-  };
-
-  const fill = async () => {
-    if (filling) {
-      again = true;
-      return;
-    }
-    filling = true;
-    try {
-      do {
-        again = false;
-        await requeueOrphans();
-        while (!stopped && running < options.concurrency) {
-          let task: ClaimedTask | undefined;
-          try {
-            task = await options.tasks.claim(options.instanceId, options.now());
-          } catch (error) {
-            orphansSince = options.now();
-            throw error;
-          }
-          if (!task) break;
-          running += 1;
-          runningIds.add(task.id);
-          const id = task.id;
-          void runOne(task).finally(() => {
-            running -= 1;
-            runningIds.delete(id);
-            if (running === 0) for (const resolve of idle.splice(0)) resolve();
-            void fill();
-          });
-        }
-      } while (again && !stopped);
-    } catch (error) {
-      options.onError?.(error);
-    } finally {
-      filling = false;
-    }
-  };
-
-  return {
-    start() {
-      if (!stopped) return;
-      stopped = false;
-      timer = setInterval(() => void fill(), options.pollMs ?? 500);
-      timer.unref();
-      void fill();
+  const loop = createClaimLoop<ClaimedTask>({
+    concurrency: options.concurrency, pollMs: options.pollMs ?? 500,
+    claim: () => options.tasks.claim(options.instanceId, options.now()),
+    idOf: (task) => task.id,
+    work: runOne,
+    onClaimFailed: () => void (orphansSince = options.now()),
+    async beforePass() {
+      if (orphansSince === undefined) return;
+      const now = options.now();
+      // Claims made up to the failure's time plus the bound have all answered by now, or failed for good.
+      if (now < orphansSince + claimBoundMs) return;
+      const since = orphansSince;
+      await options.tasks.requeueOwn(options.instanceId, now - claimBoundMs, (id) => loop.holds(id) || (options.held?.(id) ?? false));
+      if (orphansSince === since) orphansSince = undefined;
     },
-    wake: () => void fill(),
-    async stop() {
-      stopped = true;
-      if (timer) clearInterval(timer);
-      if (running > 0) await new Promise<void>((resolve) => idle.push(resolve));
-    },
-  };
+    ...(options.onError ? { onError: options.onError } : {}),
+  });
+  return { start: loop.start, wake: loop.wake, stop: loop.stop };
 }

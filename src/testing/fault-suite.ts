@@ -262,6 +262,10 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<Scenari
         if (unfinished.size > 0) await sleep(200);
       }
       for (const answer of answers) received.set(answer.key, (received.get(answer.key) ?? 0) + answer.urls.length);
+      if (unfinished.size > 0) {
+        const rows = await sql<Record<string, unknown>>("SELECT id, state, instance_id, created_at, started_at FROM tasks WHERE id = ANY($1)", [[...unfinished.keys()]]);
+        log(`unfinished tasks: ${JSON.stringify(rows)}`);
+      }
 
       // No row reserved 15 s after the load: polled, the time it took recorded.
       const loadEnded = performance.now();

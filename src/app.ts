@@ -264,7 +264,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   // Idempotency wraps async: a replayed ?async=true request gets the same task id.
-  registerIdempotency(app, { store: deps.idempotency, bodyLimitBytes: deps.bodyLimitBytes, now: deps.now ?? Date.now, ...(deps.instanceId ? { instanceId: deps.instanceId } : {}) });
+  registerIdempotency(app, { store: deps.idempotency, bodyLimitBytes: deps.bodyLimitBytes, now: deps.now ?? Date.now, durable: deps.accounts.durable, ...(deps.instanceId ? { instanceId: deps.instanceId } : {}) });
   registerAsync(app, {
     tasks: deps.tasks, bodyLimitBytes: deps.bodyLimitBytes, now: deps.now ?? Date.now, instanceId: deps.instanceId ?? "local", taskToken, durable: deps.accounts.durable,
     ...(deps.taskClaimBoundMs !== undefined ? { claimBoundMs: deps.taskClaimBoundMs } : {}),

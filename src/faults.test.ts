@@ -10,7 +10,7 @@ import { faultMisses, runFaultSuite, SHORT_FAULTS } from "./testing/fault-suite.
 test("PostgreSQL cut, losing replies and blackholed, Redis cut and blackholed, S3 stopped, a gateway SIGKILLed: nothing crashes, hangs, or is charged without its images", async () => {
   const figures = await runFaultSuite(SHORT_FAULTS);
   assert.deepEqual(figures.map((figure) => figure.scenario), [
-    "PostgreSQL cut", "PostgreSQL losing replies", "PostgreSQL blackholed", "Redis cut", "Redis blackholed", "S3 stopped", "gateway SIGKILLed",
+    "PostgreSQL cut", "PostgreSQL losing replies", "PostgreSQL slow (200 ms a round trip)", "PostgreSQL blackholed", "Redis cut", "Redis blackholed", "S3 stopped", "gateway SIGKILLed",
   ]);
   for (const figure of figures) {
     assert.deepEqual(faultMisses(figure), [], `${figure.scenario}: ${JSON.stringify(figure)}`);

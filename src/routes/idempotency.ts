@@ -13,8 +13,9 @@
  */
 import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { ErrCode, GatewayError, invalidParameter } from "../errors.js";
-import type { IdempotencyStore } from "../stores/idempotency.js";
+import { ErrCode, GatewayError, invalidParameter, isPartUnavailable } from "../errors.js";
+import type { DurableWrites } from "../stores/durable.js";
+import type { IdempotencyStore, IdempotentAnswer } from "../stores/idempotency.js";
 import { asksForStream, onAsyncRoutePost, readBody, replayHeaders } from "./async.js";
 
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
@@ -32,12 +33,23 @@ export interface IdempotencyDeps {
   instanceId?: string;
   bodyLimitBytes: number;
   now: () => number;
+  /** Where a claim's answer or release waits while the database is away (an answer made is never lost to a failed write). */
+  durable: DurableWrites;
 }
+
+/** Durable write kinds: a claim's answer kept, a claim released. */
+const FINISH_WRITE = "idempotency.finish";
+const RELEASE_WRITE = "idempotency.release";
 
 const conflict = (message: string, messageCn: string, retryAfter?: number) =>
   new GatewayError({ status: 409, code: "IdempotencyConflict", param: "Idempotency-Key", type: "invalid_request_error", errCode: ErrCode.invalidRequest, message, messageCn, ...(retryAfter ? { retryAfter } : {}) });
 
 export function registerIdempotency(app: FastifyInstance, deps: IdempotencyDeps): void {
+  // The id of a claim is its key's id and the client's key, which holds no newline.
+  const split = (id: string) => id.split("\n") as [string, string];
+  deps.durable.register(FINISH_WRITE, (id, payload) => deps.store.finish(...split(id), payload as unknown as IdempotentAnswer));
+  deps.durable.register(RELEASE_WRITE, (id) => deps.store.release(...split(id)));
+  const release = (keyId: string, idempotencyKey: string) => deps.durable.perform(RELEASE_WRITE, `${keyId}\n${idempotencyKey}`, {});
   // After the auth hook: only a valid key's requests are remembered, per key; only those that carry the header.
   app.addHook("onRequest", onAsyncRoutePost((request) => request.headers[HEADER] !== undefined, (request, reply) => remembered(request, reply)));
   const remembered = async (request: FastifyRequest, reply: FastifyReply) => {
@@ -81,7 +93,15 @@ export function registerIdempotency(app: FastifyInstance, deps: IdempotencyDeps)
       for (const [name, value] of Object.entries(existing.answer.headers)) reply.header(name, value);
       return reply.code(existing.answer.statusCode).header("idempotent-replayed", "true").type(existing.answer.contentType).send(existing.answer.body);
     }
-    if (existing || !(await deps.store.begin(key.id, idempotencyKey, bodyHash, now, since, deps.instanceId))) {
+    let begun: boolean;
+    try {
+      begun = !existing && (await deps.store.begin(key.id, idempotencyKey, bodyHash, now, since, deps.instanceId));
+    } catch (error) {
+      // A claim whose reply was lost would answer 409 to every retry: released (now, or when the database is back).
+      if (isPartUnavailable(error)) await release(key.id, idempotencyKey).catch(() => undefined);
+      throw error;
+    }
+    if (!begun) {
       throw conflict("A request with this Idempotency-Key is still being answered; retry in a moment to get its answer.", "使用该 Idempotency-Key 的请求仍在处理中，请稍后重试以获取其结果。", 1);
     }
     const headers = replayHeaders(request, [HEADER, CLIENT_HEADER]);
@@ -89,14 +109,15 @@ export function registerIdempotency(app: FastifyInstance, deps: IdempotencyDeps)
     try {
       response = await app.inject({ method: "POST", url: request.url, headers, payload });
     } catch (error) {
-      await deps.store.release(key.id, idempotencyKey);
+      await release(key.id, idempotencyKey);
       throw error;
     }
     const kept = Object.fromEntries(KEPT_HEADERS.flatMap((name) => (response.headers[name] !== undefined ? [[name, String(response.headers[name])]] : [])));
     const contentType = String(response.headers["content-type"] ?? "application/json");
     // A 5xx or a 429 is not an answer to keep: the same request should run again when retried.
-    if (response.statusCode >= 500 || response.statusCode === 429) await deps.store.release(key.id, idempotencyKey);
-    else await deps.store.finish(key.id, idempotencyKey, { statusCode: response.statusCode, contentType, headers: kept, body: response.body });
+    // Either write waits for the database if it must: the answer made (and charged) goes to the client now.
+    if (response.statusCode >= 500 || response.statusCode === 429) await release(key.id, idempotencyKey);
+    else await deps.durable.perform(FINISH_WRITE, `${key.id}\n${idempotencyKey}`, { statusCode: response.statusCode, contentType, headers: kept, body: response.body });
     for (const [name, value] of Object.entries(kept)) reply.header(name, value);
     return reply.code(response.statusCode).type(contentType).send(response.body);
   };

@@ -22,7 +22,7 @@ import { startTestS3, type TestS3 } from "./s3.js";
 
 export interface FaultSuiteOptions {
   /** How long each fault lasts (ms). */
-  durations: { pgCut: number; pgLostReplies: number; pgBlackhole: number; redisCut: number; redisBlackhole: number; s3Stopped: number; gatewayDown: number };
+  durations: { pgCut: number; pgLostReplies: number; pgLatency: number; pgBlackhole: number; redisCut: number; redisBlackhole: number; s3Stopped: number; gatewayDown: number };
   /** The gateways' bounds (DATABASE_*_TIMEOUT_MS, REDIS_*_TIMEOUT_MS, S3_*_TIMEOUT_MS); the defaults when empty. */
   bounds: Record<string, string>;
   /** The longest a request may wait on a part under those bounds (ms), for the report. */
@@ -42,8 +42,12 @@ export interface ScenarioFigures {
   unavailable: Record<string, number>;
   quotaRefused: number;
   other: string[];
-  /** Requests whose connection was lost (their gateway was killed). */
+  /** Requests whose connection was lost (their gateway was killed), and of them those retried with their Idempotency-Key. */
   connectionLost: number;
+  retried: number;
+  /** `/ready` of the gateway that stays up: 503 this long after the fault, 200 this long after the return (-1: never). */
+  readyDownMs: number;
+  readyBackMs: number;
   maxAnswerMs: number;
   p99AnswerMs: number;
   tasksAccepted: number;
@@ -136,10 +140,10 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<Scenari
     });
     gateways.forEach(watch);
 
-    const call = async (base: string, path: string, key: string, body?: unknown) => {
+    const call = async (base: string, path: string, key: string, body?: unknown, headers: Record<string, string> = {}) => {
       const response = await fetch(`${base}${path}`, {
         method: body === undefined ? "GET" : "POST",
-        headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
       const text = await response.text();
@@ -163,24 +167,45 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<Scenari
     direct.on("connect", (client) => void client.query(`SET search_path TO "${database.schema}"`).catch(() => undefined));
     const sql = async <T>(text: string, parameters: unknown[] = []) => (await direct.query(text, parameters)).rows as T[];
 
+    let requestNumber = 0;
     /** Runs the load until `stop` resolves; resolves to every answer. */
     const load = (stop: Promise<void>) => {
       let stopped = false;
       void stop.then(() => (stopped = true));
       const answers: Answer[] = [];
       let connectionLost = 0;
+      let retried = 0;
       let sent = 0;
       const client = async (index: number) => {
         while (!stopped) {
           const key = keys[index % keys.length] as (typeof keys)[number];
           const gateway = gateways[index % 2] as GatewayProcess;
           sent += 1;
+          requestNumber += 1;
           const asTask = sent % 5 === 0;
+          // Every third synchronous request is a careful client's: an Idempotency-Key, and when its connection is lost,
+          // the same request again on the other gateway (while its first try is still held, 409, a moment later).
+          const careful = !asTask && sent % 3 === 0;
+          const body = { prompt: `fault load ${index} ${requestNumber}`, width: 256, height: 256, use_sr: false, return_url: true };
           const started = performance.now();
           try {
-            const answer = await call(gateway.base, asTask ? `/doubao/drawing?async=true&webhook_url=${encodeURIComponent(hook)}` : "/doubao/drawing", key.secret, {
-              prompt: `fault load ${index} ${sent}`, width: 256, height: 256, use_sr: false, return_url: true,
-            });
+            const path = asTask ? `/doubao/drawing?async=true&webhook_url=${encodeURIComponent(hook)}` : "/doubao/drawing";
+            // Unique over the whole run: a key used again with the same body would get its kept answer, charged once.
+            const idempotency = careful ? { "idempotency-key": `fault-${requestNumber}-${prefix}` } : undefined;
+            let answer;
+            try {
+              answer = await call(gateway.base, path, key.secret, body, idempotency);
+            } catch (error) {
+              if (!idempotency) throw error;
+              connectionLost += 1;
+              const until = performance.now() + 15_000;
+              do {
+                await sleep(300);
+                answer = await call((gateways[(index + 1) % 2] as GatewayProcess).base, path, key.secret, body, idempotency).catch(() => undefined);
+              } while ((answer === undefined || answer.status === 409) && performance.now() < until);
+              if (!answer) throw error;
+              retried += 1;
+            }
             const urls: string[] = answer.status === 200 && answer.json?.code === 10000 ? (answer.json.data?.image_urls ?? []) : [];
             answers.push({
               key: key.name, status: answer.status, code: answer.json?.error?.code ?? null, ms: performance.now() - started, urls,
@@ -194,12 +219,13 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<Scenari
         }
       };
       const done = Promise.all(Array.from({ length: 8 }, (_, index) => client(index)));
-      return done.then(() => ({ answers, connectionLost }));
+      return done.then(() => ({ answers, connectionLost, retried }));
     };
 
     const scenarios: Array<{ name: string; fault: () => Promise<void> | void; heal: () => Promise<void> | void; ms: number }> = [
       { name: "PostgreSQL cut", fault: () => pgProxy?.set("cut"), heal: () => pgProxy?.set("pass"), ms: options.durations.pgCut },
       { name: "PostgreSQL losing replies", fault: () => pgProxy?.set("lose-replies"), heal: () => pgProxy?.set("pass"), ms: options.durations.pgLostReplies },
+      { name: "PostgreSQL slow (200 ms a round trip)", fault: () => pgProxy?.set("latency", { latencyMs: 100 }), heal: () => pgProxy?.set("pass"), ms: options.durations.pgLatency },
       { name: "PostgreSQL blackholed", fault: () => pgProxy?.set("blackhole"), heal: () => pgProxy?.set("pass"), ms: options.durations.pgBlackhole },
       { name: "Redis cut", fault: () => redisProxy?.set("cut"), heal: () => redisProxy?.set("pass"), ms: options.durations.redisCut },
       { name: "Redis blackholed", fault: () => redisProxy?.set("blackhole"), heal: () => redisProxy?.set("pass"), ms: options.durations.redisBlackhole },
@@ -230,13 +256,29 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<Scenari
       let stop: () => void = () => undefined;
       const loading = load(new Promise<void>((resolve) => (stop = resolve)));
       await sleep(around);
+      // /ready on the gateway that stays up, every 100 ms: how long after the fault it says 503, and after the return 200.
+      const probe = { faultAt: 0, healAt: 0, down: -1, back: -1, stop: false };
+      const readiness = (async () => {
+        while (!probe.stop) {
+          const at = performance.now();
+          const status = await fetch(`${gateways[0]?.base}/ready`).then((response) => response.arrayBuffer().then(() => response.status), () => 0);
+          if (probe.faultAt && probe.down < 0 && status === 503) probe.down = at - probe.faultAt;
+          if (probe.healAt && probe.down >= 0 && probe.back < 0 && status === 200) probe.back = at - probe.healAt;
+          await sleep(100);
+        }
+        return { downMs: Math.round(probe.down), backMs: Math.round(probe.back) };
+      })();
+      probe.faultAt = performance.now();
       await scenario.fault();
       await sleep(scenario.ms);
       await scenario.heal();
       const healedAt = performance.now();
+      probe.healAt = healedAt;
       await sleep(around);
+      probe.stop = true;
       stop();
-      const { answers, connectionLost } = await loading;
+      const { answers, connectionLost, retried } = await loading;
+      const ready = await readiness;
 
       // Tasks: each ends succeeded or failed; its images count as received.
       const taskIds = answers.flatMap((answer) => (answer.taskId ? [[answer.taskId, answer.key] as const] : []));
@@ -306,7 +348,7 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<Scenari
       }
       const figure: ScenarioFigures = {
         scenario: scenario.name, answered: answers.length, ok: answers.filter((answer) => answer.status === 200 || answer.status === 202).length, unavailable, quotaRefused, other,
-        connectionLost, maxAnswerMs: Math.round(times.at(-1) ?? 0), p99AnswerMs: Math.round(times[Math.floor(times.length * 0.99)] ?? 0),
+        connectionLost, retried, readyDownMs: ready.downMs, readyBackMs: ready.backMs, maxAnswerMs: Math.round(times.at(-1) ?? 0), p99AnswerMs: Math.round(times[Math.floor(times.length * 0.99)] ?? 0),
         tasksAccepted: taskIds.length, tasksUnfinished: unfinished.size, tasksFinishedMs: Math.round(tasksFinishedMs),
         reservedLeft, reservedSettledMs: Math.round(reservedSettledMs), ledger, urlsChecked: urls.length, urlsBroken: broken,
         quotaKeyCharged: ledger["quota-30"]?.charged ?? 0, exits: [...exits],
@@ -333,7 +375,7 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<Scenari
 
 /** The lengths `npm test` runs: each fault a few seconds, under tight bounds (PostgreSQL 0.5 s connect + 1 s statement, Redis 0.5 s, S3 1 s). */
 export const SHORT_FAULTS: Omit<FaultSuiteOptions, "log" | "only"> = {
-  durations: { pgCut: 2_000, pgLostReplies: 2_000, pgBlackhole: 3_000, redisCut: 1_500, redisBlackhole: 1_500, s3Stopped: 1_500, gatewayDown: 500 },
+  durations: { pgCut: 2_000, pgLostReplies: 2_000, pgLatency: 1_500, pgBlackhole: 3_000, redisCut: 1_500, redisBlackhole: 1_500, s3Stopped: 1_500, gatewayDown: 500 },
   bounds: {
     DATABASE_CONNECT_TIMEOUT_MS: "500", DATABASE_STATEMENT_TIMEOUT_MS: "1000", DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: "2000",
     REDIS_CONNECT_TIMEOUT_MS: "500", REDIS_COMMAND_TIMEOUT_MS: "500", S3_CONNECT_TIMEOUT_MS: "500", S3_REQUEST_TIMEOUT_MS: "1000",
@@ -352,6 +394,11 @@ export function faultMisses(figure: ScenarioFigures, boundMs?: number): string[]
   // A gateway killed between a charge's commit and its answer leaves that answer undelivered: only then may charged
   // exceed received, by at most the connections its kill cut; received never exceeds charged.
   const slack = figure.scenario === "gateway SIGKILLed" ? figure.connectionLost : 0;
+  // /ready says so within the bound (plus a probe's 2 s), and is back within seconds (a killed gateway's neighbour stays ready).
+  if (figure.scenario !== "gateway SIGKILLed" && !figure.scenario.startsWith("PostgreSQL slow")) {
+    if (figure.readyDownMs < 0) misses.push("/ready never said 503");
+    if (figure.readyBackMs < 0) misses.push("/ready never came back");
+  }
   for (const [key, { charged, received }] of Object.entries(figure.ledger)) {
     if (charged < received || charged > received + slack) misses.push(`${key}: ${charged} images charged, ${received} received`);
   }

@@ -283,10 +283,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const metrics = deps.metrics;
     app.get("/metrics", async (_request, reply) => {
       for (const provider of deps.router.providers) metrics.breakerState.set({ provider: provider.id }, BREAKER_VALUES[deps.resilience.breaker(provider.id).state]);
-      const { queued, running } = await deps.tasks.counts();
-      metrics.tasksPending.set(queued + running);
-      metrics.tasks.set({ state: "queued" }, queued);
-      metrics.tasks.set({ state: "running" }, running);
+      metrics.journalWaiting.set(deps.accounts.durable.size);
+      // The task gauges keep their last values while the database is away: the rest of the metrics matter most then.
+      const counts = await deps.tasks.counts().catch(() => undefined);
+      if (counts) {
+        metrics.tasksPending.set(counts.queued + counts.running);
+        metrics.tasks.set({ state: "queued" }, counts.queued);
+        metrics.tasks.set({ state: "running" }, counts.running);
+      }
       return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
   }

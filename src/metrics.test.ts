@@ -42,6 +42,7 @@ test("requests, latency, upstream attempts, images generated and charged, breake
   assert.equal(after("gateway_images_charged_total", { model: "doubao-seedream-4-0-250828" }) - before("gateway_images_charged_total", { model: "doubao-seedream-4-0-250828" }), 3);
   assert.equal(after("gateway_breaker_state", { provider: "ark" }), 0);
   assert.equal(after("gateway_tasks_pending"), 0);
+  assert.equal(after("gateway_journal_waiting"), 0, "no write waits for the database");
 });
 
 test("the task queue's depth by state while a task runs, and the task's duration once it is done", async () => {

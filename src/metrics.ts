@@ -15,6 +15,8 @@ export interface GatewayMetrics {
   breakerState: Gauge<"provider">;
   tasksPending: Gauge;
   tasks: Gauge<"state">;
+  /** Writes journalled while the database was away, not yet made (stores/durable.ts). */
+  journalWaiting: Gauge;
   taskSeconds: Histogram<"outcome">;
 }
 
@@ -37,6 +39,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Gatew
     breakerState: new Gauge({ name: "gateway_breaker_state", help: "Circuit breaker per provider: 0 closed, 1 half-open, 2 open", labelNames: ["provider"], registers }),
     tasksPending: new Gauge({ name: "gateway_tasks_pending", help: "Async tasks submitted and not finished (queued or running)", registers }),
     tasks: new Gauge({ name: "gateway_tasks", help: "Async tasks in the shared queue by state (queued, running), every instance's", labelNames: ["state"], registers }),
+    journalWaiting: new Gauge({ name: "gateway_journal_waiting", help: "Writes this instance journalled while the database was away (settles, releases, task finishes) and has not yet made", registers }),
     taskSeconds: new Histogram({
       name: "gateway_task_duration_seconds", help: "Async tasks run here: time from claim to result, by outcome (succeeded, failed)", labelNames: ["outcome"], registers,
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],

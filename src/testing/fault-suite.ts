@@ -163,8 +163,7 @@ export async function runFaultSuite(options: FaultSuiteOptions): Promise<Scenari
     const keys = [await makeKey("unlimited", {}), await makeKey("limited", { rpm_limit: 100_000, concurrency_limit: 16 }), await makeKey("quota-30", { total_image_quota: 30 })];
     const received = new Map<string, number>(keys.map((key) => [key.name, 0]));
 
-    const direct = new pg.Pool({ connectionString: database.url.replace(/\?.*$/, ""), max: 2 });
-    direct.on("connect", (client) => void client.query(`SET search_path TO "${database.schema}"`).catch(() => undefined));
+    const direct = new pg.Pool({ connectionString: database.url.replace(/\?.*$/, ""), max: 2, options: `-c search_path=${database.schema}` });
     const sql = async <T>(text: string, parameters: unknown[] = []) => (await direct.query(text, parameters)).rows as T[];
 
     let requestNumber = 0;

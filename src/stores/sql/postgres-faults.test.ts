@@ -14,6 +14,9 @@ let proxy: FaultProxy;
 let database: SqlDatabase;
 const unhandled: unknown[] = [];
 const onUncaught = (error: unknown) => void unhandled.push(error);
+// pg warns (once per process) when a client is sent a query while it runs another: it becomes an error in pg 9.
+const warnings: string[] = [];
+process.on("warning", (warning) => void warnings.push(warning.message));
 
 before(async () => {
   process.on("uncaughtException", onUncaught);
@@ -72,6 +75,22 @@ test("a blackholed server (accepts, never answers) is a 503 after the statement 
   }
   assert.equal(back, true);
   assert.deepEqual(unhandled, []);
+});
+
+test("a database in a schema of its own sends each client one query at a time (no pg DeprecationWarning), from its first statement", async () => {
+  const fresh = testPostgres("pgone");
+  const opened = await createPostgresDatabase({ url: fresh.url, poolMax: 4 });
+  try {
+    await opened.exec("CREATE TABLE IF NOT EXISTS here (id TEXT PRIMARY KEY)");
+    // Many statements at once on a cold pool: every new connection's first statement is one of them.
+    const schemas = await Promise.all(Array.from({ length: 12 }, () => opened.get<{ schema: string }>("SELECT current_schema() AS schema")));
+    assert.deepEqual(new Set(schemas.map((row) => row?.schema)), new Set([fresh.schema]));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(warnings.filter((message) => /already executing a query/.test(message)), []);
+  } finally {
+    await opened.close();
+    await fresh.drop();
+  }
 });
 
 test("what counts as the database being away, and what is the statement's own fault", () => {

@@ -108,6 +108,8 @@ function numbered(sql: string): string {
 
 const ddlOf = (ddl: string) => ddl.replace(/\bINTEGER\b/g, "BIGINT").replace(/\bBLOB\b/g, "BYTEA");
 const quoteIdentifier = (name: string) => `"${name.replace(/"/g, '""')}"`;
+/** The schema as a startup `-c search_path=…` value: quoted, with backslashes and spaces escaped as libpq's options want. */
+const searchPathOption = (name: string) => quoteIdentifier(name).replace(/([\\\s])/g, "\\$1");
 
 /** The URL without its password, for logs and banners. */
 export function safeLocation(url: string): string {
@@ -127,6 +129,10 @@ export async function createPostgresDatabase(options: PostgresOptions): Promise<
   const timeouts = { ...DEFAULT_POSTGRES_TIMEOUTS, ...options.timeouts };
   const pool = new pg.Pool({
     connectionString: parsed.toString(), max: options.poolMax ?? 10, types,
+    // The schema is set in the connection's startup message, so every connection works in it from its first statement
+    // — not by a SET sent on "connect", which raced the pool's first query on the same client (two queries at once,
+    // pg's DeprecationWarning, an error in pg 9).
+    ...(schema ? { options: `-c search_path=${searchPathOption(schema)}` } : {}),
     connectionTimeoutMillis: timeouts.connectMs, statement_timeout: timeouts.statementMs, query_timeout: timeouts.statementMs + 500,
     idle_in_transaction_session_timeout: timeouts.idleInTransactionMs,
     // A connection whose peer vanished without a reset (a partition) is found dead by the kernel, not kept for ever.
@@ -134,11 +140,7 @@ export async function createPostgresDatabase(options: PostgresOptions): Promise<
   });
   // An idle client that loses its server emits here; without a listener the process would exit.
   pool.on("error", () => undefined);
-  if (schema) {
-    // Before the first query: every connection, the first included, works in the schema.
-    pool.on("connect", (client) => void client.query(`SET search_path TO ${quoteIdentifier(schema)}`).catch(() => undefined));
-    await pool.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
-  }
+  if (schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
   const guarded = outageGuard();
   const runnerOf = (client: pg.Pool | pg.PoolClient): SqlRunner => ({
     dialect: "postgres",

@@ -167,6 +167,21 @@ test("check: each upstream reachable and credentials accepted, without generatin
   assert.match(none.stderr, /No upstream credentials are set, so there is nothing to check/);
 });
 
+test("check: an Ark account without the check's model activated (on Seedream 4.0 only) has its credentials accepted, and the probes say which models are live", async () => {
+  const emulator = createEmulator({ arkApiKey: "ark-old", accessKeyId: "AKX", secretAccessKey: "skx", inactiveModels: ["doubao-seedream-4-5-251128"] });
+  const base = await emulator.listen(0, "127.0.0.1");
+  try {
+    const run = await cliAsync(["check"], { ARK_BASE_URL: `${base}/api/v3`, ARK_API_KEY: "ark-old" });
+    assert.equal(run.status, 0, run.stderr + run.stdout);
+    assert.match(run.stdout, /^ {2}ark {5}http:\/\/127\.0\.0\.1:\d+ +OK +credentials accepted; the check's model doubao-seedream-4-5-251128 is not live for this account \(ModelNotOpen\), which says nothing of the others — see the models below \(\d+ ms\)$/m);
+    assert.match(run.stdout, /doubao-seedream-4-5-251128.*not activated/);
+    assert.match(run.stdout, /doubao-seedream-4-0-250828.*live/);
+    assert.equal(emulator.stats.imagesGenerated, 0);
+  } finally {
+    await emulator.close();
+  }
+});
+
 test("keys list / show / update / disable / enable / delete and usage, from the CLI", () => {
   const created = cli(["keys", "create", "--name", "ops", "--rpm", "30", "--daily-images", "10", "--models", "doubao-seedream-3-0-t2i-250415", "--json"]);
   assert.equal(created.status, 0, created.stderr);

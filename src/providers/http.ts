@@ -206,6 +206,8 @@ export async function runCheck(
   send: () => Promise<UpstreamResponse>,
   interpret: (response: UpstreamResponse) => UpstreamError | undefined,
   rejected: (error: UpstreamError) => boolean,
+  /** A refusal that could only come after the credentials were accepted (and is no fault of the account's): its line. */
+  acceptedBy?: (error: UpstreamError) => string | undefined,
 ): Promise<CheckReport> {
   let response: UpstreamResponse;
   try {
@@ -216,6 +218,8 @@ export async function runCheck(
   const error = interpret(response);
   if (!error) return { ok: true, reachable: true, credentials: "accepted", detail: "credentials accepted (the upstream answered the check request with success, which it should have refused)" };
   if (rejected(error)) return { ok: false, reachable: true, credentials: "rejected", detail: error.message };
+  const accepted = acceptedBy?.(error);
+  if (accepted) return { ok: true, reachable: true, credentials: "accepted", detail: accepted };
   if (error.kind === "request") {
     return { ok: true, reachable: true, credentials: "accepted", detail: `credentials accepted; the deliberately invalid check request was refused as expected (${error.upstreamCode ?? error.code}), no image generated` };
   }

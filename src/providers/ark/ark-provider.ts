@@ -3,7 +3,7 @@ import { toDataUrl } from "../../images/data-url.js";
 import { postForEvents, postJson, runCheck, type FetchFunction } from "../http.js";
 import { fromBase64, isBase64, type CallOptions, type Provider, type ProviderCall, type ProviderImage, type ProviderResult } from "../types.js";
 import { probeBody, probeVerdict, seedreamBody, seedreamEvents, seedreamResult } from "./seedream.js";
-import { arkError, upstreamMalformed } from "../upstream-error.js";
+import { ARK_MODEL_GONE, arkError, upstreamMalformed } from "../upstream-error.js";
 
 export interface ArkProviderOptions {
   /** `ARK_API_KEY`. */
@@ -50,6 +50,12 @@ export function createArkProvider(options: ArkProviderOptions): Provider {
         () => postJson(fetchFunction, "Ark", `${baseUrl}/images/generations`, headers, JSON.stringify(ARK_CHECK_BODY), { signal }),
         (response) => (response.status === 200 ? undefined : arkError(response.status, response.json, response.retryAfter)),
         (error) => error.upstreamStatus === 401,
+        // Ark authenticates the key before it looks at the model: an account without the check's model activated (one
+        // on Seedream 4.0 or 5.0 only) has had its credentials accepted; the per-model probes say which models are live.
+        (error) =>
+          error.upstreamStatus === 404 && ARK_MODEL_GONE.test(error.code)
+            ? `credentials accepted; the check's model ${ARK_CHECK_BODY.model} is not live for this account (${error.code}), which says nothing of the others — see the models below`
+            : undefined,
       ),
     async probeModel(model, signal) {
       const response = await postJson(fetchFunction, "Ark", `${baseUrl}/images/generations`, headers, JSON.stringify(probeBody(model)), { signal });

@@ -6,11 +6,12 @@
 import type { Config } from "./config.js";
 import { KIND_FAMILY } from "./models/types.js";
 import { createRouter } from "./providers/registry.js";
-import type { CheckReport, ModelProbe, ProviderId } from "./providers/types.js";
+import type { CheckReport, ModelProbe } from "./providers/types.js";
 import { upstreamProviders } from "./runtime.js";
 
 export interface CheckLine {
-  provider: ProviderId;
+  /** The account's id (the protocol's name for the one-account shorthand). */
+  provider: string;
   origin: string;
   ms: number;
   report: CheckReport;
@@ -20,9 +21,9 @@ export interface CheckResult {
   ok: boolean;
   upstreams: CheckLine[];
   /** Public model id → the providers that would serve it, in order. */
-  models: Record<string, ProviderId[]>;
-  /** Model id → what each provider that can say (Ark, 302.AI) answered to the no-cost probe (LIVE-MODELS.md §1.6). */
-  probes: Record<string, Partial<Record<ProviderId, ModelProbe>>>;
+  models: Record<string, string[]>;
+  /** Model id → what each account that can say (Ark, 302.AI) answered to the no-cost probe (LIVE-MODELS.md §1.6). */
+  probes: Record<string, Record<string, ModelProbe>>;
 }
 
 export async function checkUpstreams(config: Config, timeoutMs = 15_000): Promise<CheckResult> {
@@ -35,15 +36,15 @@ export async function checkUpstreams(config: Config, timeoutMs = 15_000): Promis
     }),
   );
   const router = createRouter(providers, config.file.routing, config.file.models);
-  const models: Record<string, ProviderId[]> = {};
+  const models: Record<string, string[]> = {};
   const probes: CheckResult["probes"] = {};
   const reachable = new Set(upstreams.filter((line) => line.report.reachable && line.report.credentials === "accepted").map((line) => line.provider));
   await Promise.all(config.file.models.entries.map(async (entry) => {
     models[entry.id] = router.configured(entry.id) ? router.routesFor(entry.id).map((route) => route.provider.id) : [];
     if (KIND_FAMILY[entry.kind] !== "ark") return;
-    const results: Partial<Record<ProviderId, ModelProbe>> = {};
+    const results: Record<string, ModelProbe> = {};
     for (const provider of providers) {
-      if (!provider.probeModel || !reachable.has(provider.id)) continue;
+      if (!provider.probeModel || !reachable.has(provider.id) || (provider.models && !provider.models.has(entry.id))) continue;
       results[provider.id] = await provider.probeModel(entry.id, AbortSignal.timeout(timeoutMs)).catch((error: Error) => ({ state: "unknown" as const, detail: error.message }));
     }
     probes[entry.id] = results;
@@ -56,11 +57,13 @@ const PROBE_WORDS: Record<ModelProbe["state"], string> = { live: "live", "not-ac
 /** The human-readable report. */
 export function formatCheck(result: CheckResult): string {
   const width = Math.max(...result.upstreams.map((line) => line.origin.length), 10);
+  // Account ids as wide as the longest (the shorthand's are 6 at most).
+  const idWidth = Math.max(...result.upstreams.map((line) => line.provider.length), 6);
   const lines = [
     "Upstreams (each got a request it must refuse for a parameter after accepting the credentials; no image was generated):",
     ...result.upstreams.map((line) => {
       const state = line.report.ok ? "OK    " : !line.report.reachable ? "DOWN  " : line.report.credentials === "rejected" ? "DENIED" : "FAILED";
-      return `  ${line.provider.padEnd(6)}  ${line.origin.padEnd(width)}  ${state}  ${line.report.detail} (${line.ms} ms)`;
+      return `  ${line.provider.padEnd(idWidth)}  ${line.origin.padEnd(width)}  ${state}  ${line.report.detail} (${line.ms} ms)`;
     }),
     "",
     "Models and the providers that serve them, in order:",
@@ -74,7 +77,7 @@ export function formatCheck(result: CheckResult): string {
 
 /** The per-model, per-provider table of probe answers, with the table's own lifecycle beside it. */
 function probeTable(result: CheckResult): string[] {
-  const providers = [...new Set(Object.values(result.probes).flatMap((probes) => Object.keys(probes)))] as ProviderId[];
+  const providers = [...new Set(Object.values(result.probes).flatMap((probes) => Object.keys(probes)))];
   if (providers.length === 0) return [];
   const width = Math.max(...Object.keys(result.probes).map((id) => id.length));
   const lines = [

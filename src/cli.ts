@@ -101,10 +101,10 @@ async function checkCommand(args: string[]): Promise<number> {
   const timeoutMs = Number(values["timeout-ms"]);
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new ConfigError(`--timeout-ms must be a positive integer; got "${values["timeout-ms"]}".`);
   const environment: Record<string, string | undefined> = { ...process.env, NODE_ENV: "" };
-  if (!environment.ARK_API_KEY?.trim() && !environment.VOLC_ACCESSKEY?.trim() && !environment.API302_KEY?.trim()) {
+  if (!environment.ARK_API_KEY?.trim() && !environment.VOLC_ACCESSKEY?.trim() && !environment.API302_KEY?.trim() && !environment.GATEWAY_CONFIG?.trim()) {
     process.stderr.write(
       "No upstream credentials are set, so there is nothing to check (the server would serve its built-in emulator).\n" +
-        "Set ARK_API_KEY, VOLC_ACCESSKEY + VOLC_SECRETKEY and/or API302_KEY; see the README's \"Upstreams\" section.\n",
+        "Set ARK_API_KEY, VOLC_ACCESSKEY + VOLC_SECRETKEY and/or API302_KEY, or accounts in GATEWAY_CONFIG's upstreams:; see the README's \"Upstreams\" section.\n",
     );
     return 1;
   }

@@ -10,7 +10,7 @@ import { createRouter } from "./providers/registry.js";
 import type { Provider, ProviderId } from "./providers/types.js";
 
 const fake = (id: ProviderId): Provider => ({
-  id, label: id, families: id === "302ai" ? ["ark", "visual"] : id === "ark" ? ["ark"] : ["visual"], origin: "http://127.0.0.1:1", drawsMarks: id !== "302ai",
+  id, protocol: id, weight: 1, priority: 1, models: undefined, label: id, families: id === "302ai" ? ["ark", "visual"] : id === "ark" ? ["ark"] : ["visual"], origin: "http://127.0.0.1:1", drawsMarks: id !== "302ai",
   generate: () => Promise.reject(new Error("not called")),
   check: () => Promise.reject(new Error("not called")),
 });
@@ -64,7 +64,7 @@ test("the same in JSON; an empty file is the defaults", () => {
 
 test("every mistake in the file names the path and the rule", () => {
   const cases: Array<[string, string]> = [
-    ["models:\n  doubao-seedream-3-0-t2i-250415:\n    providers: [volc]\n", "g.yaml: models.doubao-seedream-3-0-t2i-250415.providers.0: must be one of ark, visual, 302ai, or {provider, timeout_ms}"],
+    ["models:\n  doubao-seedream-3-0-t2i-250415:\n    providers: [volc]\n", "g.yaml: models.doubao-seedream-3-0-t2i-250415.providers.0: volc is neither a protocol (ark, visual, 302ai) nor an id of upstreams:"],
     ["models:\n  doubao-seedream-3-0-t2i-250415:\n    providers: [visual]\n", "g.yaml: models.doubao-seedream-3-0-t2i-250415.providers.0: visual cannot serve doubao-seedream-3-0-t2i-250415; use ark or 302ai"],
     ["models:\n  dall-e-3:\n    providers: [ark]\n", 'g.yaml: models.dall-e-3: "dall-e-3" is not a built-in model; give its kind (one of seedream-3, seededit-3, seedream-4, drawing, portrait) to add it'],
     ["aliases:\n  general_v2.0: i2i_portrait_photo\n", 'g.yaml: aliases.general_v2.0: alias "general_v2.0" is already a model id'],

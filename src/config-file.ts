@@ -15,20 +15,58 @@ import type { ResiliencePolicy } from "./pipeline/resilience.js";
 import { DEFAULT_ROUTING, FAMILY_PROVIDERS, PROVIDER_IDS, type RoutingConfig } from "./providers/registry.js";
 import type { ProviderId } from "./providers/types.js";
 
+/** An upstream account as the file names it: its credentials by the names of environment variables (config.ts reads them). */
+export interface UpstreamAccountSpec {
+  /** Where it is in the file (`upstreams.2`), for the messages that refuse a start. */
+  path: string;
+  id: string;
+  protocol: ProviderId;
+  baseUrl: string | undefined;
+  /** Environment variable names: `apiKey` (ark, 302ai), `accessKeyId` and `secretAccessKey` (visual). */
+  env: { apiKey?: string; accessKeyId?: string; secretAccessKey?: string };
+  /** Canonical model ids it serves; every model of its protocol when undefined. */
+  models: string[] | undefined;
+  /** Canonical model id → the id this account knows it by (BytePlus names, `ep-…` endpoints). */
+  modelIds: Record<string, string>;
+  weight: number;
+  priority: number;
+  enabled: boolean;
+}
+
 export interface FileConfig {
   routing: RoutingConfig;
+  /** `upstreams:` — accounts beside (or instead of) the environment's one-account shorthand. */
+  upstreams: UpstreamAccountSpec[];
   /** The model table: built-in entries with the file's `models:` and `aliases:` laid over them. */
   models: ModelTable;
   policy: Partial<ResiliencePolicy>;
   prices: PriceTable;
 }
 
-export const DEFAULT_FILE_CONFIG: FileConfig = { routing: DEFAULT_ROUTING, models: DEFAULT_MODEL_TABLE, policy: {}, prices: priceTableOf(DEFAULT_MODEL_TABLE) };
+export const DEFAULT_FILE_CONFIG: FileConfig = { routing: DEFAULT_ROUTING, upstreams: [], models: DEFAULT_MODEL_TABLE, policy: {}, prices: priceTableOf(DEFAULT_MODEL_TABLE) };
 
 const milliseconds = (max: number) => z.number().int().min(1).max(max);
 const providerId = z.enum(PROVIDER_IDS as [ProviderId, ...ProviderId[]], { error: `must be one of ${PROVIDER_IDS.join(", ")}` });
-const route = z.union([providerId, z.strictObject({ provider: providerId, timeout_ms: milliseconds(600_000).optional() })], {
-  error: `must be one of ${PROVIDER_IDS.join(", ")}, or {provider, timeout_ms}`,
+// A route names a protocol (all of its accounts) or one account of `upstreams:`; which, is checked once both are known.
+const routeName = z.string().min(1).max(40);
+const route = z.union([routeName, z.strictObject({ provider: routeName, timeout_ms: milliseconds(600_000).optional() })], {
+  error: `must be one of ${PROVIDER_IDS.join(", ")} or an upstreams id, or {provider, timeout_ms}`,
+});
+const environmentName = z.string().regex(/^[A-Z_][A-Z0-9_]{0,127}$/, {
+  error: "must name an environment variable (A–Z, 0–9 and _) that holds the secret; the secret itself never goes in this file",
+});
+const upstream = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, { error: "must be 1 to 40 lower-case letters, digits, - and _, starting with a letter or digit" }),
+  protocol: providerId,
+  base_url: z.string().regex(/^https?:\/\/[^\s/]+/, { error: "must be an http(s) URL" }).optional(),
+  api_key_env: environmentName.optional(),
+  access_key_env: environmentName.optional(),
+  secret_key_env: environmentName.optional(),
+  models: z.array(z.string().min(1)).min(1).optional(),
+  model_ids: z.record(z.string(), z.string().min(1).max(200)).optional(),
+  weight: z.number().int().min(1).max(1000).optional(),
+  priority: z.number().int().min(1).max(100).optional(),
+  enabled: z.boolean().optional(),
 });
 
 const schema = z.strictObject({
@@ -51,6 +89,7 @@ const schema = z.strictObject({
     per_image: z.record(z.string(), z.number().min(0).max(1000)).optional(),
   }).optional(),
   models: z.record(z.string(), modelOverride.extend({ providers: z.array(route).min(1).optional() })).optional(),
+  upstreams: z.array(upstream).optional(),
 });
 
 export class ConfigFileError extends Error {}
@@ -88,13 +127,48 @@ export function parseConfigFile(text: string, name: string): FileConfig {
     throw error;
   }
 
-  const routes: Record<string, Array<{ provider: ProviderId; timeoutMs?: number }>> = {};
+  const upstreams = (file.upstreams ?? []).map((account, index): UpstreamAccountSpec => {
+    const path = `upstreams.${index}`;
+    const fail = (field: string, message: string) => new ConfigFileError(`${name}: ${path}.${field}: ${message}`);
+    const earlier = (file.upstreams ?? []).findIndex((other) => other.id === account.id);
+    if (earlier < index) throw fail("id", `${account.id} is already the id of upstreams.${earlier}; each account needs its own`);
+    const wantsKey = account.protocol !== "visual";
+    if (wantsKey && !account.api_key_env) throw fail("api_key_env", `a ${account.protocol} account needs the name of the variable that holds its API key`);
+    if (!wantsKey && (!account.access_key_env || !account.secret_key_env)) {
+      throw fail(account.access_key_env ? "secret_key_env" : "access_key_env", "a visual account needs the names of the variables that hold its AccessKeyId and SecretAccessKey");
+    }
+    const unexpected = wantsKey ? (account.access_key_env ? "access_key_env" : account.secret_key_env ? "secret_key_env" : undefined) : account.api_key_env ? "api_key_env" : undefined;
+    if (unexpected) throw fail(unexpected, `a ${account.protocol} account does not use it`);
+    // Models by any name the table knows, kept by their canonical ids; each must be one this protocol can serve.
+    const canonical = (field: string, model: string) => {
+      const entry = models.find(model);
+      if (!entry) throw fail(field, `${model} is not a model the gateway serves; one of ${known()}`);
+      const family = KIND_FAMILY[entry.kind];
+      if (!FAMILY_PROVIDERS[family].includes(account.protocol)) throw fail(field, `a ${account.protocol} account cannot serve ${entry.id}; use ${FAMILY_PROVIDERS[family].join(" or ")}`);
+      return entry.id;
+    };
+    if (account.model_ids && account.protocol !== "ark") throw fail("model_ids", "only an ark account (Volcengine Ark, BytePlus ModelArk) names models by ids of its own");
+    const modelIds: Record<string, string> = {};
+    for (const [model, upstreamId] of Object.entries(account.model_ids ?? {})) modelIds[canonical(`model_ids.${model}`, model)] = upstreamId;
+    return {
+      path, id: account.id, protocol: account.protocol, baseUrl: account.base_url?.replace(/\/+$/, ""),
+      env: wantsKey ? { apiKey: account.api_key_env as string } : { accessKeyId: account.access_key_env as string, secretAccessKey: account.secret_key_env as string },
+      models: account.models?.map((model, modelIndex) => canonical(`models.${modelIndex}`, model)), modelIds,
+      weight: account.weight ?? 1, priority: account.priority ?? 1, enabled: account.enabled ?? true,
+    };
+  });
+
+  const routes: Record<string, Array<{ provider: string; timeoutMs?: number }>> = {};
   for (const [id, entry] of Object.entries(file.models ?? {})) {
     if (!entry.providers) continue;
     const family = KIND_FAMILY[models.get(id).kind];
     routes[id] = entry.providers.map((item, index) => {
       const provider = typeof item === "string" ? item : item.provider;
-      if (!FAMILY_PROVIDERS[family].includes(provider)) {
+      const protocol = upstreams.find((account) => account.id === provider)?.protocol ?? provider;
+      if (!(PROVIDER_IDS as readonly string[]).includes(protocol)) {
+        throw new ConfigFileError(`${name}: models.${id}.providers.${index}: ${provider} is neither a protocol (${PROVIDER_IDS.join(", ")}) nor an id of upstreams:`);
+      }
+      if (!FAMILY_PROVIDERS[family].includes(protocol as ProviderId)) {
         throw new ConfigFileError(`${name}: models.${id}.providers.${index}: ${provider} cannot serve ${id}; use ${FAMILY_PROVIDERS[family].join(" or ")}`);
       }
       return typeof item === "string" || item.timeout_ms === undefined ? { provider } : { provider, timeoutMs: item.timeout_ms };
@@ -110,6 +184,7 @@ export function parseConfigFile(text: string, name: string): FileConfig {
   if (file.breaker?.cooldown_ms !== undefined) policy.cooldownMs = file.breaker.cooldown_ms;
   return {
     routing: { attemptTimeoutMs: file.attempt_timeout_ms ?? DEFAULT_ROUTING.attemptTimeoutMs, models: routes },
+    upstreams,
     models,
     policy,
     prices: priceTableOf(models, file.prices?.currency),

@@ -5,6 +5,27 @@ import { ConfigFileError, DEFAULT_FILE_CONFIG, loadConfigFile, type FileConfig }
 import { isTimeZone } from "./accounts/clock.js";
 import { parseStorageUrl } from "./storage/s3.js";
 import type { SqliteSynchronous } from "./stores/sql/sqlite.js";
+import type { ProviderId } from "./providers/types.js";
+
+/** An upstream account of GATEWAY_CONFIG `upstreams:`, with its secrets. */
+export interface UpstreamAccount {
+  id: string;
+  protocol: ProviderId;
+  baseUrl: string;
+  /** ark and 302ai. */
+  apiKey?: string;
+  /** visual. */
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  models: string[] | undefined;
+  modelIds: Record<string, string>;
+  weight: number;
+  priority: number;
+}
+
+const DEFAULT_BASE_URLS: Record<ProviderId, string> = {
+  ark: "https://ark.cn-beijing.volces.com/api/v3", visual: "https://visual.volcengineapi.com", "302ai": "https://api.302.ai",
+};
 
 export interface Config {
   /** `HOST`, default 127.0.0.1. */
@@ -69,6 +90,11 @@ export interface Config {
   resultHosting: "gateway" | "upstream";
   ark: { apiKey: string; baseUrl: string } | undefined;
   visual: { accessKeyId: string; secretAccessKey: string; baseUrl: string } | undefined;
+  /**
+   * GATEWAY_CONFIG `upstreams:`, enabled ones, their secrets read: accounts beside the one-account shorthand above (an
+   * account whose id is `ark`, `visual` or `302ai` takes that shorthand's place). None in emulator mode.
+   */
+  accounts: UpstreamAccount[];
   /** `API302_KEY`, `API302_BASE_URL` (default https://api.302.ai): the 302.AI relay. */
   api302: { apiKey: string; baseUrl: string } | undefined;
   /** `GATEWAY_CONFIG`: the model table and resilience settings (config-file.ts); defaults without it. */
@@ -161,19 +187,6 @@ export function loadConfig(environment: Environment = process.env): Config {
   if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
     throw new ConfigError("VOLC_ACCESSKEY and VOLC_SECRETKEY must be set together (the Visual API signs with both).");
   }
-  const forced = value("GATEWAY_EMULATE");
-  const credentials = Boolean(arkKey || accessKeyId || api302Key);
-  const emulate = forced === "1" || forced === "true" || (!production && !credentials && forced !== "0");
-  if (!emulate && !credentials) {
-    const why = production ? "NODE_ENV=production" : "GATEWAY_EMULATE=0 forbids the built-in emulator";
-    throw new ConfigError(
-      `${why} and no upstream credentials are set, so no model could be served. Set ARK_API_KEY (Seedream, SeedEdit) and/or ` +
-        "VOLC_ACCESSKEY + VOLC_SECRETKEY (general drawing, portrait) and/or API302_KEY (all, through 302.AI); " +
-        "or GATEWAY_EMULATE=1 to serve the built-in emulator.",
-    );
-  }
-  const timeZone = value("USAGE_TIME_ZONE") ?? "UTC";
-  if (!isTimeZone(timeZone)) throw new ConfigError(`USAGE_TIME_ZONE must be an IANA time zone such as UTC or Asia/Shanghai; got "${timeZone}".`);
   const configPath = value("GATEWAY_CONFIG");
   let file: FileConfig = DEFAULT_FILE_CONFIG;
   if (configPath) {
@@ -184,6 +197,35 @@ export function loadConfig(environment: Environment = process.env): Config {
       throw error;
     }
   }
+  const forced = value("GATEWAY_EMULATE");
+  const enabledAccounts = file.upstreams.filter((account) => account.enabled);
+  const credentials = Boolean(arkKey || accessKeyId || api302Key) || enabledAccounts.length > 0;
+  const emulate = forced === "1" || forced === "true" || (!production && !credentials && forced !== "0");
+  if (!emulate && !credentials) {
+    const why = production ? "NODE_ENV=production" : "GATEWAY_EMULATE=0 forbids the built-in emulator";
+    throw new ConfigError(
+      `${why} and no upstream credentials are set, so no model could be served. Set ARK_API_KEY (Seedream, SeedEdit) and/or ` +
+        "VOLC_ACCESSKEY + VOLC_SECRETKEY (general drawing, portrait) and/or API302_KEY (all, through 302.AI); " +
+        "or GATEWAY_EMULATE=1 to serve the built-in emulator.",
+    );
+  }
+  // The file's accounts, their secrets read from the variables it names: one that is missing refuses the start.
+  const accounts = emulate ? [] : enabledAccounts.map((account): UpstreamAccount => {
+    const secret = (field: string, name: string) => {
+      const found = value(name);
+      if (!found) throw new ConfigError(`GATEWAY_CONFIG: ${account.path}.${field}: ${name} is not set (it is to hold account ${account.id}'s secret).`);
+      return found;
+    };
+    const { env } = account;
+    return {
+      id: account.id, protocol: account.protocol, baseUrl: account.baseUrl ?? DEFAULT_BASE_URLS[account.protocol], models: account.models, modelIds: account.modelIds,
+      weight: account.weight, priority: account.priority,
+      ...(env.apiKey ? { apiKey: secret("api_key_env", env.apiKey) } : {}),
+      ...(env.accessKeyId && env.secretAccessKey ? { accessKeyId: secret("access_key_env", env.accessKeyId), secretAccessKey: secret("secret_key_env", env.secretAccessKey) } : {}),
+    };
+  });
+  const timeZone = value("USAGE_TIME_ZONE") ?? "UTC";
+  if (!isTimeZone(timeZone)) throw new ConfigError(`USAGE_TIME_ZONE must be an IANA time zone such as UTC or Asia/Shanghai; got "${timeZone}".`);
   const storageUrl = value("STORAGE_URL");
   let storage: Config["storage"] = { kind: "fs" };
   if (storageUrl) {
@@ -250,6 +292,7 @@ export function loadConfig(environment: Environment = process.env): Config {
         ? { accessKeyId, secretAccessKey, baseUrl: urlValue("VOLC_VISUAL_BASE_URL", "https://visual.volcengineapi.com") }
         : undefined,
     api302: api302Key && !emulate ? { apiKey: api302Key, baseUrl: urlValue("API302_BASE_URL", "https://api.302.ai") } : undefined,
+    accounts,
     file: { ...file, path: configPath ? resolve(configPath) : undefined },
     emulate,
     bootstrapKey: value("GATEWAY_BOOTSTRAP_KEY"),

@@ -43,7 +43,9 @@ export async function serve(config: Config): Promise<void> {
       "  Set ARK_API_KEY, VOLC_ACCESSKEY + VOLC_SECRETKEY and/or API302_KEY to use the real upstreams.",
     );
   } else {
-    lines.push(`Upstreams: ${[config.ark ? "Ark" : "", config.visual ? "Visual" : "", config.api302 ? "302.AI relay" : ""].filter(Boolean).join(", ")} (check them with: doubao-gateway check)`);
+    const shorthand = [config.ark ? "Ark" : "", config.visual ? "Visual" : "", config.api302 ? "302.AI relay" : ""].filter(Boolean);
+    const accounts = config.accounts.map((account) => `${account.id} (${account.protocol})`);
+    lines.push(`Upstreams: ${[...shorthand, ...accounts].join(", ")} (check them with: doubao-gateway check)`);
   }
   if (gateway.recovered.requests > 0) {
     lines.push(

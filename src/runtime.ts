@@ -81,9 +81,20 @@ export interface GatewayOptions {
 /** The providers the credentials in the config enable (none in emulator mode), direct Volcengine first. */
 export function upstreamProviders(config: Config, signingNow?: () => Date): Provider[] {
   const providers: Provider[] = [];
-  if (config.ark) providers.push(createArkProvider(config.ark));
-  if (config.visual) providers.push(createVisualProvider({ ...config.visual, ...(signingNow ? { now: signingNow } : {}) }));
-  if (config.api302) providers.push(createRelay302Provider(config.api302));
+  // The one-account shorthand of the environment, unless an account of GATEWAY_CONFIG takes its id.
+  const taken = new Set(config.accounts.map((account) => account.id));
+  if (config.ark && !taken.has("ark")) providers.push(createArkProvider(config.ark));
+  if (config.visual && !taken.has("visual")) providers.push(createVisualProvider({ ...config.visual, ...(signingNow ? { now: signingNow } : {}) }));
+  if (config.api302 && !taken.has("302ai")) providers.push(createRelay302Provider(config.api302));
+  for (const account of config.accounts) {
+    const placed = { id: account.id, weight: account.weight, priority: account.priority, ...(account.models ? { models: account.models } : {}) };
+    if (account.protocol === "ark") providers.push(createArkProvider({ ...placed, apiKey: account.apiKey as string, baseUrl: account.baseUrl, modelIds: account.modelIds }));
+    else if (account.protocol === "visual") {
+      providers.push(createVisualProvider({
+        ...placed, accessKeyId: account.accessKeyId as string, secretAccessKey: account.secretAccessKey as string, baseUrl: account.baseUrl, ...(signingNow ? { now: signingNow } : {}),
+      }));
+    } else providers.push(createRelay302Provider({ ...placed, apiKey: account.apiKey as string, baseUrl: account.baseUrl }));
+  }
   return providers;
 }
 
@@ -100,6 +111,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   // The configured credentials are redacted from every upstream message, whatever their shape.
   registerSecrets([
     config.ark?.apiKey, config.visual?.accessKeyId, config.visual?.secretAccessKey, config.api302?.apiKey,
+    ...config.accounts.flatMap((account) => [account.apiKey, account.accessKeyId, account.secretAccessKey]),
     config.storage.kind === "s3" ? config.storage.credentials?.secretAccessKey : undefined,
     config.redisUrl ? decodeURIComponent(new URL(config.redisUrl).password) : undefined,
     config.databaseUrl ? decodeURIComponent(new URL(config.databaseUrl).password) : undefined,

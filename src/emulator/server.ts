@@ -35,6 +35,12 @@ export interface EmulatorOptions {
   retiredModels?: readonly string[];
   /** Models the account has not activated: 404 `ModelNotOpen`, as Ark answers them. */
   inactiveModels?: readonly string[];
+  /**
+   * More Ark accounts beside `arkApiKey`'s (named `default`), each with a key of its own: a BytePlus ModelArk account
+   * (`byteplus`) knows its models only by BytePlus ids and answers a Volcengine id 404; `endpoints` are its custom
+   * inference endpoints (`ep-…` → the model each serves), any other `ep-` id a 404.
+   */
+  arkAccounts?: ReadonlyArray<{ name: string; apiKey: string; byteplus?: boolean; endpoints?: Readonly<Record<string, string>> }>;
   /** Allowed clock skew for `X-Date`, default 900 s (Volcengine's). */
   maxSkewSeconds?: number;
   now?: () => Date;
@@ -55,6 +61,8 @@ export interface EmulatorStats {
   streamsOpened: number;
   /** Reference images received by the Seedream 4.x/5.x models. */
   referenceImages: number;
+  /** Ark requests per account (`default` for `arkApiKey`), and the model ids each was sent. */
+  arkAccounts: Record<string, { requests: number; models: Record<string, number> }>;
 }
 
 export interface Emulator {
@@ -103,7 +111,16 @@ const isNumber = (value: unknown): value is number => typeof value === "number" 
 export function createEmulator(options: EmulatorOptions): Emulator {
   // A test double: closing it cuts every connection, idle or not (a slow fault may still hold one).
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: 32 * 1024 * 1024, forceCloseConnections: true });
-  const stats: EmulatorStats = { imagesGenerated: 0, requests: 0, byApi: { ark: 0, visual: 0, "302": 0 }, aborted: 0, faultsInjected: 0, streamsOpened: 0, referenceImages: 0 };
+  const stats: EmulatorStats = { imagesGenerated: 0, requests: 0, byApi: { ark: 0, visual: 0, "302": 0 }, aborted: 0, faultsInjected: 0, streamsOpened: 0, referenceImages: 0, arkAccounts: {} };
+  const arkAccounts = [{ name: "default", apiKey: options.arkApiKey, byteplus: false, endpoints: {} as Readonly<Record<string, string>> }, ...(options.arkAccounts ?? [])];
+  /** The Ark account whose key a request carries (compared in constant time), if any. */
+  const arkAccountOf = (authorization: string) => {
+    const given = Buffer.from(authorization);
+    return arkAccounts.find((account) => {
+      const expected = Buffer.from(`Bearer ${account.apiKey}`);
+      return given.length === expected.length && timingSafeEqual(given, expected);
+    });
+  };
   const retired = new Set(options.retiredModels ?? []);
   const inactive = new Set(options.inactiveModels ?? []);
   const faults = new FaultBook();
@@ -404,13 +421,23 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     stats.requests += 1;
     stats.byApi.ark += 1;
     const id = newRequestId();
-    const expected = Buffer.from(`Bearer ${options.arkApiKey}`);
-    const given = Buffer.from(String(request.headers.authorization ?? ""));
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      return reply.code(401).send(arkErrorBody(401, "AuthenticationError", "The API key or AK/SK in the request is missing or invalid.", id));
-    }
+    const account = arkAccountOf(String(request.headers.authorization ?? ""));
+    if (!account) return reply.code(401).send(arkErrorBody(401, "AuthenticationError", "The API key or AK/SK in the request is missing or invalid.", id));
     const body = parseJson(request.body as Buffer | undefined);
     if (!body) return reply.code(400).send(arkErrorBody(400, "InvalidParameter", "The request body is not valid JSON.", id));
+    const seen = (stats.arkAccounts[account.name] ??= { requests: 0, models: {} });
+    seen.requests += 1;
+    if (typeof body.model === "string") {
+      seen.models[body.model] = (seen.models[body.model] ?? 0) + 1;
+      const notFound = () => reply.code(404).send(arkErrorBody(404, "InvalidEndpointOrModel.NotFound", `The model or endpoint ${body.model as string} does not exist or you do not have access to it.`, id, "model"));
+      // BytePlus names Volcengine's models without the `doubao-` of their ids.
+      if (account.byteplus && body.model.startsWith("doubao-")) return notFound();
+      if (body.model.startsWith("ep-")) {
+        const served = account.endpoints?.[body.model];
+        if (!served) return notFound();
+        body.model = served;
+      }
+    }
     if (typeof body.model === "string" && inactive.has(body.model)) {
       return reply.code(404).send(arkErrorBody(404, "ModelNotOpen", `Your account has not activated the model service ${body.model}. Please activate it in the Ark console.`, id, "model"));
     }

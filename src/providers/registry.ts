@@ -30,8 +30,11 @@ export const FAMILY_PROVIDERS: Readonly<Record<ModelFamily, readonly ProviderId[
 export interface RoutingConfig {
   /** Per-attempt timeout for routes that do not set their own. */
   attemptTimeoutMs: number;
-  /** Explicit provider lists by model id; a model not listed keeps its default list. */
-  models: Readonly<Record<string, ReadonlyArray<{ provider: ProviderId; timeoutMs?: number }>>>;
+  /**
+   * Explicit provider lists by model id, each entry an account id or a protocol (all of its accounts, by priority); a
+   * model not listed keeps its default list.
+   */
+  models: Readonly<Record<string, ReadonlyArray<{ provider: string; timeoutMs?: number }>>>;
 }
 
 export const DEFAULT_ROUTING: RoutingConfig = { attemptTimeoutMs: 60_000, models: {} };
@@ -41,7 +44,10 @@ export interface Router {
   models: ModelTable;
   /** The model id for a model name or alias; any other string comes back unchanged. */
   canonical(name: string): string;
-  /** The model's routes in order; a 503 (-10008) naming what to set when none is configured. */
+  /**
+   * The model's routes in order — accounts of one protocol and priority rotated by weight, call by call;
+   * a 503 (-10008) naming what to set when none is configured.
+   */
   routesFor(model: string): Route[];
   /** Whether some provider is configured for the model. */
   configured(model: string): boolean;
@@ -53,18 +59,64 @@ export interface Router {
   providers: readonly Provider[];
 }
 
+/**
+ * Orders runs of accounts of one protocol and priority by smooth weighted round-robin (nginx's): each call, every
+ * account's credit grows by its weight, the one with the most goes first and pays back the run's total weight. Over
+ * each stretch of calls as long as the total weight, an account of weight 2 goes first exactly twice as often as one of
+ * weight 1, evenly spread; the others follow in their configured order (the fallbacks when the first fails).
+ */
+export function weightedRotation(): (runKey: string, run: readonly Route[]) => Route[] {
+  const credits = new Map<string, number[]>();
+  return (runKey, run) => {
+    const credit = credits.get(runKey) ?? run.map(() => 0);
+    credits.set(runKey, credit);
+    const total = run.reduce((sum, route) => sum + route.provider.weight, 0);
+    let best = 0;
+    for (const [index, route] of run.entries()) {
+      credit[index] = (credit[index] ?? 0) + route.provider.weight;
+      if ((credit[index] as number) > (credit[best] as number)) best = index;
+    }
+    credit[best] = (credit[best] as number) - total;
+    return [run[best] as Route, ...run.filter((_, index) => index !== best)];
+  };
+}
+
 export function createRouter(providers: readonly Provider[], routing: RoutingConfig = DEFAULT_ROUTING, models: ModelTable = DEFAULT_MODEL_TABLE): Router {
+  const rotate = weightedRotation();
+  /** The routes with each run of one protocol and priority rotated by weight (see weightedRotation). */
+  const arranged = (model: string, routes: readonly Route[]): Route[] => {
+    const ordered: Route[] = [];
+    for (let start = 0; start < routes.length; ) {
+      const head = routes[start] as Route;
+      let end = start + 1;
+      while (end < routes.length && routes[end]?.provider.protocol === head.provider.protocol && routes[end]?.provider.priority === head.provider.priority) end += 1;
+      ordered.push(...(end - start > 1 ? rotate(`${model}:${start}`, routes.slice(start, end)) : [head]));
+      start = end;
+    }
+    return ordered;
+  };
   const byId = new Map(providers.map((provider) => [provider.id, provider]));
-  const table = new Map<string, { routes: Route[]; wanted: readonly ProviderId[] }>();
+  // A protocol's accounts, best priority first (the order of configuration among equals).
+  const accountsOf = (protocol: ProviderId) => providers.filter((provider) => provider.protocol === protocol).sort((a, b) => a.priority - b.priority);
+  const table = new Map<string, { routes: Route[]; wanted: readonly ProviderId[]; weighted: boolean }>();
   for (const entry of models.entries) {
     const family = KIND_FAMILY[entry.kind];
     const listed = routing.models[entry.id];
-    const wanted: ReadonlyArray<{ provider: ProviderId; timeoutMs?: number }> = listed ?? FAMILY_PROVIDERS[family].map((provider) => ({ provider }));
-    const routes = wanted.flatMap(({ provider: id, timeoutMs }) => {
-      const provider = byId.get(id);
-      return provider && provider.families.includes(family) ? [{ provider, timeoutMs: timeoutMs ?? routing.attemptTimeoutMs }] : [];
+    const wanted: ReadonlyArray<{ provider: string; timeoutMs?: number }> = listed ?? FAMILY_PROVIDERS[family].map((provider) => ({ provider }));
+    const routes = wanted.flatMap(({ provider: name, timeoutMs }) => {
+      const named = byId.get(name);
+      const accounts = named ? [named] : (PROVIDER_IDS as readonly string[]).includes(name) ? accountsOf(name as ProviderId) : [];
+      return accounts
+        .filter((provider) => provider.families.includes(family) && (!provider.models || provider.models.has(entry.id)))
+        .map((provider) => ({ provider, timeoutMs: timeoutMs ?? routing.attemptTimeoutMs }));
     });
-    table.set(entry.id, { routes, wanted: wanted.map((route) => route.provider) });
+    // Only a model two accounts of one protocol and priority serve is ordered per request.
+    const weighted = routes.some((route, index) => index > 0 && routes[index - 1]?.provider.protocol === route.provider.protocol && routes[index - 1]?.provider.priority === route.provider.priority);
+    const protocols = wanted.flatMap(({ provider: name }) => {
+      const protocol = byId.get(name)?.protocol ?? name;
+      return (PROVIDER_IDS as readonly string[]).includes(protocol) ? [protocol as ProviderId] : [];
+    });
+    table.set(entry.id, { routes, wanted: protocols, weighted });
   }
   const first = (id: string) => table.get(id)?.routes[0]?.provider;
   return {
@@ -74,7 +126,7 @@ export function createRouter(providers: readonly Provider[], routing: RoutingCon
     configured: (model) => (table.get(model)?.routes.length ?? 0) > 0,
     routesFor(model) {
       const entry = table.get(model);
-      if (entry && entry.routes.length > 0) return entry.routes;
+      if (entry && entry.routes.length > 0) return entry.weighted ? arranged(model, entry.routes) : entry.routes;
       const toSet = (entry?.wanted ?? []).map((id) => PROVIDER_ENV[id]).join(", or ");
       throw noUpstream(model, toSet || "a provider for it in GATEWAY_CONFIG");
     },

@@ -151,7 +151,25 @@ export interface ProviderResult {
 /** What a model probe (LIVE-MODELS.md §1.6) learned: the upstream's verdict on one model, at no cost. */
 export type ModelProbe = { state: "live" | "not-activated" | "retired" } | { state: "unknown"; detail: string };
 
+/** An upstream protocol; also the id of its account when the environment's one-account shorthand configures it. */
 export type ProviderId = "ark" | "visual" | "302ai";
+
+/** Where an account sits among those of its protocol (GATEWAY_CONFIG `upstreams:`); the shorthand's defaults when absent. */
+export interface AccountPlacement {
+  /** The account's id (breakers, metrics, the ledger and `/ready` name it); the protocol's name by default. */
+  id?: string;
+  /** Its share of the requests among the accounts of its priority; default 1. */
+  weight?: number;
+  /** Accounts of priority 1 are tried first, then 2, …; default 1. */
+  priority?: number;
+  /** The models (canonical ids) it serves; every model of its protocol when absent. */
+  models?: readonly string[];
+}
+
+/** The placement of an account of `protocol`, its defaults filled in. */
+export function placement(protocol: ProviderId, options: AccountPlacement): Pick<Provider, "id" | "protocol" | "weight" | "priority" | "models"> {
+  return { id: options.id ?? protocol, protocol, weight: options.weight ?? 1, priority: options.priority ?? 1, models: options.models ? new Set(options.models) : undefined };
+}
 
 /** What `doubao-gateway check` learns about one upstream without generating a paid image. */
 export interface CheckReport {
@@ -165,7 +183,15 @@ export interface CheckReport {
 }
 
 export interface Provider {
-  id: ProviderId;
+  /** The account's id (the protocol's name for the one-account shorthand). */
+  id: string;
+  protocol: ProviderId;
+  /** Its share of the requests among the accounts of its protocol and priority. */
+  weight: number;
+  /** Lower is tried first, among the accounts of one protocol. */
+  priority: number;
+  /** The models (canonical ids) it serves; all of its families' when undefined. */
+  models: ReadonlySet<string> | undefined;
   /** What `x-gateway-provider` says: the id, or `emulator` when pointed at the emulator. */
   label: string;
   families: readonly ModelFamily[];

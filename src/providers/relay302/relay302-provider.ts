@@ -13,11 +13,11 @@ import { toDataUrl } from "../../images/data-url.js";
 import { ARK_CHECK_BODY, arkResult } from "../ark/ark-provider.js";
 import { postForEvents, postJson, runCheck, type CallLimits, type FetchFunction, type UpstreamResponse } from "../http.js";
 import { probeBody, probeVerdict, seedreamBody, seedreamEvents, seedreamResult } from "../ark/seedream.js";
-import type { CallOptions, Provider, ProviderCall, ProviderResult } from "../types.js";
+import { placement, type AccountPlacement, type CallOptions, type Provider, type ProviderCall, type ProviderResult } from "../types.js";
 import { arkError, relay302Error, upstreamMalformed, type UpstreamError } from "../upstream-error.js";
 import { visualAnswerError, visualAnswerResult, visualBody } from "../visual/visual-provider.js";
 
-export interface Relay302ProviderOptions {
+export interface Relay302ProviderOptions extends AccountPlacement {
   /** `API302_KEY`. */
   apiKey: string;
   /** `API302_BASE_URL`, default `https://api.302.ai`. */
@@ -81,8 +81,8 @@ export function createRelay302Provider(options: Relay302ProviderOptions): Provid
   const send = (path: string, body: unknown, limits: CallLimits) => postJson(fetchFunction, UPSTREAM, `${baseUrl}${path}`, headers, JSON.stringify(body), limits);
   const imagesPath = "/doubao/images/generations";
   return {
-    id: "302ai",
-    label: options.label ?? "302ai",
+    ...placement("302ai", options),
+    label: options.label ?? options.id ?? "302ai",
     families: ["ark", "visual"],
     origin: new URL(baseUrl).origin,
     drawsMarks: false,

@@ -7,12 +7,12 @@
  */
 import { DRAWING_REQ_KEYS, PORTRAIT_MODEL } from "../../api/models.js";
 import { postJson, runCheck, type CallLimits, type FetchFunction, type UpstreamResponse } from "../http.js";
-import { fromBase64, isBase64, type Base64Bytes, type CallOptions, type Provider, type ProviderCall, type ProviderImage, type ProviderResult, type VisualExtras } from "../types.js";
+import { fromBase64, isBase64, type Base64Bytes, type CallOptions, type Provider, type ProviderCall, type ProviderImage, type ProviderResult, type VisualExtras, placement, type AccountPlacement } from "../types.js";
 import type { UpstreamError } from "../upstream-error.js";
 import { upstreamMalformed, visualBusinessError, visualGatewayError } from "../upstream-error.js";
 import { formatXDate, sha256Hex, sign } from "./sign.js";
 
-export interface VisualProviderOptions {
+export interface VisualProviderOptions extends AccountPlacement {
   /** `VOLC_ACCESSKEY`. */
   accessKeyId: string;
   /** `VOLC_SECRETKEY`. */
@@ -146,8 +146,8 @@ export function createVisualProvider(options: VisualProviderOptions): Provider {
     return postJson(fetchFunction, "Visual", endpoint, { ...sent, authorization }, body, limits);
   };
   return {
-    id: "visual",
-    label: options.label ?? "visual",
+    ...placement("visual", options),
+    label: options.label ?? options.id ?? "visual",
     families: ["visual"],
     origin: base.origin,
     drawsMarks: true,

@@ -1,0 +1,182 @@
+// Upstream accounts as data (GATEWAY_CONFIG `upstreams:`): several Ark accounts of one protocol share the requests by
+// weight; a BytePlus ModelArk account is sent BytePlus ids and a custom-endpoint account its `ep-` id, while answers keep
+// the client's model; the ledger names the account; a file that names a missing variable, an unknown model or an id
+// twice refuses the start with the line's path. The upstream is the project's emulator, playing several accounts.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { checkUpstreams, formatCheck } from "./check.js";
+import { ConfigError, loadConfig } from "./config.js";
+import { createEmulator, type Emulator } from "./emulator/server.js";
+import { createGateway, type Gateway } from "./runtime.js";
+import { TEST_KEY, type Json } from "./testing/harness.js";
+
+const root = mkdtempSync(join(tmpdir(), "doubao-accounts-"));
+const secrets = { KEY_A: "ark-account-a-0123456789", KEY_B: "ark-account-b-0123456789", KEY_C: "ark-account-c-0123456789", KEY_BP: "byteplus-key-0123456789", KEY_EP: "endpoint-key-0123456789" };
+let emulator: Emulator;
+let base: string;
+const gateways: Gateway[] = [];
+
+before(async () => {
+  emulator = createEmulator({
+    arkApiKey: secrets.KEY_A, accessKeyId: "AKUNUSED", secretAccessKey: "unused",
+    arkAccounts: [
+      { name: "b", apiKey: secrets.KEY_B }, { name: "c", apiKey: secrets.KEY_C },
+      { name: "byteplus", apiKey: secrets.KEY_BP, byteplus: true },
+      { name: "endpoints", apiKey: secrets.KEY_EP, endpoints: { "ep-20261201-abcde": "doubao-seedream-4-0-250828" } },
+    ],
+  });
+  base = await emulator.listen(0, "127.0.0.1");
+});
+
+after(async () => {
+  for (const gateway of gateways) await gateway.close();
+  await emulator.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+let files = 0;
+const configFile = (yaml: string) => {
+  const path = join(root, `gateway-${(files += 1)}.yaml`);
+  writeFileSync(path, yaml);
+  return path;
+};
+const environment = (yaml: string, extra: Record<string, string> = {}) => ({
+  DATA_DIR: join(root, `data-${files + 1}`), GATEWAY_EMULATE: "0", GATEWAY_BOOTSTRAP_KEY: TEST_KEY, PUBLIC_BASE_URL: "http://gw.test", ...secrets, ...extra,
+  GATEWAY_CONFIG: configFile(yaml),
+});
+const start = async (yaml: string) => {
+  const gateway = await createGateway(loadConfig(environment(yaml)));
+  gateways.push(gateway);
+  return gateway;
+};
+const generate = async (gateway: Gateway, model: string) => {
+  const response = await gateway.app.inject({
+    method: "POST", url: "/api/v3/images/generations", headers: { authorization: `Bearer ${TEST_KEY}`, "content-type": "application/json" },
+    payload: JSON.stringify({ model, prompt: "a kite", size: "2048x2048", response_format: "url", watermark: false }),
+  });
+  return { status: response.statusCode, json: response.json() as Json, provider: response.headers["x-gateway-provider"], text: response.body };
+};
+
+test("three Ark accounts weighted 1:1:2 share 400 requests by their weights; the ledger names the account that served each", async () => {
+  const gateway = await start(`
+upstreams:
+  - { id: ark-a, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_A, weight: 1 }
+  - { id: ark-b, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_B, weight: 1 }
+  - { id: ark-c, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_C, weight: 2 }
+`);
+  const before = { a: emulator.stats.arkAccounts.default?.requests ?? 0, b: emulator.stats.arkAccounts.b?.requests ?? 0, c: emulator.stats.arkAccounts.c?.requests ?? 0 };
+  const providers: Record<string, number> = {};
+  for (let n = 0; n < 400; n += 1) {
+    const answer = await generate(gateway, "doubao-seedream-4-0-250828");
+    assert.equal(answer.status, 200, answer.text);
+    providers[String(answer.provider)] = (providers[String(answer.provider)] ?? 0) + 1;
+  }
+  const served = {
+    a: (emulator.stats.arkAccounts.default?.requests ?? 0) - before.a, b: (emulator.stats.arkAccounts.b?.requests ?? 0) - before.b, c: (emulator.stats.arkAccounts.c?.requests ?? 0) - before.c,
+  };
+  assert.equal(served.a + served.b + served.c, 400);
+  // Smooth weighted round-robin: exactly the weights' shares, 100, 100 and 200 (the issue asks for ±10 %).
+  assert.deepEqual(served, { a: 100, b: 100, c: 200 });
+  assert.deepEqual(providers, { "ark-a": served.a, "ark-b": served.b, "ark-c": served.c }, "x-gateway-provider names the account");
+  const recent = await gateway.app.inject({ method: "GET", url: "/admin/requests?limit=400", headers: { authorization: `Bearer ${TEST_KEY}` } });
+  const byProvider: Record<string, number> = {};
+  for (const row of (recent.json() as Json).data as Array<{ provider: string }>) byProvider[row.provider] = (byProvider[row.provider] ?? 0) + 1;
+  assert.deepEqual(byProvider, { "ark-a": served.a, "ark-b": served.b, "ark-c": served.c }, "the ledger names the account");
+  // No account's secret in what a client or an operator sees.
+  const seen = [recent.body, (await gateway.app.inject({ method: "GET", url: "/ready" })).body, (await gateway.app.inject({ method: "GET", url: "/health" })).body];
+  for (const secret of Object.values(secrets)) for (const text of seen) assert.ok(!text.includes(secret), "no secret in an answer");
+});
+
+test("a BytePlus account is sent BytePlus ids, an endpoint account its ep- id; the client's answer keeps its own model id", async () => {
+  const gateway = await start(`
+upstreams:
+  - id: byteplus
+    protocol: ark
+    base_url: "${base}/api/v3"
+    api_key_env: KEY_BP
+    models: [doubao-seedream-4-5-251128]
+    model_ids: { doubao-seedream-4-5-251128: seedream-4-5-251128 }
+  - id: provisioned
+    protocol: ark
+    base_url: "${base}/api/v3"
+    api_key_env: KEY_EP
+    models: [doubao-seedream-4-0-250828]
+    model_ids: { doubao-seedream-4-0-250828: ep-20261201-abcde }
+`);
+  const plus = await generate(gateway, "doubao-seedream-4-5-251128");
+  assert.equal(plus.status, 200, plus.text);
+  assert.equal(plus.provider, "byteplus");
+  assert.equal(plus.json.model, "doubao-seedream-4-5-251128", "the answer names the model the client asked for");
+  assert.deepEqual(emulator.stats.arkAccounts.byteplus?.models, { "seedream-4-5-251128": 1 }, "BytePlus got its own id");
+  const endpoint = await generate(gateway, "doubao-seedream-4-0-250828");
+  assert.equal(endpoint.status, 200, endpoint.text);
+  assert.equal(endpoint.provider, "provisioned");
+  assert.equal(endpoint.json.model, "doubao-seedream-4-0-250828");
+  assert.deepEqual(emulator.stats.arkAccounts.endpoints?.models, { "ep-20261201-abcde": 1 }, "the endpoint account got its ep- id");
+  // A model neither account serves has no route here: the 503 says so, as for any model without a provider.
+  const none = await generate(gateway, "doubao-seedream-5-0-260128");
+  assert.equal(none.status, 503);
+});
+
+test("a file that names a missing variable, an unknown model, an id twice or a secret inline refuses the start with the line's path", () => {
+  const refused = (yaml: string, extra: Record<string, string> = {}) => {
+    try {
+      loadConfig(environment(yaml, extra));
+    } catch (error) {
+      assert.ok(error instanceof ConfigError, String(error));
+      return error.message.replace(/^.*?gateway-\d+\.yaml: /, "");
+    }
+    assert.fail("the start was not refused");
+  };
+  assert.equal(refused("upstreams: [{ id: a, protocol: ark, api_key_env: KEY_MISSING }]"), "GATEWAY_CONFIG: upstreams.0.api_key_env: KEY_MISSING is not set (it is to hold account a's secret).");
+  assert.equal(
+    refused("upstreams: [{ id: a, protocol: ark, api_key_env: KEY_A, models: [doubao-seedream-9] }]"),
+    `upstreams.0.models.0: doubao-seedream-9 is not a model the gateway serves; one of ${loadConfig({ GATEWAY_EMULATE: "1" }).file.models.entries.map((entry) => entry.id).join(", ")}`,
+  );
+  assert.equal(refused("upstreams: [{ id: a, protocol: ark, api_key_env: KEY_A }, { id: a, protocol: ark, api_key_env: KEY_B }]"), "upstreams.1.id: a is already the id of upstreams.0; each account needs its own");
+  assert.equal(refused("upstreams: [{ id: a, protocol: ark, api_key_env: sk-0123456789 }]"), "upstreams.0.api_key_env: must name an environment variable (A–Z, 0–9 and _) that holds the secret; the secret itself never goes in this file");
+  assert.equal(refused("upstreams: [{ id: v, protocol: visual, access_key_env: KEY_A }]"), "upstreams.0.secret_key_env: a visual account needs the names of the variables that hold its AccessKeyId and SecretAccessKey");
+  assert.equal(refused("upstreams: [{ id: a, protocol: ark, api_key_env: KEY_A, models: [general_v2.1_L] }]"), "upstreams.0.models.0: a ark account cannot serve general_v2.1_L; use visual or 302ai");
+  assert.equal(refused("upstreams: [{ id: r, protocol: 302ai, api_key_env: KEY_A, model_ids: { doubao-seedream-4-0-250828: x } }]"), "upstreams.0.model_ids: only an ark account (Volcengine Ark, BytePlus ModelArk) names models by ids of its own");
+  assert.equal(refused("models: { doubao-seedream-4-0-250828: { providers: [nowhere] } }"), "models.doubao-seedream-4-0-250828.providers.0: nowhere is neither a protocol (ark, visual, 302ai) nor an id of upstreams:");
+});
+
+test("check: one line per account, each probed with a model it serves by its own id; OK overall only when every account is", async () => {
+  const yaml = (endpointKey: string) => `
+upstreams:
+  - { id: ark-a, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_A }
+  - id: byteplus
+    protocol: ark
+    base_url: "${base}/api/v3"
+    api_key_env: KEY_BP
+    models: [doubao-seedream-4-5-251128]
+    model_ids: { doubao-seedream-4-5-251128: seedream-4-5-251128 }
+  - id: provisioned
+    protocol: ark
+    base_url: "${base}/api/v3"
+    api_key_env: ${endpointKey}
+    models: [doubao-seedream-4-0-250828]
+    model_ids: { doubao-seedream-4-0-250828: ep-20261201-abcde }
+`;
+  const sentBefore = { ...(emulator.stats.arkAccounts.byteplus?.models ?? {}) };
+  const good = await checkUpstreams(loadConfig(environment(yaml("KEY_EP"))));
+  assert.equal(good.ok, true, JSON.stringify(good.upstreams));
+  const text = formatCheck(good);
+  assert.match(text, /^ {2}ark-a {8}http:\/\/127\.0\.0\.1:\d+ +OK +credentials accepted; the deliberately invalid check request was refused as expected \(InvalidParameter\)/m);
+  assert.match(text, /^ {2}byteplus {5}http:\/\/127\.0\.0\.1:\d+ +OK +credentials accepted;/m);
+  assert.match(text, /^ {2}provisioned {2}http:\/\/127\.0\.0\.1:\d+ +OK +credentials accepted;/m);
+  assert.match(text, /^ {2}doubao-seedream-4-5-251128 +ark-a → byteplus$/m);
+  assert.deepEqual(good.probes["doubao-seedream-4-5-251128"], { "ark-a": { state: "live" }, byteplus: { state: "live" } }, "each account probes only the models it serves");
+  // BytePlus was asked with its own id, for the check and for the probe; never by the Volcengine one.
+  const sent = emulator.stats.arkAccounts.byteplus?.models ?? {};
+  assert.equal((sent["seedream-4-5-251128"] ?? 0) - (sentBefore["seedream-4-5-251128"] ?? 0), 2);
+  assert.equal(sent["doubao-seedream-4-5-251128"], undefined);
+  // One account with a key the upstream refuses: its line says DENIED, and the whole check is not OK.
+  const bad = await checkUpstreams(loadConfig(environment(yaml("KEY_WRONG"), { KEY_WRONG: "not-a-key-of-any-account" })));
+  assert.equal(bad.ok, false);
+  assert.deepEqual(bad.upstreams.map((line) => [line.provider, line.report.credentials]), [["ark-a", "accepted"], ["byteplus", "accepted"], ["provisioned", "rejected"]]);
+  assert.ok(!formatCheck(bad).includes("not-a-key-of-any-account"), "no secret in the report");
+});

@@ -14,7 +14,7 @@ import { createGateway, type Gateway } from "./runtime.js";
 import { TEST_KEY, type Json } from "./testing/harness.js";
 
 const root = mkdtempSync(join(tmpdir(), "doubao-accounts-"));
-const secrets = { KEY_A: "ark-account-a-0123456789", KEY_B: "ark-account-b-0123456789", KEY_C: "ark-account-c-0123456789", KEY_BP: "byteplus-key-0123456789", KEY_EP: "endpoint-key-0123456789" };
+const secrets = { KEY_A: "ark-account-a-0123456789", KEY_B: "ark-account-b-0123456789", KEY_C: "ark-account-c-0123456789", KEY_BP: "byteplus-key-0123456789", KEY_EP: "endpoint-key-0123456789", KEY_CAP: "capped-key-0123456789" };
 let emulator: Emulator;
 let base: string;
 const gateways: Gateway[] = [];
@@ -26,6 +26,7 @@ before(async () => {
       { name: "b", apiKey: secrets.KEY_B }, { name: "c", apiKey: secrets.KEY_C },
       { name: "byteplus", apiKey: secrets.KEY_BP, byteplus: true },
       { name: "endpoints", apiKey: secrets.KEY_EP, endpoints: { "ep-20261201-abcde": "doubao-seedream-4-0-250828" } },
+      { name: "capped", apiKey: secrets.KEY_CAP, imagesPerMinute: 3 },
     ],
   });
   base = await emulator.listen(0, "127.0.0.1");
@@ -52,10 +53,10 @@ const start = async (yaml: string) => {
   gateways.push(gateway);
   return gateway;
 };
-const generate = async (gateway: Gateway, model: string) => {
+const generate = async (gateway: Gateway, model: string, prompt = "a kite") => {
   const response = await gateway.app.inject({
     method: "POST", url: "/api/v3/images/generations", headers: { authorization: `Bearer ${TEST_KEY}`, "content-type": "application/json" },
-    payload: JSON.stringify({ model, prompt: "a kite", size: "2048x2048", response_format: "url", watermark: false }),
+    payload: JSON.stringify({ model, prompt, size: "2048x2048", response_format: "url", watermark: false }),
   });
   return { status: response.statusCode, json: response.json() as Json, provider: response.headers["x-gateway-provider"], text: response.body };
 };
@@ -179,4 +180,43 @@ upstreams:
   assert.equal(bad.ok, false);
   assert.deepEqual(bad.upstreams.map((line) => [line.provider, line.report.credentials]), [["ark-a", "accepted"], ["byteplus", "accepted"], ["provisioned", "rejected"]]);
   assert.ok(!formatCheck(bad).includes("not-a-key-of-any-account"), "no secret in the report");
+});
+
+test("an account at its rate limit (429) hands the call to another account at once, and rests for its Retry-After", async () => {
+  const gateway = await start(`
+upstreams:
+  - { id: first, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_A }
+  - { id: second, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_B }
+`);
+  const count = () => ({ first: emulator.stats.arkAccounts.default?.requests ?? 0, second: emulator.stats.arkAccounts.b?.requests ?? 0 });
+  const before = count();
+  const limited = await generate(gateway, "doubao-seedream-4-0-250828", "a gull [[fault:ark:ModelAccountIpmRateLimitExceeded*1,retry-after=30]]");
+  assert.equal(limited.status, 200, limited.text);
+  assert.equal(limited.provider, "second", "served by the other account");
+  // Weighted 1:1, the rotation would give "first" every other call; resting for 30 s, it is passed over.
+  const next = [];
+  for (let n = 0; n < 4; n += 1) next.push((await generate(gateway, "doubao-seedream-4-0-250828")).provider);
+  assert.deepEqual(next, ["second", "second", "second", "second"]);
+  const after = count();
+  assert.deepEqual({ first: after.first - before.first, second: after.second - before.second }, { first: 1, second: 5 }, "the 429 was not retried on the same account");
+});
+
+test("an account at its images-per-minute limit: the other serves, and no 429 reaches the client while it has room", async () => {
+  const gateway = await start(`
+upstreams:
+  - { id: capped, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_CAP }
+  - { id: roomy, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_C }
+`);
+  const count = () => ({ capped: emulator.stats.arkAccounts.capped?.requests ?? 0, roomy: emulator.stats.arkAccounts.c?.requests ?? 0 });
+  const before = count();
+  const providers = [];
+  for (let n = 0; n < 8; n += 1) {
+    const answer = await generate(gateway, "doubao-seedream-4-0-250828");
+    assert.equal(answer.status, 200, answer.text);
+    providers.push(answer.provider);
+  }
+  // Turn about until the capped account's fourth image in the minute: its 429 hands that call to the other, and it rests.
+  assert.deepEqual(providers, ["capped", "roomy", "capped", "roomy", "capped", "roomy", "roomy", "roomy"]);
+  const after = count();
+  assert.deepEqual({ capped: after.capped - before.capped, roomy: after.roomy - before.roomy }, { capped: 4, roomy: 5 });
 });

@@ -38,9 +38,11 @@ export interface EmulatorOptions {
   /**
    * More Ark accounts beside `arkApiKey`'s (named `default`), each with a key of its own: a BytePlus ModelArk account
    * (`byteplus`) knows its models only by BytePlus ids and answers a Volcengine id 404; `endpoints` are its custom
-   * inference endpoints (`ep-…` → the model each serves), any other `ep-` id a 404.
+   * inference endpoints (`ep-…` → the model each serves), any other `ep-` id a 404; `imagesPerMinute` caps the images
+   * asked of it in any 60 s (a group's `max_images` counts whole), past which it answers 429
+   * `ModelAccountIpmRateLimitExceeded` with `Retry-After`, as Ark does.
    */
-  arkAccounts?: ReadonlyArray<{ name: string; apiKey: string; byteplus?: boolean; endpoints?: Readonly<Record<string, string>> }>;
+  arkAccounts?: ReadonlyArray<{ name: string; apiKey: string; byteplus?: boolean; endpoints?: Readonly<Record<string, string>>; imagesPerMinute?: number }>;
   /** Allowed clock skew for `X-Date`, default 900 s (Volcengine's). */
   maxSkewSeconds?: number;
   now?: () => Date;
@@ -112,7 +114,9 @@ export function createEmulator(options: EmulatorOptions): Emulator {
   // A test double: closing it cuts every connection, idle or not (a slow fault may still hold one).
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: 32 * 1024 * 1024, forceCloseConnections: true });
   const stats: EmulatorStats = { imagesGenerated: 0, requests: 0, byApi: { ark: 0, visual: 0, "302": 0 }, aborted: 0, faultsInjected: 0, streamsOpened: 0, referenceImages: 0, arkAccounts: {} };
-  const arkAccounts = [{ name: "default", apiKey: options.arkApiKey, byteplus: false, endpoints: {} as Readonly<Record<string, string>> }, ...(options.arkAccounts ?? [])];
+  const arkAccounts: NonNullable<EmulatorOptions["arkAccounts"]> = [{ name: "default", apiKey: options.arkApiKey }, ...(options.arkAccounts ?? [])];
+  // Per account, when each image asked of it in the last minute was asked (its images-per-minute window).
+  const asked = new Map<string, number[]>();
   /** The Ark account whose key a request carries (compared in constant time), if any. */
   const arkAccountOf = (authorization: string) => {
     const given = Buffer.from(authorization);
@@ -437,6 +441,18 @@ export function createEmulator(options: EmulatorOptions): Emulator {
         if (!served) return notFound();
         body.model = served;
       }
+    }
+    if (account.imagesPerMinute !== undefined) {
+      const now = Date.now();
+      const window = (asked.get(account.name) ?? []).filter((at) => now - at < 60_000);
+      const group = body.sequential_image_generation_options as { max_images?: unknown } | undefined;
+      const images = body.sequential_image_generation === "auto" && typeof group?.max_images === "number" ? group.max_images : 1;
+      if (window.length + images > account.imagesPerMinute) {
+        asked.set(account.name, window);
+        const wait = Math.max(1, Math.ceil(((window[0] ?? now) + 60_000 - now) / 1000));
+        return reply.code(429).header("retry-after", String(wait)).send(arkErrorBody(429, "ModelAccountIpmRateLimitExceeded", "The request has exceeded the account's IPM rate limit for the model.", id));
+      }
+      asked.set(account.name, [...window, ...Array.from({ length: images }, () => now)]);
     }
     if (typeof body.model === "string" && inactive.has(body.model)) {
       return reply.code(404).send(arkErrorBody(404, "ModelNotOpen", `Your account has not activated the model service ${body.model}. Please activate it in the Ark console.`, id, "model"));

@@ -174,6 +174,8 @@ export class Resilience {
   private readonly random: () => number;
   private readonly observer: AttemptObserver | undefined;
   private readonly breakers = new Map<string, CircuitBreaker>();
+  /** Accounts resting after a rate limit (429) while another account of their protocol could serve: until when. */
+  private readonly resting = new Map<string, number>();
 
   constructor(options: ResilienceOptions = {}) {
     this.policy = Object.freeze({ ...DEFAULT_POLICY, ...options.policy });
@@ -222,9 +224,11 @@ export class Resilience {
   ): Promise<Outcome<T>> {
     const deadline = this.clock.now() + this.policy.deadlineMs;
     let last: GatewayError | undefined;
-    for (const route of routes) {
+    for (const [index, route] of routes.entries()) {
       const id = route.provider.id;
       const breaker = this.breaker(id);
+      // An account resting after its 429 is passed over while a route after it remains (it is tried when none does).
+      if ((this.resting.get(id) ?? 0) > this.clock.now() && index < routes.length - 1) continue;
       for (let number = 1; ; number += 1) {
         const remaining = deadline - this.clock.now();
         if (remaining <= 0) throw last ?? upstreamTimeout(route.provider.label);
@@ -251,6 +255,14 @@ export class Resilience {
           this.observer?.({ provider: id, outcome: kind, code: error.code, breaker: breaker.state });
           last = error;
           const retryAfterMs = error instanceof UpstreamError && error.upstreamRetryAfter !== undefined ? error.upstreamRetryAfter * 1000 : 0;
+          // An account at its rate limit while another account of the same protocol comes later: the call moves there at
+          // once, and this account rests for its Retry-After (a second without one) before it is chosen again.
+          const sibling = routes.slice(index + 1).some((other) => other.provider.protocol === route.provider.protocol);
+          if (kind === "transient" && error instanceof UpstreamError && error.upstreamStatus === 429 && sibling) {
+            this.resting.set(id, this.clock.now() + Math.max(retryAfterMs, 1_000));
+            log?.warn({ provider: id, model, attempt: number, status: error.status, code: error.code, kind, next: "another account", restingMs: Math.max(retryAfterMs, 1_000) }, `upstream attempt failed: ${error.message}`);
+            break;
+          }
           const delayMs = Math.max(this.backoff(number), retryAfterMs);
           const retry =
             kind === "transient" && number < this.policy.maxAttempts && retryAfterMs <= this.policy.maxDelayMs &&

@@ -10,7 +10,7 @@ import { createRouter } from "./providers/registry.js";
 import type { Provider, ProviderId } from "./providers/types.js";
 
 const fake = (id: ProviderId): Provider => ({
-  id, protocol: id, weight: 1, priority: 1, models: undefined, label: id, families: id === "302ai" ? ["ark", "visual"] : id === "ark" ? ["ark"] : ["visual"], origin: "http://127.0.0.1:1", drawsMarks: id !== "302ai",
+  id, protocol: id, weight: 1, priority: 1, models: undefined, limits: undefined, label: id, families: id === "302ai" ? ["ark", "visual"] : id === "ark" ? ["ark"] : ["visual"], origin: "http://127.0.0.1:1", drawsMarks: id !== "302ai",
   generate: () => Promise.reject(new Error("not called")),
   check: () => Promise.reject(new Error("not called")),
 });

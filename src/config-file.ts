@@ -13,7 +13,7 @@ import { aliasName, buildModelTable, DEFAULT_MODEL_TABLE, modelOverride, ModelTa
 import { KIND_FAMILY } from "./models/types.js";
 import type { ResiliencePolicy } from "./pipeline/resilience.js";
 import { DEFAULT_ROUTING, FAMILY_PROVIDERS, PROVIDER_IDS, type RoutingConfig } from "./providers/registry.js";
-import type { ProviderId } from "./providers/types.js";
+import type { AccountLimits, ProviderId } from "./providers/types.js";
 
 /** An upstream account as the file names it: its credentials by the names of environment variables (config.ts reads them). */
 export interface UpstreamAccountSpec {
@@ -31,6 +31,8 @@ export interface UpstreamAccountSpec {
   weight: number;
   priority: number;
   enabled: boolean;
+  /** Requests and images per minute, and requests at once, sent to it at most (across gateways on REDIS_URL). */
+  limits: AccountLimits | undefined;
 }
 
 export interface FileConfig {
@@ -67,6 +69,11 @@ const upstream = z.strictObject({
   weight: z.number().int().min(1).max(1000).optional(),
   priority: z.number().int().min(1).max(100).optional(),
   enabled: z.boolean().optional(),
+  limits: z.strictObject({
+    rpm: z.number().int().min(1).max(1_000_000).optional(),
+    ipm: z.number().int().min(1).max(1_000_000).optional(),
+    concurrency: z.number().int().min(1).max(100_000).optional(),
+  }).optional(),
 });
 
 const schema = z.strictObject({
@@ -154,7 +161,7 @@ export function parseConfigFile(text: string, name: string): FileConfig {
       path, id: account.id, protocol: account.protocol, baseUrl: account.base_url?.replace(/\/+$/, ""),
       env: wantsKey ? { apiKey: account.api_key_env as string } : { accessKeyId: account.access_key_env as string, secretAccessKey: account.secret_key_env as string },
       models: account.models?.map((model, modelIndex) => canonical(`models.${modelIndex}`, model)), modelIds,
-      weight: account.weight ?? 1, priority: account.priority ?? 1, enabled: account.enabled ?? true,
+      weight: account.weight ?? 1, priority: account.priority ?? 1, enabled: account.enabled ?? true, limits: account.limits,
     };
   });
 

@@ -5,7 +5,7 @@ import { ConfigFileError, DEFAULT_FILE_CONFIG, loadConfigFile, type FileConfig }
 import { isTimeZone } from "./accounts/clock.js";
 import { parseStorageUrl } from "./storage/s3.js";
 import type { SqliteSynchronous } from "./stores/sql/sqlite.js";
-import type { ProviderId } from "./providers/types.js";
+import type { AccountLimits, ProviderId } from "./providers/types.js";
 
 /** An upstream account of GATEWAY_CONFIG `upstreams:`, with its secrets. */
 export interface UpstreamAccount {
@@ -21,6 +21,7 @@ export interface UpstreamAccount {
   modelIds: Record<string, string>;
   weight: number;
   priority: number;
+  limits: AccountLimits | undefined;
 }
 
 const DEFAULT_BASE_URLS: Record<ProviderId, string> = {
@@ -219,7 +220,7 @@ export function loadConfig(environment: Environment = process.env): Config {
     const { env } = account;
     return {
       id: account.id, protocol: account.protocol, baseUrl: account.baseUrl ?? DEFAULT_BASE_URLS[account.protocol], models: account.models, modelIds: account.modelIds,
-      weight: account.weight, priority: account.priority,
+      weight: account.weight, priority: account.priority, limits: account.limits,
       ...(env.apiKey ? { apiKey: secret("api_key_env", env.apiKey) } : {}),
       ...(env.accessKeyId && env.secretAccessKey ? { accessKeyId: secret("access_key_env", env.accessKeyId), secretAccessKey: secret("secret_key_env", env.secretAccessKey) } : {}),
     };

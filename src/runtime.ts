@@ -87,7 +87,7 @@ export function upstreamProviders(config: Config, signingNow?: () => Date): Prov
   if (config.visual && !taken.has("visual")) providers.push(createVisualProvider({ ...config.visual, ...(signingNow ? { now: signingNow } : {}) }));
   if (config.api302 && !taken.has("302ai")) providers.push(createRelay302Provider(config.api302));
   for (const account of config.accounts) {
-    const placed = { id: account.id, weight: account.weight, priority: account.priority, ...(account.models ? { models: account.models } : {}) };
+    const placed = { id: account.id, weight: account.weight, priority: account.priority, ...(account.models ? { models: account.models } : {}), ...(account.limits ? { limits: account.limits } : {}) };
     if (account.protocol === "ark") providers.push(createArkProvider({ ...placed, apiKey: account.apiKey as string, baseUrl: account.baseUrl, modelIds: account.modelIds }));
     else if (account.protocol === "visual") {
       providers.push(createVisualProvider({
@@ -142,8 +142,11 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? false });
   const redisPrefix = options.redisPrefix ?? config.redisPrefix;
   const breakerSync = config.redisUrl ? await redisBreakerSync({ url: config.redisUrl, prefix: redisPrefix, timeouts: config.redisTimeouts }) : undefined;
+  // Keys' and accounts' rate and concurrency counters: shared through Redis, or this process's.
+  const limits = config.redisUrl ? await redisLimits({ url: config.redisUrl, prefix: redisPrefix, timeouts: config.redisTimeouts }) : undefined;
   const resilience = new Resilience({
     policy: config.file.policy, clock, ...(options.random ? { random: options.random } : {}), ...(breakerSync ? { sync: breakerSync } : {}),
+    ...(limits ? { accountLimits: limits } : {}),
     observer: ({ provider, outcome, code }) => metrics.upstreamAttempts.inc({ provider, outcome, code: code ?? "" }),
   });
 
@@ -154,7 +157,6 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
           ...(config.storage.endpoint ? { endpoint: config.storage.endpoint } : {}), ...(config.storage.credentials ? { credentials: config.storage.credentials } : {}),
         })
       : createFsStorage(join(config.dataDir, "files"));
-  const limits = config.redisUrl ? await redisLimits({ url: config.redisUrl, prefix: redisPrefix, timeouts: config.redisTimeouts }) : undefined;
   const now = options.now ?? Date.now;
   const startedAt = now();
   const instances = await createInstanceRegistry(database, config.instanceId, { staleMs: MISSED_BEATS * config.heartbeatMs, startedAt });

@@ -220,3 +220,23 @@ upstreams:
   const after = count();
   assert.deepEqual({ capped: after.capped - before.capped, roomy: after.roomy - before.roomy }, { capped: 4, roomy: 5 });
 });
+
+test("two gateways on Redis, one account limited to 30 images a minute: 30 images in the minute across both, not 60; then 503 with Retry-After", async () => {
+  const yaml = `
+upstreams:
+  - { id: metered, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_B, limits: { ipm: 30 } }
+`;
+  const redis = { REDIS_URL: "redis://127.0.0.1:6379/0", REDIS_PREFIX: `doubao-accounts-${process.pid}-${Date.now()}:` };
+  const one = await createGateway(loadConfig(environment(yaml, redis)));
+  gateways.push(one);
+  const two = await createGateway(loadConfig(environment(yaml, redis)));
+  gateways.push(two);
+  const before = emulator.stats.arkAccounts.b?.requests ?? 0;
+  const answers = await Promise.all(Array.from({ length: 40 }, (_, n) => generate(n % 2 ? two : one, "doubao-seedream-4-0-250828")));
+  const statuses = answers.map((answer) => answer.status);
+  assert.equal(statuses.filter((status) => status === 200).length, 30);
+  assert.equal(statuses.filter((status) => status === 503).length, 10);
+  assert.equal((emulator.stats.arkAccounts.b?.requests ?? 0) - before, 30, "the account was sent 30, across both gateways");
+  const refused = answers.find((answer) => answer.status === 503) as (typeof answers)[number];
+  assert.match(refused.json.error.message, /^Every upstream account that serves model doubao-seedream-4-0-250828 \(metered\) is at the limit the operator set for it; one has room in \d+ s\. Nothing was sent or charged; retry then\.$/);
+});

@@ -14,14 +14,14 @@ const WINDOW_MS = 60_000;
 export class RateWindow {
   private readonly hits = new Map<string, number[]>();
 
-  /** Takes a slot when fewer than `limit` requests were admitted in the last minute. */
-  take(key: string, limit: number, now: number): RateDecision {
+  /** Takes `count` slots when they fit under `limit` in the last minute (all or none). */
+  take(key: string, limit: number, now: number, count = 1): RateDecision {
     const recent = (this.hits.get(key) ?? []).filter((at) => at > now - WINDOW_MS);
-    if (recent.length >= limit) {
+    if (recent.length + count > limit) {
       this.hits.set(key, recent);
-      return { ok: false, retryAfter: Math.max(1, Math.ceil(((recent[0] as number) + WINDOW_MS - now) / 1000)) };
+      return { ok: false, retryAfter: Math.max(1, Math.ceil(((recent[0] ?? now) + WINDOW_MS - now) / 1000)) };
     }
-    recent.push(now);
+    for (let taken = 0; taken < count; taken += 1) recent.push(now);
     this.hits.set(key, recent);
     return { ok: true, retryAfter: 0 };
   }
@@ -48,8 +48,8 @@ export class ConcurrencyGate {
 
 /** Where rate and concurrency are counted: this process, or Redis shared by every gateway. */
 export interface SharedLimits {
-  /** Takes a slot in the key's last-minute window; refused when `limit` were taken. */
-  take(key: string, limit: number, now: number): Promise<RateDecision>;
+  /** Takes `count` (default 1) slots in the key's last-minute window, all or none; refused when they would pass `limit`. */
+  take(key: string, limit: number, now: number, count?: number): Promise<RateDecision>;
   /** A release function when fewer than `limit` of the key's requests are running, else undefined. */
   /** Takes a concurrency slot; resolves to its release (which resolves once the slot is free for every process), or undefined when the key is at its limit. */
   enter(key: string, limit: number): Promise<(() => void | Promise<void>) | undefined>;
@@ -62,7 +62,7 @@ export function memoryLimits(): SharedLimits {
   const rates = new RateWindow();
   const gate = new ConcurrencyGate();
   return {
-    take: async (key, limit, now) => rates.take(key, limit, now),
+    take: async (key, limit, now, count) => rates.take(key, limit, now, count),
     enter: async (key, limit) => gate.enter(key, limit),
   };
 }

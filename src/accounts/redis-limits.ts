@@ -11,16 +11,18 @@ import type { RateDecision, SharedLimits } from "./limits.js";
 
 const WINDOW_MS = 60_000;
 
-// KEYS[1] window; ARGV now, window, limit, member → {1, 0} taken, or {0, ms until the oldest leaves}
+// KEYS[1] window; ARGV now, window, limit, member, count → {1, 0} taken (count members), or {0, ms until the oldest leaves}
 const TAKE = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1] - ARGV[2])
 local count = redis.call('ZCARD', KEYS[1])
-if count < tonumber(ARGV[3]) then
-  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+local asked = tonumber(ARGV[5])
+if count + asked <= tonumber(ARGV[3]) then
+  for i = 1, asked do redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4] .. ':' .. i) end
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return {1, 0}
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if oldest[2] == nil then return {0, tonumber(ARGV[2])} end
 return {0, tonumber(oldest[2]) + ARGV[2] - ARGV[1]}`;
 
 // KEYS[1] leases; ARGV now, expiry, limit, lease id → 1 entered, 0 full
@@ -85,8 +87,8 @@ export async function redisLimits(options: RedisLimitsOptions): Promise<SharedLi
     sweeping.unref();
   };
   return {
-    async take(key, limit, now): Promise<RateDecision> {
-      const [ok, wait] = await run(() => redis.eval(TAKE, 1, `${prefix}rate:${key}`, now, WINDOW_MS, limit, `${now}:${randomUUID()}`) as Promise<[number, number]>);
+    async take(key, limit, now, count = 1): Promise<RateDecision> {
+      const [ok, wait] = await run(() => redis.eval(TAKE, 1, `${prefix}rate:${key}`, now, WINDOW_MS, limit, `${now}:${randomUUID()}`, count) as Promise<[number, number]>);
       return ok === 1 ? { ok: true, retryAfter: 0 } : { ok: false, retryAfter: Math.max(1, Math.ceil(wait / 1000)) };
     },
     async enter(key, limit) {

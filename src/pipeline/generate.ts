@@ -162,6 +162,9 @@ async function deliver(deps: PipelineDeps, checked: readonly CheckedImage[], job
   return checked.map(({ width, height, format }, index) => ({ url: `${deps.publicBaseUrl}/files/${keys[index] as string}`, b64: undefined, width, height, format }));
 }
 
+/** The most images a call may make: a group's `max_images` (15 when unset, Seedream's most), else one. */
+const imagesAsked = (call: ProviderCall) => (call.operation === "ark.seedream" && call.sequential === "auto" ? (call.maxImages ?? 15) : 1);
+
 export async function runGeneration(deps: PipelineDeps, job: GenerationJob): Promise<Generation> {
   const routes = deps.router.routesFor(job.model);
   const { call } = job;
@@ -184,7 +187,7 @@ export async function runGeneration(deps: PipelineDeps, job: GenerationJob): Pro
     // Every image is downloaded and checked before any is stored: a failed attempt leaves nothing behind.
     const checked = await Promise.all(result.images.map((image) => finishImage(deps, provider, image, job, mark, limits)));
     return { ...result, images: await deliver(deps, checked, job) };
-  }, job.signal, job.log, job.hooks?.beforeAttempt);
+  }, job.signal, job.log, job.hooks?.beforeAttempt, imagesAsked(call));
   const { images, upstreamRequestId, extras, errors, usage } = outcome.value;
   return { provider: outcome.route.provider, images, upstreamRequestId, extras, errors: errors ?? [], usage };
 }
@@ -213,7 +216,7 @@ export async function openStream(deps: PipelineDeps, job: GenerationJob & { call
     // The attempt's deadline bounds the wait for the answer, not the stream after it: the body lives as long as the client.
     const upstream = await provider.stream((mark ? withoutMark(job.call) : job.call) as ArkSeedreamCall, { signal: limits.signal, deadline: limits.deadline, delivery: "inline" });
     return { provider, upstream, mark };
-  }, job.signal, job.log, job.hooks?.beforeAttempt);
+  }, job.signal, job.log, job.hooks?.beforeAttempt, imagesAsked(job.call));
   const { provider, upstream, mark } = outcome.value;
   async function* delivered(): AsyncGenerator<DeliveredEvent> {
     for await (const event of upstream) {

@@ -18,7 +18,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { GatewayError } from "../errors.js";
 import type { Provider } from "../providers/types.js";
 import { isTimeout, type CallLimits } from "../providers/http.js";
-import { circuitOpen, upstreamTimeout, UpstreamError, type FailureKind } from "../providers/upstream-error.js";
+import { accountsFull, circuitOpen, upstreamTimeout, UpstreamError, type FailureKind } from "../providers/upstream-error.js";
+import { memoryLimits, type SharedLimits } from "../accounts/limits.js";
 
 export interface Clock {
   now(): number;
@@ -166,6 +167,8 @@ export interface ResilienceOptions {
   random?: () => number;
   /** Breaker state shared with the other gateways (REDIS_URL); each instance's own when absent. */
   sync?: BreakerSync;
+  /** Where accounts' rate and concurrency limits are counted (Redis when REDIS_URL is set, else this process). */
+  accountLimits?: SharedLimits;
 }
 
 export class Resilience {
@@ -176,12 +179,14 @@ export class Resilience {
   private readonly breakers = new Map<string, CircuitBreaker>();
   /** Accounts resting after a rate limit (429) while another account of their protocol could serve: until when. */
   private readonly resting = new Map<string, number>();
+  private readonly accountLimits: SharedLimits;
 
   constructor(options: ResilienceOptions = {}) {
     this.policy = Object.freeze({ ...DEFAULT_POLICY, ...options.policy });
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.observer = options.observer;
+    this.accountLimits = options.accountLimits ?? memoryLimits();
     this.sync = options.sync;
     this.sync?.subscribe((provider, change) => {
       if (change.state === "closed") return this.breaker(provider).adoptClosed();
@@ -209,6 +214,36 @@ export class Resilience {
   }
 
   /**
+   * Takes an account's room for one call of `images` images under its limits (requests and images per minute,
+   * concurrency), or says which is full and for how long. Limits that cannot be counted (Redis away) do not stop a
+   * call: the account's own 429 still would, and moves it on.
+   */
+  private async enterAccount(provider: Provider, images: number): Promise<{ release: () => unknown } | { full: number; limit: string }> {
+    const limits = provider.limits;
+    if (!limits) return { release: () => undefined };
+    const key = `account:${provider.id}`;
+    const now = this.clock.now();
+    try {
+      if (limits.rpm !== undefined) {
+        const rate = await this.accountLimits.take(`${key}:requests`, limits.rpm, now);
+        if (!rate.ok) return { full: rate.retryAfter, limit: "requests-per-minute" };
+      }
+      if (limits.ipm !== undefined) {
+        const rate = await this.accountLimits.take(`${key}:images`, limits.ipm, now, Math.min(images, limits.ipm));
+        if (!rate.ok) return { full: rate.retryAfter, limit: "images-per-minute" };
+      }
+      if (limits.concurrency !== undefined) {
+        const release = await this.accountLimits.enter(key, limits.concurrency);
+        if (!release) return { full: 1, limit: "concurrency" };
+        return { release };
+      }
+    } catch {
+      return { release: () => undefined };
+    }
+    return { release: () => undefined };
+  }
+
+  /**
    * Runs `attempt` on the model's routes in order until one succeeds, each with the request's `signal` and the
    * attempt's deadline (real time: the transport's timers are). Throws the failure that ends the request: a `request`
    * failure at once, else the last failure, or a 503 when every breaker was open.
@@ -221,9 +256,13 @@ export class Resilience {
     log?: AttemptLogger,
     /** Runs before every attempt and may end the request (a key revoked meanwhile); not the upstream's fault. */
     guard?: () => Promise<void>,
+    /** The most images the call may make, counted against an account's images-per-minute limit. */
+    images = 1,
   ): Promise<Outcome<T>> {
     const deadline = this.clock.now() + this.policy.deadlineMs;
     let last: GatewayError | undefined;
+    // The soonest an account passed over at its own limit has room again (seconds), when every route was.
+    let fullFor: number | undefined;
     for (const [index, route] of routes.entries()) {
       const id = route.provider.id;
       const breaker = this.breaker(id);
@@ -233,9 +272,18 @@ export class Resilience {
         const remaining = deadline - this.clock.now();
         if (remaining <= 0) throw last ?? upstreamTimeout(route.provider.label);
         await guard?.();
-        if (!breaker.tryAcquire(this.clock.now())) break;
+        const slot = await this.enterAccount(route.provider, images);
+        if ("full" in slot) {
+          fullFor = Math.min(fullFor ?? Number.POSITIVE_INFINITY, slot.full);
+          log?.warn({ provider: id, model, limit: slot.limit, next: index < routes.length - 1 ? "another account" : "none" }, `account ${id} is at its ${slot.limit} limit; not sent`);
+          break;
+        }
+        if (!breaker.tryAcquire(this.clock.now())) {
+          await slot.release();
+          break;
+        }
         try {
-          const value = await attempt(route, { signal, deadline: Date.now() + Math.min(route.timeoutMs, remaining) });
+          const value = await attempt(route, { signal, deadline: Date.now() + Math.min(route.timeoutMs, remaining) }).finally(() => slot.release());
           breaker.succeeded();
           this.observer?.({ provider: id, outcome: "ok", code: undefined, breaker: breaker.state });
           return { value, route };
@@ -277,6 +325,7 @@ export class Resilience {
       }
     }
     if (last) throw last;
+    if (fullFor !== undefined) throw accountsFull(model, routes.map((route) => route.provider.id), fullFor);
     const resting = routes.map((route) => this.breaker(route.provider.id).restingFor(this.clock.now()));
     throw circuitOpen(model, routes.map((route) => route.provider.id), Math.max(1, Math.min(...resting) / 1000));
   }

@@ -65,7 +65,7 @@ test("an upstream's result URL is downloaded from its own origin only", async ()
   });
   const url = ((await direct.json()) as { data: Array<{ url: string }> }).data[0]?.url as string;
   const urlProvider = (origin: string): Provider => ({
-    id: "ark", protocol: "ark", weight: 1, priority: 1, models: undefined, label: "fake", families: ["ark"], origin, drawsMarks: true,
+    id: "ark", protocol: "ark", weight: 1, priority: 1, models: undefined, limits: undefined, label: "fake", families: ["ark"], origin, drawsMarks: true,
     generate: async () => ({ images: [{ url, mediaType: "image/jpeg" }], upstreamRequestId: undefined, extras: undefined }),
     check: async () => ({ ok: true, reachable: true, credentials: "accepted", detail: "" }),
   });

@@ -164,11 +164,25 @@ export interface AccountPlacement {
   priority?: number;
   /** The models (canonical ids) it serves; every model of its protocol when absent. */
   models?: readonly string[];
+  /** What the gateway sends it at most, across every gateway sharing REDIS_URL; none when absent. */
+  limits?: AccountLimits;
+}
+
+export interface AccountLimits {
+  /** Requests in any 60 s. */
+  rpm?: number | undefined;
+  /** Images asked in any 60 s (a group's most images count whole). */
+  ipm?: number | undefined;
+  /** Requests in flight at once. */
+  concurrency?: number | undefined;
 }
 
 /** The placement of an account of `protocol`, its defaults filled in. */
-export function placement(protocol: ProviderId, options: AccountPlacement): Pick<Provider, "id" | "protocol" | "weight" | "priority" | "models"> {
-  return { id: options.id ?? protocol, protocol, weight: options.weight ?? 1, priority: options.priority ?? 1, models: options.models ? new Set(options.models) : undefined };
+export function placement(protocol: ProviderId, options: AccountPlacement): Pick<Provider, "id" | "protocol" | "weight" | "priority" | "models" | "limits"> {
+  return {
+    id: options.id ?? protocol, protocol, weight: options.weight ?? 1, priority: options.priority ?? 1, models: options.models ? new Set(options.models) : undefined,
+    limits: options.limits && Object.values(options.limits).some((limit) => limit !== undefined) ? options.limits : undefined,
+  };
 }
 
 /** What `doubao-gateway check` learns about one upstream without generating a paid image. */
@@ -192,6 +206,8 @@ export interface Provider {
   priority: number;
   /** The models (canonical ids) it serves; all of its families' when undefined. */
   models: ReadonlySet<string> | undefined;
+  /** Its rate and concurrency limits (resilience.ts passes over an account at one); none when undefined. */
+  limits: AccountLimits | undefined;
   /** What `x-gateway-provider` says: the id, or `emulator` when pointed at the emulator. */
   label: string;
   families: readonly ModelFamily[];

@@ -219,6 +219,16 @@ export function upstreamMalformed(provider: string, what: string): UpstreamError
 }
 
 /** Every provider of a model is resting after repeated failures (pipeline/resilience.ts). */
+/** 503 when every account that serves a model is at its own limit (GATEWAY_CONFIG `upstreams[].limits`). */
+export function accountsFull(model: string, accounts: readonly string[], retryAfterSeconds: number): UpstreamError {
+  const wait = Math.max(1, Math.ceil(retryAfterSeconds));
+  return new UpstreamError({
+    status: 503, code: "ServiceUnavailable", type: "upstream_error", errCode: ErrCode.noUpstream, kind: "transient", param: "model", retryAfter: wait,
+    message: `Every upstream account that serves model ${model} (${accounts.join(", ")}) is at the limit the operator set for it; one has room in ${wait} s. Nothing was sent or charged; retry then.`,
+    messageCn: `服务模型 ${model} 的上游账号均已达到运营方设定的限额，约 ${wait} 秒后有空余，本次请求未发送、未计费，请稍后重试。`,
+  });
+}
+
 export function circuitOpen(model: string, providers: readonly string[], retryAfterSeconds: number): UpstreamError {
   return new UpstreamError({
     status: 503, code: "ServiceUnavailable", type: "upstream_error", errCode: ErrCode.noUpstream, kind: "transient", param: "model",

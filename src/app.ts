@@ -18,6 +18,8 @@ import { registerIdempotency } from "./routes/idempotency.js";
 import { UpstreamError } from "./providers/upstream-error.js";
 import type { WebhookSender } from "./tasks/webhooks.js";
 import type { WebhookOutbox } from "./tasks/outbox.js";
+import { registerUpstreamRoutes, type LastFailures } from "./routes/upstreams.js";
+import type { UpstreamSwitches } from "./stores/upstream-switches.js";
 
 export interface AppDeps extends RouteDeps {
   keys: KeyStore;
@@ -35,6 +37,8 @@ export interface AppDeps extends RouteDeps {
   webhooks?: { sender: WebhookSender; outbox: WebhookOutbox; delaysMs?: readonly number[] };
   /** The longest a task claim can take to answer (the database's statement bound and a margin); default 10 s. */
   taskClaimBoundMs?: number;
+  /** `/admin/upstreams`: the accounts switched off at run time, and each one's last failure; the routes are absent without. */
+  upstreams?: { switches: UpstreamSwitches; lastFailures: LastFailures };
   fileTtlMs: number;
   /** `FILE_SERVING` (see routes/meta.ts). */
   fileServing?: "gateway" | "presigned";
@@ -64,6 +68,7 @@ const KNOWN_PATHS: Record<string, string> = {
   "/admin/keys": "GET, POST",
   "/admin/usage": "GET",
   "/admin/requests": "GET",
+  "/admin/upstreams": "GET",
   "/": "GET",
   "/health": "GET",
   "/ready": "GET",
@@ -279,6 +284,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   void app.register(async (scope) => registerEditRoutes(scope, deps));
   registerDrawingRoutes(app, deps);
   registerAccountRoutes(app, { keys: deps.keys, accounts: deps.accounts });
+  if (deps.upstreams) registerUpstreamRoutes(app, { router: deps.router, resilience: deps.resilience, ...deps.upstreams, now: deps.now ?? Date.now });
   if (deps.metrics) {
     const metrics = deps.metrics;
     app.get("/metrics", async (_request, reply) => {

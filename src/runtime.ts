@@ -31,10 +31,15 @@ import { createTaskStore, type TaskStore } from "./tasks/tasks.js";
 import { createWebhookSender } from "./tasks/webhooks.js";
 import { createWebhookOutbox } from "./tasks/outbox.js";
 import { createDurableWrites } from "./stores/durable.js";
+import { createUpstreamSwitches } from "./stores/upstream-switches.js";
+import type { LastFailures } from "./routes/upstreams.js";
 import { createIdempotencyStore } from "./stores/idempotency.js";
 import { IDEMPOTENCY_WINDOW_MS } from "./routes/idempotency.js";
 import { openMigrated } from "./stores/database.js";
 import type { SqlDatabase } from "./stores/sql/types.js";
+
+/** How often a gateway reads which upstream accounts are switched off (`/admin/upstreams`). */
+const SWITCHES_MS = 2_000;
 
 /** After how many missed heartbeats an instance's unfinished work is recovered by another. */
 const MISSED_BEATS = 3;
@@ -144,10 +149,14 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const breakerSync = config.redisUrl ? await redisBreakerSync({ url: config.redisUrl, prefix: redisPrefix, timeouts: config.redisTimeouts }) : undefined;
   // Keys' and accounts' rate and concurrency counters: shared through Redis, or this process's.
   const limits = config.redisUrl ? await redisLimits({ url: config.redisUrl, prefix: redisPrefix, timeouts: config.redisTimeouts }) : undefined;
+  const lastFailures: LastFailures = new Map();
   const resilience = new Resilience({
     policy: config.file.policy, clock, ...(options.random ? { random: options.random } : {}), ...(breakerSync ? { sync: breakerSync } : {}),
     ...(limits ? { accountLimits: limits } : {}),
-    observer: ({ provider, outcome, code }) => metrics.upstreamAttempts.inc({ provider, outcome, code: code ?? "" }),
+    observer: ({ provider, outcome, code }) => {
+      metrics.upstreamAttempts.inc({ provider, outcome, code: code ?? "" });
+      if (outcome !== "ok") lastFailures.set(provider, { outcome, code, at: Date.now() });
+    },
   });
 
   const storage: BlobStorage =
@@ -208,10 +217,17 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     return found;
   };
   const fileTtlMs = Math.round(config.fileTtlHours * 3600 * 1000);
+  // Accounts switched off at run time, read at start and every SWITCHES_MS: every gateway on the database follows.
+  const switches = createUpstreamSwitches(database);
+  const router = createRouter(providers, config.file.routing, config.file.models);
+  router.setDisabled(await switches.disabled());
+  const switchTimer = setInterval(() => void switches.disabled().then((ids) => router.setDisabled(ids), () => undefined), SWITCHES_MS);
+  switchTimer.unref();
   const outbox = createWebhookOutbox(database);
   const fetchPolicy: FetchPolicy = { allow: new AllowList(config.fetchAllow), ...options.fetchPolicy };
   const app = buildApp({
-    router: createRouter(providers, config.file.routing, config.file.models),
+    router,
+    upstreams: { switches, lastFailures },
     accounts,
     tasks,
     idempotency,
@@ -291,6 +307,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     async close() {
       clearInterval(timer);
       clearInterval(heartbeat);
+      clearInterval(switchTimer);
       await durable.close();
       // No new task is claimed; those running here finish (their results kept), as the requests in flight do.
       await app.close();

@@ -48,15 +48,15 @@ const environment = (yaml: string, extra: Record<string, string> = {}) => ({
   DATA_DIR: join(root, `data-${files + 1}`), GATEWAY_EMULATE: "0", GATEWAY_BOOTSTRAP_KEY: TEST_KEY, PUBLIC_BASE_URL: "http://gw.test", ...secrets, ...extra,
   GATEWAY_CONFIG: configFile(yaml),
 });
-const start = async (yaml: string) => {
-  const gateway = await createGateway(loadConfig(environment(yaml)));
+const start = async (yaml: string, extra: Record<string, string> = {}) => {
+  const gateway = await createGateway(loadConfig(environment(yaml, extra)));
   gateways.push(gateway);
   return gateway;
 };
-const generate = async (gateway: Gateway, model: string, prompt = "a kite") => {
+const generate = async (gateway: Gateway, model: string, prompt = "a kite", size = "2048x2048") => {
   const response = await gateway.app.inject({
     method: "POST", url: "/api/v3/images/generations", headers: { authorization: `Bearer ${TEST_KEY}`, "content-type": "application/json" },
-    payload: JSON.stringify({ model, prompt, size: "2048x2048", response_format: "url", watermark: false }),
+    payload: JSON.stringify({ model, prompt, size, response_format: "url", watermark: false }),
   });
   return { status: response.statusCode, json: response.json() as Json, provider: response.headers["x-gateway-provider"], text: response.body };
 };
@@ -67,13 +67,15 @@ upstreams:
   - { id: ark-a, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_A, weight: 1 }
   - { id: ark-b, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_B, weight: 1 }
   - { id: ark-c, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_C, weight: 2 }
-`);
+`, { RESULT_HOSTING: "upstream" });
   const before = { a: emulator.stats.arkAccounts.default?.requests ?? 0, b: emulator.stats.arkAccounts.b?.requests ?? 0, c: emulator.stats.arkAccounts.c?.requests ?? 0 };
   const providers: Record<string, number> = {};
-  for (let n = 0; n < 400; n += 1) {
-    const answer = await generate(gateway, "doubao-seedream-4-0-250828");
-    assert.equal(answer.status, 200, answer.text);
-    providers[String(answer.provider)] = (providers[String(answer.provider)] ?? 0) + 1;
+  // 8 at a time: the rotation is per call, whatever overlaps.
+  for (let n = 0; n < 400; n += 8) {
+    for (const answer of await Promise.all(Array.from({ length: 8 }, () => generate(gateway, "doubao-seedream-4-0-250828", "a kite", "1280x720")))) {
+      assert.equal(answer.status, 200, answer.text);
+      providers[String(answer.provider)] = (providers[String(answer.provider)] ?? 0) + 1;
+    }
   }
   const served = {
     a: (emulator.stats.arkAccounts.default?.requests ?? 0) - before.a, b: (emulator.stats.arkAccounts.b?.requests ?? 0) - before.b, c: (emulator.stats.arkAccounts.c?.requests ?? 0) - before.c,
@@ -239,4 +241,51 @@ upstreams:
   assert.equal((emulator.stats.arkAccounts.b?.requests ?? 0) - before, 30, "the account was sent 30, across both gateways");
   const refused = answers.find((answer) => answer.status === 503) as (typeof answers)[number];
   assert.match(refused.json.error.message, /^Every upstream account that serves model doubao-seedream-4-0-250828 \(metered\) is at the limit the operator set for it; one has room in \d+ s\. Nothing was sent or charged; retry then\.$/);
+});
+
+test("GET /admin/upstreams shows each account; one switched off on gateway A is passed over by gateway B too; all off is a 503 that says so", async () => {
+  const yaml = `
+upstreams:
+  - { id: left, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_A, weight: 3, limits: { rpm: 1000 } }
+  - { id: right, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_B }
+`;
+  const shared = { DATA_DIR: join(root, "switched") };
+  const a = await createGateway(loadConfig({ ...environment(yaml), ...shared, INSTANCE_ID: "gw-a" }));
+  gateways.push(a);
+  const b = await createGateway(loadConfig({ ...environment(yaml), ...shared, INSTANCE_ID: "gw-b" }));
+  gateways.push(b);
+  const admin = (gateway: Gateway, method: "GET" | "POST", url: string) => gateway.app.inject({ method, url, headers: { authorization: `Bearer ${TEST_KEY}` } });
+  const listed = await admin(a, "GET", "/admin/upstreams");
+  assert.equal(listed.statusCode, 200);
+  const rows = (listed.json() as Json).data as Json[];
+  assert.deepEqual(rows.map((row) => ({ ...row, origin: undefined })), [
+    { id: "left", protocol: "ark", label: "left", origin: undefined, enabled: true, weight: 3, priority: 1, models: null, limits: { rpm: 1000 }, breaker: "closed", resting_ms: 0, last_failure: null },
+    { id: "right", protocol: "ark", label: "right", origin: undefined, enabled: true, weight: 1, priority: 1, models: null, limits: null, breaker: "closed", resting_ms: 0, last_failure: null },
+  ]);
+  for (const secret of Object.values(secrets)) assert.ok(!listed.body.includes(secret));
+
+  const off = await admin(a, "POST", "/admin/upstreams/left/disable");
+  assert.equal(off.statusCode, 200);
+  assert.equal((off.json() as Json).enabled, false);
+  assert.equal((await generate(a, "doubao-seedream-4-0-250828")).provider, "right", "gateway A passes over it at once");
+  // Gateway B reads the switches every 2 s.
+  let seen = true;
+  for (let poll = 0; poll < 50 && seen; poll += 1) {
+    seen = (((await admin(b, "GET", "/admin/upstreams")).json() as Json).data as Json[])[0].enabled;
+    if (seen) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(seen, false, "gateway B follows");
+  const onB = [];
+  for (let n = 0; n < 4; n += 1) onB.push((await generate(b, "doubao-seedream-4-0-250828")).provider);
+  assert.deepEqual(onB, ["right", "right", "right", "right"], "weighted 3:1, yet never the account switched off");
+
+  await admin(a, "POST", "/admin/upstreams/right/disable");
+  const none = await generate(a, "doubao-seedream-4-0-250828");
+  assert.equal(none.status, 503);
+  assert.equal(none.json.error.message, "Every upstream account that serves model doubao-seedream-4-0-250828 (left, right) is switched off by the gateway's operator; nothing was sent or charged.");
+  await admin(a, "POST", "/admin/upstreams/left/enable");
+  assert.equal((await generate(a, "doubao-seedream-4-0-250828")).provider, "left");
+  const unknown = await admin(a, "POST", "/admin/upstreams/nowhere/disable");
+  assert.equal(unknown.statusCode, 404);
+  assert.equal((unknown.json() as Json).error.message, "No upstream account nowhere in this gateway's configuration; GET /admin/upstreams lists them.");
 });

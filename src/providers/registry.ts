@@ -7,6 +7,7 @@
  * (GATEWAY_CONFIG, config-file.ts) may list the providers of any model explicitly.
  */
 import { noUpstream } from "../errors.js";
+import { accountsSwitchedOff } from "./upstream-error.js";
 import { DEFAULT_MODEL_TABLE, type ModelTable } from "../models/table.js";
 import { KIND_FAMILY, type ModelEntry, type ModelFamily } from "../models/types.js";
 import type { Route } from "../pipeline/resilience.js";
@@ -57,6 +58,9 @@ export interface Router {
    */
   servable(): Array<{ entry: ModelEntry; provider: Provider }>;
   providers: readonly Provider[];
+  /** Accounts switched off at run time (`/admin/upstreams`): passed over by `routesFor` while another route remains. */
+  setDisabled(ids: ReadonlySet<string>): void;
+  readonly disabled: ReadonlySet<string>;
 }
 
 /**
@@ -118,15 +122,25 @@ export function createRouter(providers: readonly Provider[], routing: RoutingCon
     });
     table.set(entry.id, { routes, wanted: protocols, weighted });
   }
-  const first = (id: string) => table.get(id)?.routes[0]?.provider;
+  let disabled: ReadonlySet<string> = new Set();
+  const first = (id: string) => table.get(id)?.routes.find((route) => !disabled.has(route.provider.id))?.provider;
   return {
     models,
     providers,
     canonical: (name) => models.find(name)?.id ?? name,
     configured: (model) => (table.get(model)?.routes.length ?? 0) > 0,
+    setDisabled(ids) {
+      disabled = new Set(ids);
+    },
+    get disabled() {
+      return disabled;
+    },
     routesFor(model) {
       const entry = table.get(model);
-      if (entry && entry.routes.length > 0) return entry.weighted ? arranged(model, entry.routes) : entry.routes;
+      // Switched-off accounts drop out; a model whose every account is off is a 503 that says so.
+      const routes = entry && disabled.size > 0 ? entry.routes.filter((route) => !disabled.has(route.provider.id)) : entry?.routes;
+      if (entry && routes && routes.length > 0) return entry.weighted ? arranged(model, routes) : routes;
+      if (entry && entry.routes.length > 0) throw accountsSwitchedOff(model, entry.routes.map((route) => route.provider.id));
       const toSet = (entry?.wanted ?? []).map((id) => PROVIDER_ENV[id]).join(", or ");
       throw noUpstream(model, toSet || "a provider for it in GATEWAY_CONFIG");
     },

@@ -219,6 +219,15 @@ export function upstreamMalformed(provider: string, what: string): UpstreamError
 }
 
 /** Every provider of a model is resting after repeated failures (pipeline/resilience.ts). */
+/** 503 when every account that serves a model was switched off by an operator (`POST /admin/upstreams/{id}/disable`). */
+export function accountsSwitchedOff(model: string, accounts: readonly string[]): UpstreamError {
+  return new UpstreamError({
+    status: 503, code: "ServiceUnavailable", type: "upstream_error", errCode: ErrCode.noUpstream, kind: "provider", param: "model",
+    message: `Every upstream account that serves model ${model} (${accounts.join(", ")}) is switched off by the gateway's operator; nothing was sent or charged.`,
+    messageCn: `服务模型 ${model} 的上游账号均已被运营方停用，本次请求未发送、未计费。`,
+  });
+}
+
 /** 503 when every account that serves a model is at its own limit (GATEWAY_CONFIG `upstreams[].limits`). */
 export function accountsFull(model: string, accounts: readonly string[], retryAfterSeconds: number): UpstreamError {
   const wait = Math.max(1, Math.ceil(retryAfterSeconds));

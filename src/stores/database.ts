@@ -10,6 +10,7 @@ import { migrateOutbox } from "../tasks/outbox.js";
 import { migrateIdempotency } from "./idempotency.js";
 import { migrateInstances } from "./instances.js";
 import { migrateKeys } from "./keys.js";
+import { migrateUpstreamSwitches } from "./upstream-switches.js";
 import { createSqliteDatabase, sqliteFileIn, type SqliteSynchronous } from "./sql/sqlite.js";
 import type { SqlDatabase } from "./sql/types.js";
 import type { PostgresTimeouts } from "./sql/postgres.js";
@@ -44,6 +45,7 @@ export async function migrate(database: SqlDatabase): Promise<void> {
     await migrateOutbox(tx);
     await migrateIdempotency(tx);
     await migrateInstances(tx);
+    await migrateUpstreamSwitches(tx);
   });
 }
 

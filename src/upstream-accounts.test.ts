@@ -93,9 +93,8 @@ upstreams:
   for (const secret of Object.values(secrets)) for (const text of seen) assert.ok(!text.includes(secret), "no secret in an answer");
 });
 
-test("a BytePlus account is sent BytePlus ids, an endpoint account its ep- id; the client's answer keeps its own model id", async () => {
-  const gateway = await start(`
-upstreams:
+/** A BytePlus ModelArk account serving 4.5 by its BytePlus id, and a custom-endpoint account serving 4.0 (its key in `endpointKey`). */
+const byteplusAndEndpoint = (endpointKey = "KEY_EP") => `
   - id: byteplus
     protocol: ark
     base_url: "${base}/api/v3"
@@ -105,10 +104,14 @@ upstreams:
   - id: provisioned
     protocol: ark
     base_url: "${base}/api/v3"
-    api_key_env: KEY_EP
+    api_key_env: ${endpointKey}
     models: [doubao-seedream-4-0-250828]
     model_ids: { doubao-seedream-4-0-250828: ep-20261201-abcde }
-`);
+`;
+
+test("a BytePlus account is sent BytePlus ids, an endpoint account its ep- id; the client's answer keeps its own model id", async () => {
+  const gateway = await start(`
+upstreams:${byteplusAndEndpoint()}`);
   const plus = await generate(gateway, "doubao-seedream-4-5-251128");
   assert.equal(plus.status, 200, plus.text);
   assert.equal(plus.provider, "byteplus");
@@ -150,20 +153,7 @@ test("a file that names a missing variable, an unknown model, an id twice or a s
 test("check: one line per account, each probed with a model it serves by its own id; OK overall only when every account is", async () => {
   const yaml = (endpointKey: string) => `
 upstreams:
-  - { id: ark-a, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_A }
-  - id: byteplus
-    protocol: ark
-    base_url: "${base}/api/v3"
-    api_key_env: KEY_BP
-    models: [doubao-seedream-4-5-251128]
-    model_ids: { doubao-seedream-4-5-251128: seedream-4-5-251128 }
-  - id: provisioned
-    protocol: ark
-    base_url: "${base}/api/v3"
-    api_key_env: ${endpointKey}
-    models: [doubao-seedream-4-0-250828]
-    model_ids: { doubao-seedream-4-0-250828: ep-20261201-abcde }
-`;
+  - { id: ark-a, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_A }${byteplusAndEndpoint(endpointKey)}`;
   const sentBefore = { ...(emulator.stats.arkAccounts.byteplus?.models ?? {}) };
   const good = await checkUpstreams(loadConfig(environment(yaml("KEY_EP"))));
   assert.equal(good.ok, true, JSON.stringify(good.upstreams));

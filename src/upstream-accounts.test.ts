@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { after, before, test } from "node:test";
 import { checkUpstreams, formatCheck } from "./check.js";
 import { ConfigError, loadConfig } from "./config.js";
@@ -278,4 +279,31 @@ upstreams:
   const unknown = await admin(a, "POST", "/admin/upstreams/nowhere/disable");
   assert.equal(unknown.statusCode, 404);
   assert.equal((unknown.json() as Json).error.message, "No upstream account nowhere in this gateway's configuration; GET /admin/upstreams lists them.");
+});
+
+test("no account's secret in any log line, metric or admin view — a 401 account, a 429 and a refused check included", async () => {
+  const lines: string[] = [];
+  const stream = new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(chunk.toString()), done()) });
+  const yaml = `
+upstreams:
+  - { id: wrong, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_WRONG }
+  - { id: fine, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_C }
+`;
+  const wrongKey = "sk-wrong-account-key-0123456789";
+  const gateway = await createGateway(loadConfig(environment(yaml, { KEY_WRONG: wrongKey })), { logger: { level: "trace", stream } });
+  gateways.push(gateway);
+  // The wrong account answers 401: taken out for that call, the other serves; its failure is logged by account id.
+  const served = await generate(gateway, "doubao-seedream-4-0-250828");
+  assert.equal(served.status, 200, served.text);
+  assert.equal(served.provider, "fine");
+  await generate(gateway, "doubao-seedream-4-0-250828", "[[fault:ark:ModelAccountIpmRateLimitExceeded*1,retry-after=2]] a tern");
+  const views = await Promise.all(["/admin/upstreams", "/admin/requests", "/metrics", "/ready", "/health", "/v1/models"].map(async (url) =>
+    (await gateway.app.inject({ method: "GET", url, headers: { authorization: `Bearer ${TEST_KEY}` } })).body));
+  const upstreams = JSON.parse(views[0] as string) as Json;
+  assert.equal(upstreams.data.find((row: Json) => row.id === "wrong").last_failure.code, "AuthenticationError", "the operator sees which account failed, and why");
+  assert.ok(lines.some((line) => /"provider":"wrong".*AuthenticationError/.test(line)), "the log names the account that was refused");
+  const report = formatCheck(await checkUpstreams(loadConfig(environment(yaml, { KEY_WRONG: wrongKey }))));
+  for (const secret of [...Object.values(secrets), wrongKey]) {
+    for (const [index, text] of [...lines, ...views, report].entries()) assert.ok(!text.includes(secret), `secret in output ${index}`);
+  }
 });

@@ -168,8 +168,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
       : createFsStorage(join(config.dataDir, "files"));
   const now = options.now ?? Date.now;
   const startedAt = now();
-  const instances = await createInstanceRegistry(database, config.instanceId, { staleMs: MISSED_BEATS * config.heartbeatMs, startedAt });
   const staleMs = MISSED_BEATS * config.heartbeatMs;
+  const instances = await createInstanceRegistry(database, config.instanceId, { staleMs, startedAt });
   // Since when this gateway has reached the database without a break (undefined while it cannot). A neighbour's silence
   // proves it dead only when this gateway could have heard it for the whole window: after an outage every gateway's
   // heartbeat is old, and taking a live neighbour for dead would undo the requests it is about to answer.

@@ -171,6 +171,11 @@ export interface ResilienceOptions {
   accountLimits?: SharedLimits;
 }
 
+/** An account's room for one call (released when the attempt ends), or which of its limits is full and for how long (s). */
+type AccountSlot = { release: () => unknown } | { full: number; limit: string };
+/** The slot of an account with no limits (or none that can be counted now): nothing to release. */
+const NO_SLOT: AccountSlot = { release: () => undefined };
+
 export class Resilience {
   readonly policy: ResiliencePolicy;
   private readonly clock: Clock;
@@ -218,9 +223,9 @@ export class Resilience {
    * concurrency), or says which is full and for how long. Limits that cannot be counted (Redis away) do not stop a
    * call: the account's own 429 still would, and moves it on.
    */
-  private async enterAccount(provider: Provider, images: number): Promise<{ release: () => unknown } | { full: number; limit: string }> {
+  private async enterAccount(provider: Provider, images: number): Promise<AccountSlot> {
     const limits = provider.limits;
-    if (!limits) return { release: () => undefined };
+    if (!limits) return NO_SLOT;
     const key = `account:${provider.id}`;
     const now = this.clock.now();
     try {
@@ -238,9 +243,9 @@ export class Resilience {
         return { release };
       }
     } catch {
-      return { release: () => undefined };
+      return NO_SLOT;
     }
-    return { release: () => undefined };
+    return NO_SLOT;
   }
 
   /**
@@ -272,7 +277,8 @@ export class Resilience {
         const remaining = deadline - this.clock.now();
         if (remaining <= 0) throw last ?? upstreamTimeout(route.provider.label);
         await guard?.();
-        const slot = await this.enterAccount(route.provider, images);
+        // An account without limits (the usual case) costs the attempt nothing here.
+        const slot = route.provider.limits ? await this.enterAccount(route.provider, images) : NO_SLOT;
         if ("full" in slot) {
           fullFor = Math.min(fullFor ?? Number.POSITIVE_INFINITY, slot.full);
           log?.warn({ provider: id, model, limit: slot.limit, next: index < routes.length - 1 ? "another account" : "none" }, `account ${id} is at its ${slot.limit} limit; not sent`);
@@ -283,7 +289,8 @@ export class Resilience {
           break;
         }
         try {
-          const value = await attempt(route, { signal, deadline: Date.now() + Math.min(route.timeoutMs, remaining) }).finally(() => slot.release());
+          const attempted = attempt(route, { signal, deadline: Date.now() + Math.min(route.timeoutMs, remaining) });
+          const value = await (slot === NO_SLOT ? attempted : attempted.finally(() => slot.release()));
           breaker.succeeded();
           this.observer?.({ provider: id, outcome: "ok", code: undefined, breaker: breaker.state });
           return { value, route };

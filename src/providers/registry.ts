@@ -85,6 +85,9 @@ export function weightedRotation(): (runKey: string, run: readonly Route[]) => R
   };
 }
 
+/** Whether two routes are accounts of one run: the same protocol and priority, rotated by weight among themselves. */
+const sameRun = (a: Route | undefined, b: Route | undefined) => a !== undefined && b !== undefined && a.provider.protocol === b.provider.protocol && a.provider.priority === b.provider.priority;
+
 export function createRouter(providers: readonly Provider[], routing: RoutingConfig = DEFAULT_ROUTING, models: ModelTable = DEFAULT_MODEL_TABLE): Router {
   const rotate = weightedRotation();
   /** The routes with each run of one protocol and priority rotated by weight (see weightedRotation). */
@@ -93,7 +96,7 @@ export function createRouter(providers: readonly Provider[], routing: RoutingCon
     for (let start = 0; start < routes.length; ) {
       const head = routes[start] as Route;
       let end = start + 1;
-      while (end < routes.length && routes[end]?.provider.protocol === head.provider.protocol && routes[end]?.provider.priority === head.provider.priority) end += 1;
+      while (end < routes.length && sameRun(routes[end], head)) end += 1;
       ordered.push(...(end - start > 1 ? rotate(`${model}:${start}`, routes.slice(start, end)) : [head]));
       start = end;
     }
@@ -115,7 +118,7 @@ export function createRouter(providers: readonly Provider[], routing: RoutingCon
         .map((provider) => ({ provider, timeoutMs: timeoutMs ?? routing.attemptTimeoutMs }));
     });
     // Only a model two accounts of one protocol and priority serve is ordered per request.
-    const weighted = routes.some((route, index) => index > 0 && routes[index - 1]?.provider.protocol === route.provider.protocol && routes[index - 1]?.provider.priority === route.provider.priority);
+    const weighted = routes.some((route, index) => index > 0 && sameRun(routes[index - 1], route));
     const protocols = wanted.flatMap(({ provider: name }) => {
       const protocol = byId.get(name)?.protocol ?? name;
       return (PROVIDER_IDS as readonly string[]).includes(protocol) ? [protocol as ProviderId] : [];

@@ -10,7 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandle
 import { ErrCode, GatewayError, invalidParameter, invalidRequest, isPartUnavailable, renderError } from "../errors.js";
 import { newRequestId } from "../request-id.js";
 import type { DurableWrites } from "../stores/durable.js";
-import { createWebhookDispatcher, type WebhookOutbox } from "../tasks/outbox.js";
+import { createWebhookDispatcher, type AttemptOutcome, type WebhookOutbox } from "../tasks/outbox.js";
 import type { TaskResult, TaskStore } from "../tasks/tasks.js";
 import { createTaskWorker, FINISH_WRITE } from "../tasks/worker.js";
 import type { WebhookSender } from "../tasks/webhooks.js";
@@ -157,12 +157,12 @@ export function registerAsync(app: FastifyInstance, deps: AsyncDeps): void {
   });
   const { webhooks, webhookSecret } = deps;
   if (webhooks) {
-    deps.durable.register(ATTEMPT_WRITE, (id, payload) => webhooks.outbox.attempted(id, deps.instanceId, payload as { delivered: boolean; nextAt: number | null; failure?: string }));
+    deps.durable.register(ATTEMPT_WRITE, (id, payload) => webhooks.outbox.attempted(id, deps.instanceId, payload as unknown as AttemptOutcome));
   }
   const dispatcher = webhooks && webhookSecret
     ? createWebhookDispatcher({
         outbox: webhooks.outbox, sender: webhooks.sender, secretOf: webhookSecret, instanceId: deps.instanceId, now: deps.now,
-        record: async (taskId, outcome) => void (await deps.durable.perform(ATTEMPT_WRITE, taskId, outcome)), held: (taskId) => deps.durable.holds(taskId),
+        record: async (taskId, outcome) => void (await deps.durable.perform(ATTEMPT_WRITE, taskId, { ...outcome })), held: (taskId) => deps.durable.holds(taskId),
         ...(webhooks.delaysMs ? { delaysMs: webhooks.delaysMs } : {}), ...(deps.pollMs !== undefined ? { pollMs: deps.pollMs } : {}),
         log: { warn: (object, message) => app.log.warn(object, message) },
       })

@@ -45,11 +45,12 @@ const conflict = (message: string, messageCn: string, retryAfter?: number) =>
   new GatewayError({ status: 409, code: "IdempotencyConflict", param: "Idempotency-Key", type: "invalid_request_error", errCode: ErrCode.invalidRequest, message, messageCn, ...(retryAfter ? { retryAfter } : {}) });
 
 export function registerIdempotency(app: FastifyInstance, deps: IdempotencyDeps): void {
-  // The id of a claim is its key's id and the client's key, which holds no newline.
+  // The id of a claim's journalled writes: its key's id and the client's key, which holds no newline.
+  const claimId = (keyId: string, idempotencyKey: string) => `${keyId}\n${idempotencyKey}`;
   const split = (id: string) => id.split("\n") as [string, string];
   deps.durable.register(FINISH_WRITE, (id, payload) => deps.store.finish(...split(id), payload as unknown as IdempotentAnswer));
   deps.durable.register(RELEASE_WRITE, (id) => deps.store.release(...split(id)));
-  const release = (keyId: string, idempotencyKey: string) => deps.durable.perform(RELEASE_WRITE, `${keyId}\n${idempotencyKey}`, {});
+  const release = (keyId: string, idempotencyKey: string) => deps.durable.perform(RELEASE_WRITE, claimId(keyId, idempotencyKey), {});
   // After the auth hook: only a valid key's requests are remembered, per key; only those that carry the header.
   app.addHook("onRequest", onAsyncRoutePost((request) => request.headers[HEADER] !== undefined, (request, reply) => remembered(request, reply)));
   const remembered = async (request: FastifyRequest, reply: FastifyReply) => {
@@ -117,7 +118,7 @@ export function registerIdempotency(app: FastifyInstance, deps: IdempotencyDeps)
     // A 5xx or a 429 is not an answer to keep: the same request should run again when retried.
     // Either write waits for the database if it must: the answer made (and charged) goes to the client now.
     if (response.statusCode >= 500 || response.statusCode === 429) await release(key.id, idempotencyKey);
-    else await deps.durable.perform(FINISH_WRITE, `${key.id}\n${idempotencyKey}`, { statusCode: response.statusCode, contentType, headers: kept, body: response.body });
+    else await deps.durable.perform(FINISH_WRITE, claimId(key.id, idempotencyKey), { statusCode: response.statusCode, contentType, headers: kept, body: response.body });
     for (const [name, value] of Object.entries(kept)) reply.header(name, value);
     return reply.code(response.statusCode).type(contentType).send(response.body);
   };

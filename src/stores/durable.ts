@@ -3,7 +3,7 @@
  * went out, the release of one that failed, the finish of a task. `perform` runs the write at once; when a shared part
  * is unavailable (`isPartUnavailable`: PostgreSQL, S3 or Redis past its bound) it is journalled instead — appended to
  * a file under DATA_DIR and synced before `perform` resolves — and retried every `retryMs` until it succeeds. A process
- * that dies with writes still journalled replays them when it starts again (`replay`, before its crash recovery, so
+ * that dies with writes still journalled replays them when it starts again (`retry`, before its crash recovery, so
  * that recovery never undoes what a client was given). Every write kind's handler is idempotent: a write that
  * succeeded but whose reply was lost runs again harmlessly, and reads the row back to learn what happened.
  */
@@ -107,7 +107,7 @@ export function createDurableWrites(options: DurableOptions = {}): DurableWrites
     }
   };
 
-  const retry = async (): Promise<number> => {
+  const retryAll = async (): Promise<number> => {
     for (const [key, entry] of [...waiting]) {
       if (await attempt(entry)) {
         waiting.delete(key);
@@ -117,6 +117,8 @@ export function createDurableWrites(options: DurableOptions = {}): DurableWrites
     if (waiting.size === 0 && file) rewrite();
     return waiting.size;
   };
+  // One pass at a time: a call while one runs shares it.
+  const retry = () => (retrying ??= retryAll().finally(() => (retrying = undefined)));
 
   return {
     register(kind, handler) {
@@ -141,11 +143,11 @@ export function createDurableWrites(options: DurableOptions = {}): DurableWrites
     get size() {
       return waiting.size;
     },
-    retry: () => (retrying ??= retry().finally(() => (retrying = undefined))),
+    retry,
     start() {
       if (timer) return;
       timer = setInterval(() => {
-        if (waiting.size > 0) void (retrying ??= retry().finally(() => (retrying = undefined))).catch(() => undefined);
+        if (waiting.size > 0) void retry().catch(() => undefined);
       }, options.retryMs ?? 1_000);
       timer.unref();
     },

@@ -35,6 +35,13 @@ export const OUTBOX_INSERT = `INSERT INTO webhook_outbox (task_id, key_id, url, 
   SELECT id, key_id, webhook_url, ?, 'due', 0, ?, ? FROM tasks WHERE id = ? AND state <> 'done' AND webhook_url IS NOT NULL
   ON CONFLICT (task_id) DO NOTHING`;
 
+/** One delivery attempt's outcome: delivered, or due again at `nextAt`, or (null) given up. */
+export interface AttemptOutcome {
+  delivered: boolean;
+  nextAt: number | null;
+  failure?: string;
+}
+
 export interface OutboxMessage {
   taskId: string;
   keyId: string;
@@ -47,7 +54,7 @@ export interface WebhookOutbox {
   /** The message due longest, claimed by `instanceId` until `now + leaseMs`; undefined when none is due. */
   claim(instanceId: string, now: number, leaseMs: number): Promise<OutboxMessage | undefined>;
   /** Records one attempt: delivered, or due again at `nextAt`, or (null) given up. */
-  attempted(taskId: string, instanceId: string, outcome: { delivered: boolean; nextAt: number | null; failure?: string }): Promise<void>;
+  attempted(taskId: string, instanceId: string, outcome: AttemptOutcome): Promise<void>;
   get(taskId: string): Promise<{ state: string; attempts: number; last_error: string | null } | undefined>;
   /**
    * Frees the claims `instanceId` holds, but those `keep` names (being sent, or their outcome waiting to be written): a
@@ -110,7 +117,7 @@ export interface WebhookDispatcherOptions {
    * Records an attempt's outcome (default: straight to the outbox). The routes pass one that journals it while the
    * database is away, so that a claim is freed when it is back rather than when its lease ends.
    */
-  record?: (taskId: string, outcome: { delivered: boolean; nextAt: number | null; failure?: string }) => Promise<void>;
+  record?: (taskId: string, outcome: AttemptOutcome) => Promise<void>;
   /** Whether an outcome about a message is waiting to be written (its claim is not an orphan). */
   held?: (taskId: string) => boolean;
 }

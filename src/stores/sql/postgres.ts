@@ -142,20 +142,24 @@ export async function createPostgresDatabase(options: PostgresOptions): Promise<
   pool.on("error", () => undefined);
   if (schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
   const guarded = outageGuard();
-  const runnerOf = (client: pg.Pool | pg.PoolClient): SqlRunner => ({
-    dialect: "postgres",
-    all: async <T>(sql: string, parameters: readonly SqlValue[] = []) => (await guarded(() => client.query(numbered(sql), parameters as SqlValue[]))).rows as T[],
-    get: async <T>(sql: string, parameters: readonly SqlValue[] = []) => (await guarded(() => client.query(numbered(sql), parameters as SqlValue[]))).rows[0] as T | undefined,
-    run: async (sql, parameters = []) => (await guarded(() => client.query(numbered(sql), parameters as SqlValue[]))).rowCount ?? 0,
-    lock: async (name) => void (await guarded(() => client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [name]))),
-    exec: async (ddl) => void (await guarded(() => client.query(ddlOf(ddl)))),
-    columns: async (table) =>
-      new Set(
-        (await guarded(() => client.query<{ column_name: string }>("SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1", [table]))).rows.map(
-          (row) => row.column_name,
+  const runnerOf = (client: pg.Pool | pg.PoolClient): SqlRunner => {
+    // Every statement through the outage guard, its placeholders numbered.
+    const query = <R extends pg.QueryResultRow>(sql: string, parameters: readonly SqlValue[] = []) => guarded(() => client.query<R>(numbered(sql), parameters as SqlValue[]));
+    return {
+      dialect: "postgres",
+      all: async <T>(sql: string, parameters?: readonly SqlValue[]) => (await query(sql, parameters)).rows as T[],
+      get: async <T>(sql: string, parameters?: readonly SqlValue[]) => (await query(sql, parameters)).rows[0] as T | undefined,
+      run: async (sql, parameters) => (await query(sql, parameters)).rowCount ?? 0,
+      lock: async (name) => void (await query("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [name])),
+      exec: async (ddl) => void (await guarded(() => client.query(ddlOf(ddl)))),
+      columns: async (table) =>
+        new Set(
+          (await query<{ column_name: string }>("SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ?", [table])).rows.map(
+            (row) => row.column_name,
+          ),
         ),
-      ),
-  });
+    };
+  };
   const shared = runnerOf(pool);
   const transaction: SqlDatabase["transaction"] = async (work) => {
     const client = await guarded(() => pool.connect());

@@ -88,6 +88,8 @@ const schema = z.strictObject({
     failure_threshold: z.number().int().min(1).max(1000).optional(),
     cooldown_ms: milliseconds(3_600_000).optional(),
   }).optional(),
+  /** How long a call waits, at most, when every account of its model is at its own limit (0: 503 at once). */
+  limit_wait_ms: z.number().int().min(0).max(60_000).optional(),
   aliases: z.record(aliasName, z.string()).optional(),
   /** The model of a `/v1/images/generations` request without `model` (an id or alias); default Seedream 4.5. */
   default_model: z.string().min(1).optional(),
@@ -189,6 +191,7 @@ export function parseConfigFile(text: string, name: string): FileConfig {
   if (file.retry?.max_delay_ms !== undefined) policy.maxDelayMs = file.retry.max_delay_ms;
   if (file.breaker?.failure_threshold !== undefined) policy.failureThreshold = file.breaker.failure_threshold;
   if (file.breaker?.cooldown_ms !== undefined) policy.cooldownMs = file.breaker.cooldown_ms;
+  if (file.limit_wait_ms !== undefined) policy.limitWaitMs = file.limit_wait_ms;
   return {
     routing: { attemptTimeoutMs: file.attempt_timeout_ms ?? DEFAULT_ROUTING.attemptTimeoutMs, models: routes },
     upstreams,

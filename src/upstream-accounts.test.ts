@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { checkUpstreams, formatCheck } from "./check.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createEmulator, type Emulator } from "./emulator/server.js";
@@ -59,7 +60,7 @@ const generate = async (gateway: Gateway, model: string, prompt = "a kite", size
     method: "POST", url: "/api/v3/images/generations", headers: { authorization: `Bearer ${TEST_KEY}`, "content-type": "application/json" },
     payload: JSON.stringify({ model, prompt, size, response_format: "url", watermark: false }),
   });
-  return { status: response.statusCode, json: response.json() as Json, provider: response.headers["x-gateway-provider"], text: response.body };
+  return { status: response.statusCode, json: response.json() as Json, provider: response.headers["x-gateway-provider"], headers: response.headers, text: response.body };
 };
 
 test("three Ark accounts weighted 1:1:2 share 400 requests by their weights; the ledger names the account that served each", async () => {
@@ -212,6 +213,51 @@ upstreams:
   assert.deepEqual(providers, ["capped", "roomy", "capped", "roomy", "capped", "roomy", "roomy", "roomy"]);
   const after = count();
   assert.deepEqual({ capped: after.capped - before.capped, roomy: after.roomy - before.roomy }, { capped: 4, roomy: 5 });
+});
+
+test("an account at its concurrency limit: the call waits for room within limit_wait_ms, and past it is a 503 that says it waited; a call refused at one limit uses none of another", async () => {
+  const yaml = (wait: number) => `
+limit_wait_ms: ${wait}
+upstreams:
+  - { id: single, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_A, limits: { concurrency: 1, rpm: 2 } }
+`;
+  const patient = await start(yaml(3000));
+  const slow = generate(patient, "doubao-seedream-4-0-250828", "a slow kite [[fault:slow:600]]");
+  await sleep(150);
+  const queued = await generate(patient, "doubao-seedream-4-0-250828");
+  assert.equal(queued.status, 200, "it waited for the running call, then was sent");
+  assert.equal((await slow).status, 200);
+  // A third call in the minute: over rpm 2, and the soonest room (~60 s) is past the 3 s bound — at once, no wait.
+  const third = await generate(patient, "doubao-seedream-4-0-250828");
+  assert.equal(third.status, 503);
+  assert.match(third.json.error.message, /^Every upstream account that serves model doubao-seedream-4-0-250828 \(single\) is at the limit the operator set for it; one has room in (5\d|60) s\./);
+
+  const impatient = await start(yaml(0));
+  const running = generate(impatient, "doubao-seedream-4-0-250828", "a slow kite [[fault:slow:600]]");
+  await sleep(150);
+  const refused = await generate(impatient, "doubao-seedream-4-0-250828");
+  assert.equal(refused.status, 503, "limit_wait_ms: 0 answers at once");
+  assert.equal(refused.headers["retry-after"], "1");
+  assert.equal((await running).status, 200);
+  // The refused call took none of the rpm budget: the second request of the minute is sent.
+  assert.equal((await generate(impatient, "doubao-seedream-4-0-250828")).status, 200);
+});
+
+test("a call that waited and still found no room says so", async () => {
+  const gateway = await start(`
+limit_wait_ms: 700
+upstreams:
+  - { id: single, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_A, limits: { concurrency: 1 } }
+`);
+  const running = generate(gateway, "doubao-seedream-4-0-250828", "a slow kite [[fault:slow:2500]]");
+  await sleep(150);
+  const refused = await generate(gateway, "doubao-seedream-4-0-250828");
+  assert.equal(refused.status, 503);
+  assert.equal(
+    refused.json.error.message,
+    "Every upstream account that serves model doubao-seedream-4-0-250828 (single) is at the limit the operator set for it (the call waited 500 ms for room); one has room in 1 s. Nothing was sent or charged; retry then.",
+  );
+  assert.equal((await running).status, 200);
 });
 
 test("two gateways on Redis, one account limited to 30 images a minute: 30 images in the minute across both, not 60; then 503 with Retry-After", async () => {

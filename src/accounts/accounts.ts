@@ -124,14 +124,16 @@ export class Accounts {
     const priced = request.servedModel ?? request.model;
     if (key.allowedModels && !key.allowedModels.includes(request.model)) throw modelNotAllowed(request.model, key.allowedModels);
     const now = this.now();
-    // A key without a limit costs no round trip to the counters.
-    const release = key.concurrency === null ? () => undefined : await this.limits.enter(key.id, key.concurrency);
-    if (!release) throw rateLimited("concurrency", key.concurrency as number, 1);
-    try {
-      if (key.rpm !== null) {
-        const decision = await this.limits.take(key.id, key.rpm, now);
-        if (!decision.ok) throw rateLimited("rpm", key.rpm, decision.retryAfter);
+    // A key without a limit costs no round trip to the counters; one with limits costs one.
+    let release: () => void | Promise<void> = () => undefined;
+    if (key.concurrency !== null || key.rpm !== null) {
+      const room = await this.limits.admit(key.id, { ...(key.concurrency !== null ? { concurrency: key.concurrency } : {}), ...(key.rpm !== null ? { requests: key.rpm } : {}) }, now);
+      if (!room.ok) {
+        throw room.limit === "concurrency" ? rateLimited("concurrency", key.concurrency as number, 1) : rateLimited("rpm", key.rpm as number, Math.ceil(room.retryAfterMs / 1000));
       }
+      release = room.release;
+    }
+    try {
       const day = dayOf(now, this.options.timeZone);
       this.inFlight.add(request.id);
       try {

@@ -1,68 +1,85 @@
 /**
- * Per-key request rate (a sliding 60 s window) and concurrency. `memoryLimits` keeps them in the process (one
- * gateway); `redisLimits` (redis-limits.ts) shares them between gateways. Both answer the same `SharedLimits`.
+ * Rate (a sliding 60 s window) and concurrency limits, for API keys and upstream accounts. `memoryLimits` keeps them
+ * in the process (one gateway); `redisLimits` (redis-limits.ts) shares them between gateways. Both answer the same
+ * `SharedLimits`, whose one call checks every limit of a call and takes room under all of them, or under none.
  */
-
-export interface RateDecision {
-  ok: boolean;
-  /** Seconds until a slot frees up, when refused. */
-  retryAfter: number;
-}
 
 const WINDOW_MS = 60_000;
 
-export class RateWindow {
-  private readonly hits = new Map<string, number[]>();
-
-  /** Takes `count` slots when they fit under `limit` in the last minute (all or none). */
-  take(key: string, limit: number, now: number, count = 1): RateDecision {
-    const recent = (this.hits.get(key) ?? []).filter((at) => at > now - WINDOW_MS);
-    if (recent.length + count > limit) {
-      this.hits.set(key, recent);
-      return { ok: false, retryAfter: Math.max(1, Math.ceil(((recent[0] ?? now) + WINDOW_MS - now) / 1000)) };
-    }
-    for (let taken = 0; taken < count; taken += 1) recent.push(now);
-    this.hits.set(key, recent);
-    return { ok: true, retryAfter: 0 };
-  }
+/** The limits one call is counted against; a limit left out is not counted. */
+export interface LimitSet {
+  /** Requests in the last minute. */
+  requests?: number;
+  /** Images in the last minute, and how many this call may make. */
+  images?: { limit: number; count: number };
+  /** Calls running at once. */
+  concurrency?: number;
 }
 
-export class ConcurrencyGate {
-  private readonly running = new Map<string, number>();
+export type LimitName = "requests" | "images" | "concurrency";
 
-  /** A release function when fewer than `limit` requests of the key are running, else undefined. */
-  enter(key: string, limit: number | null): (() => void) | undefined {
-    const current = this.running.get(key) ?? 0;
-    if (limit !== null && current >= limit) return undefined;
-    this.running.set(key, current + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.running.get(key) ?? 1) - 1;
-      if (left <= 0) this.running.delete(key);
-      else this.running.set(key, left);
-    };
-  }
-}
+/** Room taken (release it when the call ends), or the first limit that is full and how long until it has room. */
+export type LimitAdmission = { ok: true; release: () => void | Promise<void> } | { ok: false; limit: LimitName; retryAfterMs: number };
 
-/** Where rate and concurrency are counted: this process, or Redis shared by every gateway. */
+/** How soon a full concurrency limit is looked at again: a running call's end cannot be foreseen. */
+export const CONCURRENCY_RECHECK_MS = 250;
+
+/** Where limits are counted: this process, or Redis shared by every gateway. */
 export interface SharedLimits {
-  /** Takes `count` (default 1) slots in the key's last-minute window, all or none; refused when they would pass `limit`. */
-  take(key: string, limit: number, now: number, count?: number): Promise<RateDecision>;
-  /** A release function when fewer than `limit` of the key's requests are running, else undefined. */
-  /** Takes a concurrency slot; resolves to its release (which resolves once the slot is free for every process), or undefined when the key is at its limit. */
-  enter(key: string, limit: number): Promise<(() => void | Promise<void>) | undefined>;
+  /**
+   * Checks every limit in `limits` for `key` and, only when all have room, takes it under each (atomically across
+   * gateways). Concurrency is looked at first, then requests, then images.
+   */
+  admit(key: string, limits: LimitSet, now: number): Promise<LimitAdmission>;
   /** Throws when the shared store cannot be reached (for /ready). */
   ping?(): Promise<void>;
   close?(): Promise<void>;
 }
 
+/** Milliseconds until `count` more fit under `limit` in a window of ascending admission times (0: they fit now). */
+export function windowWait(times: readonly number[], limit: number, count: number, now: number): number {
+  const over = times.length + count - limit;
+  if (over <= 0) return 0;
+  const leaving = times[over - 1];
+  return leaving === undefined ? WINDOW_MS : Math.max(1, leaving + WINDOW_MS - now);
+}
+
 export function memoryLimits(): SharedLimits {
-  const rates = new RateWindow();
-  const gate = new ConcurrencyGate();
+  const windows = new Map<string, number[]>();
+  const running = new Map<string, number>();
+  const recent = (key: string, now: number) => {
+    const times = (windows.get(key) ?? []).filter((at) => at > now - WINDOW_MS);
+    windows.set(key, times);
+    return times;
+  };
   return {
-    take: async (key, limit, now, count) => rates.take(key, limit, now, count),
-    enter: async (key, limit) => gate.enter(key, limit),
+    async admit(key, limits, now) {
+      if (limits.concurrency !== undefined && (running.get(key) ?? 0) >= limits.concurrency) return { ok: false, limit: "concurrency", retryAfterMs: CONCURRENCY_RECHECK_MS };
+      const requests = limits.requests === undefined ? undefined : recent(`${key}:requests`, now);
+      const images = limits.images === undefined ? undefined : recent(`${key}:images`, now);
+      if (requests && limits.requests !== undefined) {
+        const wait = windowWait(requests, limits.requests, 1, now);
+        if (wait > 0) return { ok: false, limit: "requests", retryAfterMs: wait };
+      }
+      if (images && limits.images) {
+        const wait = windowWait(images, limits.images.limit, limits.images.count, now);
+        if (wait > 0) return { ok: false, limit: "images", retryAfterMs: wait };
+      }
+      requests?.push(now);
+      for (let taken = 0; images && limits.images && taken < limits.images.count; taken += 1) images.push(now);
+      if (limits.concurrency === undefined) return { ok: true, release: () => undefined };
+      running.set(key, (running.get(key) ?? 0) + 1);
+      let released = false;
+      return {
+        ok: true,
+        release: () => {
+          if (released) return;
+          released = true;
+          const left = (running.get(key) ?? 1) - 1;
+          if (left <= 0) running.delete(key);
+          else running.set(key, left);
+        },
+      };
+    },
   };
 }

@@ -7,33 +7,56 @@
 import { randomUUID } from "node:crypto";
 import { openRedis, type RedisTimeouts } from "../redis.js";
 import { GatewayError, ErrCode } from "../errors.js";
-import type { RateDecision, SharedLimits } from "./limits.js";
+import { CONCURRENCY_RECHECK_MS, type LimitName, type SharedLimits } from "./limits.js";
 
 const WINDOW_MS = 60_000;
 
-// KEYS[1] window; ARGV now, window, limit, member, count → {1, 0} taken (count members), or {0, ms until the oldest leaves}
-const TAKE = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1] - ARGV[2])
-local count = redis.call('ZCARD', KEYS[1])
+// KEYS requests window, images window, leases; ARGV now, window, requests limit, images limit, images asked,
+// concurrency limit, member, lease expiry (a limit of -1 is not counted) → {1, 0, ''} taken under every limit, or
+// {0, ms until it has room, the first full limit} with nothing taken. Windows are sorted sets of admission times.
+const ADMIT = `
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local requests = tonumber(ARGV[3])
+local images = tonumber(ARGV[4])
 local asked = tonumber(ARGV[5])
-if count + asked <= tonumber(ARGV[3]) then
-  for i = 1, asked do redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4] .. ':' .. i) end
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return {1, 0}
+local concurrency = tonumber(ARGV[6])
+if concurrency >= 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+  if redis.call('ZCARD', KEYS[3]) >= concurrency then return {0, ${CONCURRENCY_RECHECK_MS}, 'concurrency'} end
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if oldest[2] == nil then return {0, tonumber(ARGV[2])} end
-return {0, tonumber(oldest[2]) + ARGV[2] - ARGV[1]}`;
+local function wait(key, limit, count)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local over = redis.call('ZCARD', key) + count - limit
+  if over <= 0 then return 0 end
+  local leaving = redis.call('ZRANGE', key, over - 1, over - 1, 'WITHSCORES')
+  if leaving[2] == nil then return window end
+  return math.max(1, tonumber(leaving[2]) + window - now)
+end
+if requests >= 0 then
+  local ms = wait(KEYS[1], requests, 1)
+  if ms > 0 then return {0, ms, 'requests'} end
+end
+if images >= 0 then
+  local ms = wait(KEYS[2], images, asked)
+  if ms > 0 then return {0, ms, 'images'} end
+end
+if requests >= 0 then
+  redis.call('ZADD', KEYS[1], now, ARGV[7])
+  redis.call('PEXPIRE', KEYS[1], window)
+end
+if images >= 0 then
+  for i = 1, asked do redis.call('ZADD', KEYS[2], now, ARGV[7] .. ':' .. i) end
+  redis.call('PEXPIRE', KEYS[2], window)
+end
+if concurrency >= 0 then
+  redis.call('ZADD', KEYS[3], ARGV[8], ARGV[7])
+  redis.call('PEXPIRE', KEYS[3], ARGV[8] - now)
+end
+return {1, 0, ''}`;
 
-// KEYS[1] leases; ARGV now, expiry, limit, lease id → 1 entered, 0 full
-const ENTER = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
-  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], ARGV[2] - ARGV[1])
-  return 1
-end
-return 0`;
+type AdmitReply = [number, number, string];
+type WithAdmit = { gatewayAdmit(requests: string, images: string, leases: string, ...args: Array<string | number>): Promise<AdmitReply> };
 
 export interface RedisLimitsOptions {
   /** `REDIS_URL`, e.g. redis://127.0.0.1:6379/0. */
@@ -86,29 +109,38 @@ export async function redisLimits(options: RedisLimitsOptions): Promise<SharedLi
     }, 500);
     sweeping.unref();
   };
+  // One round trip per admission: EVALSHA of the script Redis keeps (sent whole only when Redis lacks it).
+  redis.defineCommand("gatewayAdmit", { numberOfKeys: 3, lua: ADMIT });
+  const admitScript = redis as unknown as WithAdmit;
   return {
-    async take(key, limit, now, count = 1): Promise<RateDecision> {
-      const [ok, wait] = await run(() => redis.eval(TAKE, 1, `${prefix}rate:${key}`, now, WINDOW_MS, limit, `${now}:${randomUUID()}`, count) as Promise<[number, number]>);
-      return ok === 1 ? { ok: true, retryAfter: 0 } : { ok: false, retryAfter: Math.max(1, Math.ceil(wait / 1000)) };
-    },
-    async enter(key, limit) {
-      const lease = randomUUID();
-      const now = Date.now();
-      const set = `${prefix}running:${key}`;
-      let entered: number;
+    async admit(key, limits, now) {
+      const member = randomUUID();
+      const leases = `${prefix}running:${key}`;
+      const counted = limits.concurrency !== undefined;
+      let reply: AdmitReply;
       try {
-        entered = await run(() => redis.eval(ENTER, 1, set, now, now + leaseMs, limit, lease) as Promise<number>);
+        reply = await run(() =>
+          admitScript.gatewayAdmit(
+            `${prefix}rate:${key}`, `${prefix}images:${key}`, leases, now, WINDOW_MS, limits.requests ?? -1, limits.images?.limit ?? -1, limits.images?.count ?? 0,
+            limits.concurrency ?? -1, member, now + leaseMs,
+          ),
+        );
       } catch (error) {
-        forget(set, lease);
+        if (counted) forget(leases, member);
         throw error;
       }
-      if (entered !== 1) return undefined;
+      const [ok, wait, limit] = reply;
+      if (ok !== 1) return { ok: false, limit: limit as LimitName, retryAfterMs: Number(wait) };
+      if (!counted) return { ok: true, release: () => undefined };
       let released = false;
       // Awaited before the answer is sent: a client that got its answer finds the slot free on every gateway.
-      return async () => {
-        if (released) return;
-        released = true;
-        await redis.zrem(set, lease).catch(() => forget(set, lease));
+      return {
+        ok: true,
+        release: async () => {
+          if (released) return;
+          released = true;
+          await redis.zrem(leases, member).catch(() => forget(leases, member));
+        },
       };
     },
     ping: async () => {

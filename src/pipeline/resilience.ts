@@ -19,7 +19,7 @@ import { GatewayError } from "../errors.js";
 import type { Provider } from "../providers/types.js";
 import { isTimeout, type CallLimits } from "../providers/http.js";
 import { accountsFull, circuitOpen, upstreamTimeout, UpstreamError, type FailureKind } from "../providers/upstream-error.js";
-import { memoryLimits, type SharedLimits } from "../accounts/limits.js";
+import { memoryLimits, type LimitName, type SharedLimits } from "../accounts/limits.js";
 
 export interface Clock {
   now(): number;
@@ -41,6 +41,11 @@ export interface ResiliencePolicy {
   deadlineMs: number;
   failureThreshold: number;
   cooldownMs: number;
+  /**
+   * How long, at most, a call waits in all when every account that serves its model is at its own limit (then the
+   * soonest has room); 0 answers 503 at once.
+   */
+  limitWaitMs: number;
 }
 
 export const DEFAULT_POLICY: ResiliencePolicy = Object.freeze({
@@ -50,6 +55,7 @@ export const DEFAULT_POLICY: ResiliencePolicy = Object.freeze({
   deadlineMs: 180_000,
   failureThreshold: 5,
   cooldownMs: 30_000,
+  limitWaitMs: 2_000,
 });
 
 /** One provider in a model's ordered list. */
@@ -171,8 +177,9 @@ export interface ResilienceOptions {
   accountLimits?: SharedLimits;
 }
 
-/** An account's room for one call (released when the attempt ends), or which of its limits is full and for how long (s). */
-type AccountSlot = { release: () => unknown } | { full: number; limit: string };
+/** An account's room for one call (released when the attempt ends), or which of its limits is full and for how long. */
+type AccountSlot = { release: () => unknown } | { fullForMs: number; limit: string };
+const ACCOUNT_LIMIT_NAMES: Readonly<Record<LimitName, string>> = { requests: "requests-per-minute", images: "images-per-minute", concurrency: "concurrency" };
 /** The slot of an account with no limits (or none that can be counted now): nothing to release. */
 const NO_SLOT: AccountSlot = { release: () => undefined };
 
@@ -219,33 +226,23 @@ export class Resilience {
   }
 
   /**
-   * Takes an account's room for one call of `images` images under its limits (requests and images per minute,
-   * concurrency), or says which is full and for how long. Limits that cannot be counted (Redis away) do not stop a
-   * call: the account's own 429 still would, and moves it on.
+   * Takes an account's room for one call of `images` images under all its limits at once (requests and images per
+   * minute, concurrency; one round trip), or says which is full and for how long. Limits that cannot be counted (Redis
+   * away) do not stop a call: the account's own 429 still would, and moves it on.
    */
   private async enterAccount(provider: Provider, images: number): Promise<AccountSlot> {
     const limits = provider.limits;
     if (!limits) return NO_SLOT;
-    const key = `account:${provider.id}`;
-    const now = this.clock.now();
     try {
-      if (limits.rpm !== undefined) {
-        const rate = await this.accountLimits.take(`${key}:requests`, limits.rpm, now);
-        if (!rate.ok) return { full: rate.retryAfter, limit: "requests-per-minute" };
-      }
-      if (limits.ipm !== undefined) {
-        const rate = await this.accountLimits.take(`${key}:images`, limits.ipm, now, Math.min(images, limits.ipm));
-        if (!rate.ok) return { full: rate.retryAfter, limit: "images-per-minute" };
-      }
-      if (limits.concurrency !== undefined) {
-        const release = await this.accountLimits.enter(key, limits.concurrency);
-        if (!release) return { full: 1, limit: "concurrency" };
-        return { release };
-      }
+      const room = await this.accountLimits.admit(`account:${provider.id}`, {
+        ...(limits.rpm !== undefined ? { requests: limits.rpm } : {}),
+        ...(limits.ipm !== undefined ? { images: { limit: limits.ipm, count: Math.min(images, limits.ipm) } } : {}),
+        ...(limits.concurrency !== undefined ? { concurrency: limits.concurrency } : {}),
+      }, this.clock.now());
+      return room.ok ? { release: room.release } : { fullForMs: room.retryAfterMs, limit: ACCOUNT_LIMIT_NAMES[room.limit] };
     } catch {
       return NO_SLOT;
     }
-    return NO_SLOT;
   }
 
   /**
@@ -266,73 +263,82 @@ export class Resilience {
   ): Promise<Outcome<T>> {
     const deadline = this.clock.now() + this.policy.deadlineMs;
     let last: GatewayError | undefined;
-    // The soonest an account passed over at its own limit has room again (seconds), when every route was.
-    let fullFor: number | undefined;
-    for (const [index, route] of routes.entries()) {
-      const id = route.provider.id;
-      const breaker = this.breaker(id);
-      // An account resting after its 429 is passed over while a route after it remains (it is tried when none does).
-      if ((this.resting.get(id) ?? 0) > this.clock.now() && index < routes.length - 1) continue;
-      for (let number = 1; ; number += 1) {
-        const remaining = deadline - this.clock.now();
-        if (remaining <= 0) throw last ?? upstreamTimeout(route.provider.label);
-        await guard?.();
-        // An account without limits (the usual case) costs the attempt nothing here.
-        const slot = route.provider.limits ? await this.enterAccount(route.provider, images) : NO_SLOT;
-        if ("full" in slot) {
-          fullFor = Math.min(fullFor ?? Number.POSITIVE_INFINITY, slot.full);
-          log?.warn({ provider: id, model, limit: slot.limit, next: index < routes.length - 1 ? "another account" : "none" }, `account ${id} is at its ${slot.limit} limit; not sent`);
-          break;
-        }
-        if (!breaker.tryAcquire(this.clock.now())) {
-          await slot.release();
-          break;
-        }
-        try {
-          const attempted = attempt(route, { signal, deadline: Date.now() + Math.min(route.timeoutMs, remaining) });
-          const value = await (slot === NO_SLOT ? attempted : attempted.finally(() => slot.release()));
-          breaker.succeeded();
-          this.observer?.({ provider: id, outcome: "ok", code: undefined, breaker: breaker.state });
-          return { value, route };
-        } catch (thrown) {
-          if (signal.aborted) {
+    let waitedMs = 0;
+    for (;;) {
+      // The soonest an account passed over at its own limit has room again, when every route was.
+      let fullForMs: number | undefined;
+      for (const [index, route] of routes.entries()) {
+        const id = route.provider.id;
+        const breaker = this.breaker(id);
+        // An account resting after its 429 is passed over while a route after it remains (it is tried when none does).
+        if ((this.resting.get(id) ?? 0) > this.clock.now() && index < routes.length - 1) continue;
+        for (let number = 1; ; number += 1) {
+          const remaining = deadline - this.clock.now();
+          if (remaining <= 0) throw last ?? upstreamTimeout(route.provider.label);
+          await guard?.();
+          // The breaker first: an account it keeps out uses none of its rate budget.
+          if (!breaker.tryAcquire(this.clock.now())) break;
+          // An account without limits (the usual case) costs the attempt nothing here.
+          const slot = route.provider.limits ? await this.enterAccount(route.provider, images) : NO_SLOT;
+          if ("fullForMs" in slot) {
             breaker.released();
-            throw thrown;
-          }
-          const error = thrown instanceof GatewayError ? thrown : upstreamTimeoutOr(thrown, route.provider.label);
-          const kind = error instanceof UpstreamError ? error.kind : "request";
-          if (kind === "request") {
-            breaker.succeeded();
-            this.observer?.({ provider: id, outcome: kind, code: error.code, breaker: breaker.state });
-            throw error;
-          }
-          breaker.failed(this.clock.now());
-          this.observer?.({ provider: id, outcome: kind, code: error.code, breaker: breaker.state });
-          last = error;
-          const retryAfterMs = error instanceof UpstreamError && error.upstreamRetryAfter !== undefined ? error.upstreamRetryAfter * 1000 : 0;
-          // An account at its rate limit while another account of the same protocol comes later: the call moves there at
-          // once, and this account rests for its Retry-After (a second without one) before it is chosen again.
-          const sibling = routes.slice(index + 1).some((other) => other.provider.protocol === route.provider.protocol);
-          if (kind === "transient" && error instanceof UpstreamError && error.upstreamStatus === 429 && sibling) {
-            this.resting.set(id, this.clock.now() + Math.max(retryAfterMs, 1_000));
-            log?.warn({ provider: id, model, attempt: number, status: error.status, code: error.code, kind, next: "another account", restingMs: Math.max(retryAfterMs, 1_000) }, `upstream attempt failed: ${error.message}`);
+            fullForMs = Math.min(fullForMs ?? Number.POSITIVE_INFINITY, slot.fullForMs);
+            log?.warn({ provider: id, model, limit: slot.limit, next: index < routes.length - 1 ? "another account" : "none" }, `account ${id} is at its ${slot.limit} limit; not sent`);
             break;
           }
-          const delayMs = Math.max(this.backoff(number), retryAfterMs);
-          const retry =
-            kind === "transient" && number < this.policy.maxAttempts && retryAfterMs <= this.policy.maxDelayMs &&
-            this.clock.now() + delayMs < deadline && breaker.state === "closed";
-          log?.warn(
-            { provider: id, model, attempt: number, status: error.status, code: error.code, kind, ...(retry ? { retryInMs: delayMs } : { next: "fallback" }) },
-            `upstream attempt failed: ${error.message}`,
-          );
-          if (!retry) break;
-          await this.clock.sleep(delayMs, signal);
+          try {
+            const attempted = attempt(route, { signal, deadline: Date.now() + Math.min(route.timeoutMs, remaining) });
+            const value = await (slot === NO_SLOT ? attempted : attempted.finally(() => slot.release()));
+            breaker.succeeded();
+            this.observer?.({ provider: id, outcome: "ok", code: undefined, breaker: breaker.state });
+            return { value, route };
+          } catch (thrown) {
+            if (signal.aborted) {
+              breaker.released();
+              throw thrown;
+            }
+            const error = thrown instanceof GatewayError ? thrown : upstreamTimeoutOr(thrown, route.provider.label);
+            const kind = error instanceof UpstreamError ? error.kind : "request";
+            if (kind === "request") {
+              breaker.succeeded();
+              this.observer?.({ provider: id, outcome: kind, code: error.code, breaker: breaker.state });
+              throw error;
+            }
+            breaker.failed(this.clock.now());
+            this.observer?.({ provider: id, outcome: kind, code: error.code, breaker: breaker.state });
+            last = error;
+            const retryAfterMs = error instanceof UpstreamError && error.upstreamRetryAfter !== undefined ? error.upstreamRetryAfter * 1000 : 0;
+            // An account at its rate limit while another account of the same protocol comes later: the call moves there at
+            // once, and this account rests for its Retry-After (a second without one) before it is chosen again.
+            const sibling = routes.slice(index + 1).some((other) => other.provider.protocol === route.provider.protocol);
+            if (kind === "transient" && error instanceof UpstreamError && error.upstreamStatus === 429 && sibling) {
+              this.resting.set(id, this.clock.now() + Math.max(retryAfterMs, 1_000));
+              log?.warn({ provider: id, model, attempt: number, status: error.status, code: error.code, kind, next: "another account", restingMs: Math.max(retryAfterMs, 1_000) }, `upstream attempt failed: ${error.message}`);
+              break;
+            }
+            const delayMs = Math.max(this.backoff(number), retryAfterMs);
+            const retry =
+              kind === "transient" && number < this.policy.maxAttempts && retryAfterMs <= this.policy.maxDelayMs &&
+              this.clock.now() + delayMs < deadline && breaker.state === "closed";
+            log?.warn(
+              { provider: id, model, attempt: number, status: error.status, code: error.code, kind, ...(retry ? { retryInMs: delayMs } : { next: "fallback" }) },
+              `upstream attempt failed: ${error.message}`,
+            );
+            if (!retry) break;
+            await this.clock.sleep(delayMs, signal);
+          }
         }
       }
+      if (last) throw last;
+      if (fullForMs === undefined) break;
+      // Every account that could take the call is at its own limit: it waits for the soonest to have room when that is
+      // within the bound (limitWaitMs, across all its waits) and the deadline, else the client hears when to retry.
+      const accounts = routes.map((route) => route.provider.id);
+      if (waitedMs + fullForMs > this.policy.limitWaitMs || this.clock.now() + fullForMs >= deadline) throw accountsFull(model, accounts, fullForMs / 1000, waitedMs);
+      log?.warn({ model, accounts, waitMs: fullForMs, waitedMs }, `every account serving ${model} is at its limit; the call waits ${fullForMs} ms for room`);
+      await this.clock.sleep(fullForMs, signal);
+      waitedMs += fullForMs;
     }
-    if (last) throw last;
-    if (fullFor !== undefined) throw accountsFull(model, routes.map((route) => route.provider.id), fullFor);
     const resting = routes.map((route) => this.breaker(route.provider.id).restingFor(this.clock.now()));
     throw circuitOpen(model, routes.map((route) => route.provider.id), Math.max(1, Math.min(...resting) / 1000));
   }

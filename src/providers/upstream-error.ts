@@ -229,11 +229,12 @@ export function accountsSwitchedOff(model: string, accounts: readonly string[]):
 }
 
 /** 503 when every account that serves a model is at its own limit (GATEWAY_CONFIG `upstreams[].limits`). */
-export function accountsFull(model: string, accounts: readonly string[], retryAfterSeconds: number): UpstreamError {
+export function accountsFull(model: string, accounts: readonly string[], retryAfterSeconds: number, waitedMs = 0): UpstreamError {
   const wait = Math.max(1, Math.ceil(retryAfterSeconds));
+  const waited = waitedMs > 0 ? ` (the call waited ${waitedMs} ms for room)` : "";
   return new UpstreamError({
     status: 503, code: "ServiceUnavailable", type: "upstream_error", errCode: ErrCode.noUpstream, kind: "transient", param: "model", retryAfter: wait,
-    message: `Every upstream account that serves model ${model} (${accounts.join(", ")}) is at the limit the operator set for it; one has room in ${wait} s. Nothing was sent or charged; retry then.`,
+    message: `Every upstream account that serves model ${model} (${accounts.join(", ")}) is at the limit the operator set for it${waited}; one has room in ${wait} s. Nothing was sent or charged; retry then.`,
     messageCn: `服务模型 ${model} 的上游账号均已达到运营方设定的限额，约 ${wait} 秒后有空余，本次请求未发送、未计费，请稍后重试。`,
   });
 }

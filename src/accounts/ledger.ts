@@ -10,7 +10,9 @@
  * lacks its images.
  */
 import type { RecentRequest, UsageReportRow } from "@doubao-gateway/sdk";
-import type { SqlDatabase, SqlRunner } from "../stores/sql/types.js";
+import { groupCommit } from "../stores/group-commit.js";
+import type { SqlDatabase, SqlRunner, SqlValue } from "../stores/sql/types.js";
+import { isPartUnavailable } from "../errors.js";
 import type { KeyLimits } from "../stores/keys.js";
 
 export interface Reservation {
@@ -198,6 +200,81 @@ export function createLedger(database: SqlDatabase): Ledger {
      WHERE usage_held.key_id = s.key_id AND usage_held.day IN ('*', s.day)`;
   const ADD_DAILY = `INSERT INTO usage_daily (key_id, day, images, cost_micros) SELECT key_id, day, ?, ? FROM usage WHERE id = ? AND state = 'reserved' AND ? = 1 ${ROLL_UP}`;
 
+  // PostgreSQL, group-committed (stores/group-commit.ts): the reservations of keys without a quota, and the settles,
+  // that queue while one statement of their kind is in flight go together as the next — one statement over arrays
+  // (unnest), whatever their number. The settle is PG_SETTLE over many rows: the roll-up and the holds grouped by row
+  // first (one statement cannot update a row twice), and it answers the ids it moved out of `reserved`.
+  const PG_INSERT_MANY = `INSERT INTO usage (id, key_id, key_name, model, endpoint, state, reserved_images, reserved_micros, reference_images, instance_id, created_at, day, files, held)
+     SELECT id, key_id, key_name, model, endpoint, 'reserved', reserved_images, reserved_micros, reference_images, instance_id, created_at, day, '[]', 0
+     FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::bigint[], ?::text[])
+       AS r(id, key_id, key_name, model, endpoint, reserved_images, reserved_micros, reference_images, instance_id, created_at, day)`;
+  const PG_SETTLE_MANY = `WITH input AS (
+       SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::bigint[])
+         AS i(id, status, images, output_tokens, cost_micros, charged, served_model, provider, upstream_request_id, latency_ms, error_code, spent_micros)),
+     settled AS (UPDATE usage SET state = 'settled', status = i.status, images = i.images, output_tokens = i.output_tokens, cost_micros = i.cost_micros,
+         charged = i.charged, served_model = i.served_model, provider = i.provider, upstream_request_id = i.upstream_request_id, latency_ms = i.latency_ms,
+         error_code = i.error_code
+       FROM input AS i WHERE usage.id = i.id AND usage.state = 'reserved'
+       RETURNING usage.id, usage.key_id, usage.day, usage.reserved_images, usage.reserved_micros, usage.held, i.charged, i.images AS spent_images, i.spent_micros),
+     daily AS (INSERT INTO usage_daily (key_id, day, images, cost_micros)
+       SELECT key_id, day, SUM(spent_images), SUM(spent_micros) FROM settled WHERE charged = 1 GROUP BY key_id, day ORDER BY key_id, day ${ROLL_UP}),
+     released AS (${RELEASE} FROM (SELECT s.key_id, d.day, SUM(s.reserved_images) AS reserved_images, SUM(s.reserved_micros) AS reserved_micros
+         FROM settled AS s CROSS JOIN LATERAL (VALUES (s.day), ('*')) AS d(day) WHERE s.held = 1 GROUP BY s.key_id, d.day) AS s
+       WHERE usage_held.key_id = s.key_id AND usage_held.day = s.day)
+     SELECT id FROM settled`;
+  // A batch that fails for its own sake (not the database being away) is told again call by call, so that one row's
+  // fault (a deadlock lost to another gateway, an id twice) is that call's alone.
+  const each = async <T, R>(items: readonly T[], many: (items: readonly T[]) => Promise<R[]>, one: (item: T) => Promise<R>): Promise<Array<PromiseSettledResult<R>>> => {
+    if (items.length > 1) {
+      try {
+        return (await many(items)).map((value) => ({ status: "fulfilled", value }));
+      } catch (error) {
+        if (isPartUnavailable(error)) throw error;
+      }
+    }
+    return Promise.allSettled(items.map(one));
+  };
+  const column = <T, V>(items: readonly T[], pick: (item: T) => V) => items.map(pick) as unknown as SqlValue;
+  const reserveOne = async (reservation: Reservation) => void (await database.batch([[INSERT, insertOf(reservation, 0)]]));
+  const reserveGrouped = groupCommit<Reservation, void>((items) =>
+    each(items, async (rows) => {
+      await database.run(PG_INSERT_MANY, [
+        column(rows, (r) => r.id), column(rows, (r) => r.keyId), column(rows, (r) => r.keyName), column(rows, (r) => r.model), column(rows, (r) => r.endpoint),
+        column(rows, (r) => r.images), column(rows, (r) => r.costMicros), column(rows, (r) => r.referenceImages), column(rows, (r) => r.instanceId),
+        column(rows, (r) => r.createdAt), column(rows, (r) => r.day),
+      ]);
+      return rows.map(() => undefined);
+    }, reserveOne),
+  );
+  type SettleCall = { id: string; settlement: Settlement };
+  const settleValues = ({ id, settlement }: SettleCall) => {
+    const charged = settlement.images > 0 ? 1 : 0;
+    return [
+      settlement.status, settlement.images, settlement.outputTokens, charged ? settlement.costMicros : 0, charged, settlement.servedModel, settlement.provider,
+      settlement.upstreamRequestId, settlement.latencyMs, settlement.errorCode, id,
+    ];
+  };
+  const settleOne = async (call: SettleCall) => {
+    const charged = call.settlement.images > 0 ? 1 : 0;
+    const row = await database.get<{ n: number }>(PG_SETTLE, [...settleValues(call), call.settlement.images, call.settlement.costMicros, charged]);
+    return (row?.n ?? 0) > 0;
+  };
+  const settleGrouped = groupCommit<SettleCall, boolean>(
+    (calls) =>
+      each(calls, async (rows) => {
+        const charged = (call: SettleCall) => (call.settlement.images > 0 ? 1 : 0);
+        const moved = await database.all<{ id: string }>(PG_SETTLE_MANY, [
+          column(rows, (c) => c.id), column(rows, (c) => c.settlement.status), column(rows, (c) => c.settlement.images), column(rows, (c) => c.settlement.outputTokens),
+          column(rows, (c) => (charged(c) ? c.settlement.costMicros : 0)), column(rows, charged), column(rows, (c) => c.settlement.servedModel),
+          column(rows, (c) => c.settlement.provider), column(rows, (c) => c.settlement.upstreamRequestId), column(rows, (c) => c.settlement.latencyMs),
+          column(rows, (c) => c.settlement.errorCode), column(rows, (c) => c.settlement.costMicros),
+        ]);
+        const ids = new Set(moved.map((row) => row.id));
+        return rows.map((call) => ids.has(call.id));
+      }, settleOne),
+    { keyOf: (call) => call.id },
+  );
+
   const insertOf = (reservation: Reservation, held: 0 | 1) => [
     reservation.id, reservation.keyId, reservation.keyName, reservation.model, reservation.endpoint, reservation.images, reservation.costMicros,
     reservation.referenceImages, reservation.instanceId, reservation.createdAt, reservation.day, held,
@@ -209,7 +286,7 @@ export function createLedger(database: SqlDatabase): Ledger {
   return {
     async reserve(reservation, limits) {
       // A key without a quota has nothing to check: one INSERT, whatever else is in flight.
-      if (!hasQuota(limits)) return void (await database.batch([[INSERT, insertOf(reservation, 0)]]));
+      if (!hasQuota(limits)) return database.dialect === "postgres" ? reserveGrouped(reservation) : void (await database.batch([[INSERT, insertOf(reservation, 0)]]));
       // With one, the check and the insert are one transaction, serial per key (across processes on PostgreSQL):
       // two requests cannot both take the last image.
       await database.transaction(async (tx) => {
@@ -240,19 +317,13 @@ export function createLedger(database: SqlDatabase): Ledger {
       ]]);
     },
     async settle(id, settlement) {
-      const charged = settlement.images > 0 ? 1 : 0;
-      const values = [
-        settlement.status, settlement.images, settlement.outputTokens, charged ? settlement.costMicros : 0, charged, settlement.servedModel, settlement.provider,
-        settlement.upstreamRequestId, settlement.latencyMs, settlement.errorCode, id,
-      ];
       // The row moves out of `reserved` once, and its hold is released and the daily roll-up grows in the same
       // transaction, only then: on PostgreSQL one statement (the UPDATE locks the row, so a concurrent settle finds it
-      // settled); on SQLite three statements in one synchronous transaction, each conditioned on the row still reserved.
-      if (database.dialect === "postgres") {
-        const row = await database.get<{ n: number }>(PG_SETTLE, [...values, settlement.images, settlement.costMicros, charged]);
-        return (row?.n ?? 0) > 0;
-      }
-      const changes = await database.batch([[SQLITE_RELEASE, [id]], [ADD_DAILY, [settlement.images, settlement.costMicros, id, charged]], [SETTLE, values]]);
+      // settled), group-committed with the settles in flight beside it; on SQLite three statements in one synchronous
+      // transaction, each conditioned on the row still reserved.
+      if (database.dialect === "postgres") return settleGrouped({ id, settlement });
+      const charged = settlement.images > 0 ? 1 : 0;
+      const changes = await database.batch([[SQLITE_RELEASE, [id]], [ADD_DAILY, [settlement.images, settlement.costMicros, id, charged]], [SETTLE, settleValues({ id, settlement })]]);
       return changes[2] === 1;
     },
     interrupted: async () =>

@@ -21,6 +21,21 @@ export type LimitName = "requests" | "images" | "concurrency";
 /** Room taken (release it when the call ends), or the first limit that is full and how long until it has room. */
 export type LimitAdmission = { ok: true; release: () => void | Promise<void> } | { ok: false; limit: LimitName; retryAfterMs: number };
 
+export interface AdmitOptions {
+  /**
+   * The concurrency slot may be freed for the other gateways a few milliseconds after its release, in the round trip
+   * of the key's next admission rather than one of its own (an upstream account's; a key's client must find its slot
+   * free once it has its answer).
+   */
+  lateRelease?: boolean;
+}
+
+export interface LimitUse {
+  requests: number;
+  images: number;
+  running: number;
+}
+
 /** How soon a full concurrency limit is looked at again: a running call's end cannot be foreseen. */
 export const CONCURRENCY_RECHECK_MS = 250;
 
@@ -30,7 +45,9 @@ export interface SharedLimits {
    * Checks every limit in `limits` for `key` and, only when all have room, takes it under each (atomically across
    * gateways). Concurrency is looked at first, then requests, then images.
    */
-  admit(key: string, limits: LimitSet, now: number): Promise<LimitAdmission>;
+  admit(key: string, limits: LimitSet, now: number, options?: AdmitOptions): Promise<LimitAdmission>;
+  /** What of `key`'s limits is in use now: requests and images in the last minute, calls running. */
+  use(key: string, now: number): Promise<LimitUse>;
   /** Throws when the shared store cannot be reached (for /ready). */
   ping?(): Promise<void>;
   close?(): Promise<void>;
@@ -53,6 +70,7 @@ export function memoryLimits(): SharedLimits {
     return times;
   };
   return {
+    use: async (key, now) => ({ requests: recent(`${key}:requests`, now).length, images: recent(`${key}:images`, now).length, running: running.get(key) ?? 0 }),
     async admit(key, limits, now) {
       if (limits.concurrency !== undefined && (running.get(key) ?? 0) >= limits.concurrency) return { ok: false, limit: "concurrency", retryAfterMs: CONCURRENCY_RECHECK_MS };
       const requests = limits.requests === undefined ? undefined : recent(`${key}:requests`, now);

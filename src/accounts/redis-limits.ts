@@ -7,24 +7,21 @@
 import { randomUUID } from "node:crypto";
 import { openRedis, type RedisTimeouts } from "../redis.js";
 import { GatewayError, ErrCode } from "../errors.js";
-import { CONCURRENCY_RECHECK_MS, type LimitName, type SharedLimits } from "./limits.js";
+import { groupCommit } from "../stores/group-commit.js";
+import { CONCURRENCY_RECHECK_MS, type LimitName, type LimitSet, type SharedLimits } from "./limits.js";
 
 const WINDOW_MS = 60_000;
+/** How long a lease released late waits for its key's next admission to remove it, at most. */
+const LATE_RELEASE_MS = 5;
 
-// KEYS requests window, images window, leases; ARGV now, window, requests limit, images limit, images asked,
-// concurrency limit, member, lease expiry (a limit of -1 is not counted) → {1, 0, ''} taken under every limit, or
-// {0, ms until it has room, the first full limit} with nothing taken. Windows are sorted sets of admission times.
+// A batch of admissions, in order, each as if alone (the group commit of stores/group-commit.ts, in one round trip).
+// KEYS per admission: requests window, images window, leases. ARGV now, window, then per admission: requests limit,
+// images limit, images asked, concurrency limit (-1: not counted), member, lease expiry, the number of leases released
+// late and those leases (removed first) → per admission {1, 0, ''} taken under every limit, or {0, ms until it has
+// room, the first full limit} with nothing taken. Windows are sorted sets of admission times.
 const ADMIT = `
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
-local requests = tonumber(ARGV[3])
-local images = tonumber(ARGV[4])
-local asked = tonumber(ARGV[5])
-local concurrency = tonumber(ARGV[6])
-if concurrency >= 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
-  if redis.call('ZCARD', KEYS[3]) >= concurrency then return {0, ${CONCURRENCY_RECHECK_MS}, 'concurrency'} end
-end
 local function wait(key, limit, count)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
   local over = redis.call('ZCARD', key) + count - limit
@@ -33,30 +30,56 @@ local function wait(key, limit, count)
   if leaving[2] == nil then return window end
   return math.max(1, tonumber(leaving[2]) + window - now)
 end
-if requests >= 0 then
-  local ms = wait(KEYS[1], requests, 1)
-  if ms > 0 then return {0, ms, 'requests'} end
+local function admit(rate, shown, leases, a)
+  local requests = tonumber(ARGV[a])
+  local images = tonumber(ARGV[a + 1])
+  local asked = tonumber(ARGV[a + 2])
+  local concurrency = tonumber(ARGV[a + 3])
+  local member = ARGV[a + 4]
+  local expiry = tonumber(ARGV[a + 5])
+  if concurrency >= 0 then
+    redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
+    if redis.call('ZCARD', leases) >= concurrency then return 0, ${CONCURRENCY_RECHECK_MS}, 'concurrency' end
+  end
+  if requests >= 0 then
+    local ms = wait(rate, requests, 1)
+    if ms > 0 then return 0, ms, 'requests' end
+  end
+  if images >= 0 then
+    local ms = wait(shown, images, asked)
+    if ms > 0 then return 0, ms, 'images' end
+  end
+  if requests >= 0 then
+    redis.call('ZADD', rate, now, member)
+    redis.call('PEXPIRE', rate, window)
+  end
+  if images >= 0 then
+    for i = 1, asked do redis.call('ZADD', shown, now, member .. ':' .. i) end
+    redis.call('PEXPIRE', shown, window)
+  end
+  if concurrency >= 0 then
+    redis.call('ZADD', leases, expiry, member)
+    redis.call('PEXPIRE', leases, expiry - now)
+  end
+  return 1, 0, ''
 end
-if images >= 0 then
-  local ms = wait(KEYS[2], images, asked)
-  if ms > 0 then return {0, ms, 'images'} end
+local out = {}
+local a = 3
+for k = 1, #KEYS, 3 do
+  local carried = tonumber(ARGV[a + 6])
+  for i = 1, carried do redis.call('ZREM', KEYS[k + 2], ARGV[a + 6 + i]) end
+  local ok, ms, limit = admit(KEYS[k], KEYS[k + 1], KEYS[k + 2], a)
+  out[#out + 1] = ok
+  out[#out + 1] = ms
+  out[#out + 1] = limit
+  a = a + 7 + carried
 end
-if requests >= 0 then
-  redis.call('ZADD', KEYS[1], now, ARGV[7])
-  redis.call('PEXPIRE', KEYS[1], window)
-end
-if images >= 0 then
-  for i = 1, asked do redis.call('ZADD', KEYS[2], now, ARGV[7] .. ':' .. i) end
-  redis.call('PEXPIRE', KEYS[2], window)
-end
-if concurrency >= 0 then
-  redis.call('ZADD', KEYS[3], ARGV[8], ARGV[7])
-  redis.call('PEXPIRE', KEYS[3], ARGV[8] - now)
-end
-return {1, 0, ''}`;
+return out`;
 
 type AdmitReply = [number, number, string];
-type WithAdmit = { gatewayAdmit(requests: string, images: string, leases: string, ...args: Array<string | number>): Promise<AdmitReply> };
+/** The script with its number of keys first (defineCommand without numberOfKeys). */
+type WithAdmit = { gatewayAdmit(keys: number, ...keysThenArgs: Array<string | number>): Promise<Array<number | string>> };
+type AdmitCall = { key: string; limits: LimitSet; now: number; member: string };
 
 export interface RedisLimitsOptions {
   /** `REDIS_URL`, e.g. redis://127.0.0.1:6379/0. */
@@ -80,7 +103,7 @@ export function limitsUnavailable(detail: string): GatewayError {
 
 export async function redisLimits(options: RedisLimitsOptions): Promise<SharedLimits> {
   // Requests that need Redis while it is down get a 503 until it is back.
-  const redis = await openRedis(options.url, options.timeouts ? { timeouts: options.timeouts } : {});
+  const redis = await openRedis(options.url, { autoPipelining: true, ...(options.timeouts ? { timeouts: options.timeouts } : {}) });
   const prefix = options.prefix ?? "doubao-gateway:";
   const leaseMs = options.leaseMs ?? 15 * 60_000;
   const run = async <T>(call: () => Promise<T>): Promise<T> => {
@@ -109,22 +132,58 @@ export async function redisLimits(options: RedisLimitsOptions): Promise<SharedLi
     }, 500);
     sweeping.unref();
   };
-  // One round trip per admission: EVALSHA of the script Redis keeps (sent whole only when Redis lacks it).
-  redis.defineCommand("gatewayAdmit", { numberOfKeys: 3, lua: ADMIT });
+  // Leases released late (`lateRelease`): removed by the next admission of their key, in its round trip, or by a
+  // sweep LATE_RELEASE_MS after the release when none comes sooner.
+  const late = new Map<string, string[]>();
+  let flushing: NodeJS.Timeout | undefined;
+  const flushLate = () => {
+    flushing = undefined;
+    for (const [set, members] of late) {
+      late.delete(set);
+      void redis.zrem(set, ...members).catch(() => members.forEach((member) => forget(set, member)));
+    }
+  };
+  // Admissions that queue while a batch is in flight go together as the next, one EVALSHA of the script Redis keeps
+  // (sent whole only when Redis lacks it) for all of them.
+  redis.defineCommand("gatewayAdmit", { lua: ADMIT });
   const admitScript = redis as unknown as WithAdmit;
+  const admitted = groupCommit<AdmitCall, AdmitReply>(async (calls) => {
+    const keys: string[] = [];
+    const args: Array<string | number> = [calls[0]?.now ?? Date.now(), WINDOW_MS];
+    const carried = new Map<string, string[]>();
+    for (const { key, limits, member, now } of calls) {
+      const leases = `${prefix}running:${key}`;
+      const mine = late.get(leases) ?? [];
+      late.delete(leases);
+      if (mine.length > 0) carried.set(leases, mine);
+      keys.push(`${prefix}rate:${key}`, `${prefix}images:${key}`, leases);
+      args.push(limits.requests ?? -1, limits.images?.limit ?? -1, limits.images?.count ?? 0, limits.concurrency ?? -1, member, now + leaseMs, mine.length, ...mine);
+    }
+    try {
+      const flat = await run(() => admitScript.gatewayAdmit(keys.length, ...keys, ...args));
+      return calls.map((_, index) => ({ status: "fulfilled", value: [Number(flat[index * 3]), Number(flat[index * 3 + 1]), String(flat[index * 3 + 2])] as AdmitReply }));
+    } catch (error) {
+      for (const [leases, members] of carried) for (const member of members) forget(leases, member);
+      throw error;
+    }
+  }, { max: 100 });
   return {
-    async admit(key, limits, now) {
+    async use(key, now) {
+      const [requests, images, running] = await run(() =>
+        Promise.all([
+          redis.zcount(`${prefix}rate:${key}`, now - WINDOW_MS + 1, "+inf"), redis.zcount(`${prefix}images:${key}`, now - WINDOW_MS + 1, "+inf"),
+          redis.zcount(`${prefix}running:${key}`, now + 1, "+inf"),
+        ]),
+      );
+      return { requests, images, running };
+    },
+    async admit(key, limits, now, options) {
       const member = randomUUID();
       const leases = `${prefix}running:${key}`;
       const counted = limits.concurrency !== undefined;
       let reply: AdmitReply;
       try {
-        reply = await run(() =>
-          admitScript.gatewayAdmit(
-            `${prefix}rate:${key}`, `${prefix}images:${key}`, leases, now, WINDOW_MS, limits.requests ?? -1, limits.images?.limit ?? -1, limits.images?.count ?? 0,
-            limits.concurrency ?? -1, member, now + leaseMs,
-          ),
-        );
+        reply = await admitted({ key, limits, now, member });
       } catch (error) {
         if (counted) forget(leases, member);
         throw error;
@@ -133,12 +192,18 @@ export async function redisLimits(options: RedisLimitsOptions): Promise<SharedLi
       if (ok !== 1) return { ok: false, limit: limit as LimitName, retryAfterMs: Number(wait) };
       if (!counted) return { ok: true, release: () => undefined };
       let released = false;
-      // Awaited before the answer is sent: a client that got its answer finds the slot free on every gateway.
       return {
         ok: true,
         release: async () => {
           if (released) return;
           released = true;
+          if (options?.lateRelease) {
+            late.set(leases, [...(late.get(leases) ?? []), member]);
+            flushing ??= setTimeout(flushLate, LATE_RELEASE_MS);
+            flushing.unref();
+            return;
+          }
+          // Awaited before the answer is sent: a client that got its answer finds the slot free on every gateway.
           await redis.zrem(leases, member).catch(() => forget(leases, member));
         },
       };
@@ -147,6 +212,8 @@ export async function redisLimits(options: RedisLimitsOptions): Promise<SharedLi
       await redis.ping();
     },
     close: async () => {
+      if (flushing) clearTimeout(flushing);
+      flushLate();
       if (sweeping) clearInterval(sweeping);
       redis.disconnect();
     },

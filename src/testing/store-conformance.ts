@@ -148,6 +148,49 @@ export function storeConformance(backend: string, open: () => Promise<SqlDatabas
       assert.equal(await free.settle("free", settlement(1)), true);
     }));
 
+    test("ledger: 120 requests at once, three keys (two with quotas) over two days, charged or not: each row, the roll-up and the holds agree; on PostgreSQL they share round trips", withDatabase(async (database) => {
+      let statements = 0;
+      const counted = new Proxy(database, {
+        get(target, property, receiver) {
+          const value = Reflect.get(target, property, receiver) as unknown;
+          if (typeof value !== "function") return value;
+          return (...args: unknown[]) => {
+            if (["run", "all", "get", "batch", "transaction"].includes(String(property))) statements += 1;
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+      const ledger = createLedger(counted);
+      const quota = { ...NO_LIMITS, totalImages: 10_000 };
+      const calls = Array.from({ length: 120 }, (_, index) => ({
+        id: `m${index}`, key: ["key-m0", "key-m1", "key-m2"][index % 3] as string, day: index % 4 < 2 ? "2026-12-02" : "2026-12-03", images: index % 5 === 0 ? 0 : (index % 3) + 1,
+      }));
+      const limitsOf = (key: string) => (key === "key-m0" ? NO_LIMITS : quota);
+      await Promise.all(calls.map((call) => ledger.reserve(reservation(call.id, call.key, 3, call.day), limitsOf(call.key))));
+      const reservedWith = statements;
+      const settled = await Promise.all(calls.map((call) => ledger.settle(call.id, { ...settlement(call.images), costMicros: call.images * 250_000 })));
+      assert.deepEqual(settled, calls.map(() => true), "each settle moved its own row");
+      assert.deepEqual(await Promise.all(calls.slice(0, 5).map((call) => ledger.settle(call.id, settlement(1)))), [false, false, false, false, false]);
+      for (const key of ["key-m0", "key-m1", "key-m2"]) {
+        for (const day of ["2026-12-02", "2026-12-03"]) {
+          const mine = calls.filter((call) => call.key === key && call.day === day);
+          const images = mine.reduce((sum, call) => sum + call.images, 0);
+          const daily = await database.get<{ images: number; cost_micros: number }>("SELECT images, cost_micros FROM usage_daily WHERE key_id = ? AND day = ?", [key, day]);
+          assert.deepEqual(daily, { images, cost_micros: images * 250_000 }, `${key} on ${day}`);
+        }
+      }
+      const rows = await database.all<{ id: string; state: string; images: number; charged: number; cost_micros: number }>("SELECT id, state, images, charged, cost_micros FROM usage WHERE id LIKE 'm%' ORDER BY id");
+      assert.deepEqual(rows, calls.map((call) => ({ id: call.id, state: "settled", images: call.images, charged: call.images > 0 ? 1 : 0, cost_micros: call.images * 250_000 })).sort((a, b) => a.id.localeCompare(b.id)));
+      const holds = await database.all<{ images: number; micros: number }>("SELECT images, micros FROM usage_held WHERE key_id IN ('key-m1', 'key-m2')");
+      assert.equal(holds.length, 6, "per key: its total and two days");
+      assert.deepEqual(holds.filter((hold) => hold.images !== 0 || hold.micros !== 0), [], "every hold released once");
+      if (database.dialect === "postgres") {
+        // 40 reservations without a quota and 120 settles, group-committed; the 80 with a quota stay a transaction each.
+        assert.ok(reservedWith - 80 < 40, `reservations without a quota shared statements (${reservedWith - 80} for 40)`);
+        assert.ok(statements - reservedWith < 120, `settles shared statements (${statements - reservedWith} for 120)`);
+      }
+    }));
+
     test("ledger: daily quotas count only their day, spend quotas count micro-units", withDatabase(async (database) => {
       const ledger = createLedger(database);
       const daily = { ...NO_LIMITS, dailyImages: 2 };

@@ -119,7 +119,7 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
-type Environment = Record<string, string | undefined>;
+export type Environment = Record<string, string | undefined>;
 
 function integer(environment: Environment, name: string, fallback: number, min: number, max: number): number {
   const raw = environment[name];

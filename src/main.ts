@@ -71,6 +71,16 @@ export async function serve(config: Config): Promise<void> {
     }, graceMs).unref();
     void gateway.close().then(() => process.exit(0));
   };
+  // SIGHUP: GATEWAY_CONFIG read again; a file that does not load is logged and the running configuration stays.
+  process.on("SIGHUP", () => {
+    try {
+      const reloaded = gateway.reload();
+      gateway.app.log.info(reloaded, `configuration reloaded from ${reloaded.path ?? "the environment (no GATEWAY_CONFIG)"}: ${reloaded.accounts.length} upstream accounts, ${reloaded.models} models`);
+    } catch (error) {
+      const message = error instanceof ConfigError ? error.message : (error as Error).message;
+      gateway.app.log.error({ path: process.env.GATEWAY_CONFIG }, `configuration not reloaded, the running one stays: ${message}`);
+    }
+  });
   process.once("SIGINT", () => stop("SIGINT"));
   process.once("SIGTERM", () => stop("SIGTERM"));
 }

@@ -6,14 +6,14 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
 import { buildApp } from "./app.js";
-import type { Config } from "./config.js";
+import { loadConfig, type Config, type Environment } from "./config.js";
 import type { Emulator } from "./emulator/server.js";
 import { AllowList } from "./images/address-policy.js";
 import type { FetchPolicy } from "./images/fetch-input.js";
 import { createArkProvider } from "./providers/ark/ark-provider.js";
 import { Resilience, systemClock, type Clock } from "./pipeline/resilience.js";
 import { redisBreakerSync } from "./pipeline/redis-breakers.js";
-import { createRouter } from "./providers/registry.js";
+import { createRouter, swappableRouter } from "./providers/registry.js";
 import { createRelay302Provider } from "./providers/relay302/relay302-provider.js";
 import { registerSecrets } from "./providers/upstream-error.js";
 import type { Provider } from "./providers/types.js";
@@ -59,6 +59,12 @@ export interface Gateway {
   /** The first key, when this start created it (shown once). */
   bootstrapSecret: string | undefined;
   sweep(): Promise<number>;
+  /**
+   * Reads GATEWAY_CONFIG (and the variables its accounts name) again and, only when all of it is valid, serves by it:
+   * accounts, routes, the model table, retry and breaker settings, prices. A ConfigError leaves the running
+   * configuration as it was. Requests in flight finish on the routes they were given.
+   */
+  reload(environment?: Environment): { path: string | undefined; accounts: string[]; models: number };
   close(): Promise<void>;
 }
 
@@ -103,6 +109,14 @@ export function upstreamProviders(config: Config, signingNow?: () => Date): Prov
   return providers;
 }
 
+/** Every upstream secret of a configuration: redacted from whatever an upstream answers. */
+function upstreamSecrets(config: Config): Array<string | undefined> {
+  return [
+    config.ark?.apiKey, config.visual?.accessKeyId, config.visual?.secretAccessKey, config.api302?.apiKey,
+    ...config.accounts.flatMap((account) => [account.apiKey, account.accessKeyId, account.secretAccessKey]),
+  ];
+}
+
 export async function createGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const database = await openMigrated({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, poolMax: config.databasePoolMax, timeouts: config.databaseTimeouts, sqliteSynchronous: config.sqliteSynchronous });
   const keys = cachedKeyStore(createKeyStore(database), { ttlMs: config.keyCacheMs });
@@ -115,8 +129,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
 
   // The configured credentials are redacted from every upstream message, whatever their shape.
   registerSecrets([
-    config.ark?.apiKey, config.visual?.accessKeyId, config.visual?.secretAccessKey, config.api302?.apiKey,
-    ...config.accounts.flatMap((account) => [account.apiKey, account.accessKeyId, account.secretAccessKey]),
+    ...upstreamSecrets(config),
     config.storage.kind === "s3" ? config.storage.credentials?.secretAccessKey : undefined,
     config.redisUrl ? decodeURIComponent(new URL(config.redisUrl).password) : undefined,
     config.databaseUrl ? decodeURIComponent(new URL(config.databaseUrl).password) : undefined,
@@ -155,7 +168,8 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     ...(limits ? { accountLimits: limits } : {}),
     observer: ({ provider, outcome, code }) => {
       metrics.upstreamAttempts.inc({ provider, outcome, code: code ?? "" });
-      if (outcome !== "ok") lastFailures.set(provider, { outcome, code, at: Date.now() });
+      // The account's own failures, not a request's (a content refusal says nothing about the account).
+      if (outcome !== "ok" && outcome !== "request") lastFailures.set(provider, { outcome, code, at: Date.now() });
     },
   });
 
@@ -219,7 +233,7 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
   const fileTtlMs = Math.round(config.fileTtlHours * 3600 * 1000);
   // Accounts switched off at run time, read at start and every SWITCHES_MS: every gateway on the database follows.
   const switches = createUpstreamSwitches(database);
-  const router = createRouter(providers, config.file.routing, config.file.models);
+  const router = swappableRouter(createRouter(providers, config.file.routing, config.file.models));
   router.setDisabled(await switches.disabled());
   const switchTimer = setInterval(() => void switches.disabled().then((ids) => router.setDisabled(ids), () => undefined), SWITCHES_MS);
   switchTimer.unref();
@@ -304,6 +318,18 @@ export async function createGateway(config: Config, options: GatewayOptions = {}
     emulator,
     bootstrapSecret,
     sweep,
+    reload(environment = process.env) {
+      // Everything is built before anything is replaced: a file that does not load changes nothing.
+      const next = loadConfig(environment);
+      registerSecrets(upstreamSecrets(next));
+      // The emulator's accounts stay what they are; the file's table and settings apply to them.
+      const nextProviders = emulator ? providers : upstreamProviders(next, signingNow);
+      const nextRouter = createRouter(nextProviders, next.file.routing, next.file.models);
+      router.swap(nextRouter);
+      resilience.setPolicy(next.file.policy);
+      accounts.setPrices(next.file.prices);
+      return { path: next.file.path, accounts: nextProviders.map((provider) => provider.id), models: next.file.models.entries.length };
+    },
     async close() {
       clearInterval(timer);
       clearInterval(heartbeat);

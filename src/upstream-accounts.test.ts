@@ -14,12 +14,15 @@ import { ConfigError, loadConfig } from "./config.js";
 import { createEmulator, type Emulator } from "./emulator/server.js";
 import { createGateway, type Gateway } from "./runtime.js";
 import { TEST_KEY, type Json } from "./testing/harness.js";
+import { spawnGateway } from "./testing/gateways.js";
+import type { ChildProcess } from "node:child_process";
 
 const root = mkdtempSync(join(tmpdir(), "doubao-accounts-"));
 const secrets = { KEY_A: "ark-account-a-0123456789", KEY_B: "ark-account-b-0123456789", KEY_C: "ark-account-c-0123456789", KEY_BP: "byteplus-key-0123456789", KEY_EP: "endpoint-key-0123456789", KEY_CAP: "capped-key-0123456789" };
 let emulator: Emulator;
 let base: string;
 const gateways: Gateway[] = [];
+const children = new Set<ChildProcess>();
 
 before(async () => {
   emulator = createEmulator({
@@ -36,6 +39,7 @@ before(async () => {
 
 after(async () => {
   for (const gateway of gateways) await gateway.close();
+  for (const child of children) child.kill("SIGKILL");
   await emulator.close();
   rmSync(root, { recursive: true, force: true });
 });
@@ -292,12 +296,13 @@ upstreams:
   const b = await createGateway(loadConfig({ ...environment(yaml), ...shared, INSTANCE_ID: "gw-b" }));
   gateways.push(b);
   const admin = (gateway: Gateway, method: "GET" | "POST", url: string) => gateway.app.inject({ method, url, headers: { authorization: `Bearer ${TEST_KEY}` } });
+  assert.equal((await generate(a, "doubao-seedream-4-0-250828")).provider, "left", "weight 3 of 4 goes first");
   const listed = await admin(a, "GET", "/admin/upstreams");
   assert.equal(listed.statusCode, 200);
   const rows = (listed.json() as Json).data as Json[];
   assert.deepEqual(rows.map((row) => ({ ...row, origin: undefined })), [
-    { id: "left", protocol: "ark", label: "left", origin: undefined, enabled: true, weight: 3, priority: 1, models: null, limits: { rpm: 1000 }, breaker: "closed", resting_ms: 0, last_failure: null },
-    { id: "right", protocol: "ark", label: "right", origin: undefined, enabled: true, weight: 1, priority: 1, models: null, limits: null, breaker: "closed", resting_ms: 0, last_failure: null },
+    { id: "left", protocol: "ark", label: "left", origin: undefined, enabled: true, weight: 3, priority: 1, models: null, limits: { rpm: 1000 }, limit_use: { requests: 1, images: 0, running: 0 }, breaker: "closed", resting_ms: 0, last_failure: null },
+    { id: "right", protocol: "ark", label: "right", origin: undefined, enabled: true, weight: 1, priority: 1, models: null, limits: null, limit_use: null, breaker: "closed", resting_ms: 0, last_failure: null },
   ]);
   for (const secret of Object.values(secrets)) assert.ok(!listed.body.includes(secret));
 
@@ -338,10 +343,20 @@ upstreams:
   const wrongKey = "sk-wrong-account-key-0123456789";
   const gateway = await createGateway(loadConfig(environment(yaml, { KEY_WRONG: wrongKey })), { logger: { level: "trace", stream } });
   gateways.push(gateway);
-  // The wrong account answers 401: taken out for that call, the other serves; its failure is logged by account id.
+  // The wrong account answers 401: out of rotation at once (its breaker open), the other serves; the log says which and why.
   const served = await generate(gateway, "doubao-seedream-4-0-250828");
   assert.equal(served.status, 200, served.text);
   assert.equal(served.provider, "fine");
+  const refusedLine = lines.find((line) => line.includes("upstream account wrong refused the gateway"));
+  assert.ok(refusedLine, "a line tells the operator");
+  assert.match(
+    String((JSON.parse(refusedLine) as Json).msg),
+    /^upstream account wrong refused the gateway \(AuthenticationError\); out of rotation for 30 s, then one probe\. The upstream \(Ark\) refused the gateway's account \(AuthenticationError: The API key or AK\/SK in the request is missing or invalid\. Request id: \w+\); the operator must check/,
+  );
+  const attemptsOnWrong = () => lines.filter((line) => line.includes('"provider":"wrong"')).length;
+  const before = attemptsOnWrong();
+  for (let n = 0; n < 4; n += 1) assert.equal((await generate(gateway, "doubao-seedream-4-0-250828")).provider, "fine");
+  assert.equal(attemptsOnWrong(), before, "not tried again while its breaker rests (weights 1:1 would have chosen it twice)");
   await generate(gateway, "doubao-seedream-4-0-250828", "[[fault:ark:ModelAccountIpmRateLimitExceeded*1,retry-after=2]] a tern");
   const views = await Promise.all(["/admin/upstreams", "/admin/requests", "/metrics", "/ready", "/health", "/v1/models"].map(async (url) =>
     (await gateway.app.inject({ method: "GET", url, headers: { authorization: `Bearer ${TEST_KEY}` } })).body));
@@ -352,4 +367,84 @@ upstreams:
   for (const secret of [...Object.values(secrets), wrongKey]) {
     for (const [index, text] of [...lines, ...views, report].entries()) assert.ok(!text.includes(secret), `secret in output ${index}`);
   }
+});
+
+test("SIGHUP: a broken file is logged and refused, requests go on with the running configuration; a good one is served from the next request", async () => {
+  const path = join(root, "reloaded.yaml");
+  const file = (yaml: string) => writeFileSync(path, yaml);
+  file(`upstreams:\n  - { id: first, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_A }\n`);
+  const gateway = await spawnGateway({ DATA_DIR: join(root, "data-sighup"), GATEWAY_EMULATE: "0", GATEWAY_BOOTSTRAP_KEY: TEST_KEY, LOG_LEVEL: "info", ...secrets, GATEWAY_CONFIG: path }, children);
+  const served = async () => {
+    const response = await fetch(`${gateway.base}/api/v3/images/generations`, {
+      method: "POST", headers: { authorization: `Bearer ${TEST_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "doubao-seedream-4-0-250828", prompt: "a kite", size: "2048x2048", response_format: "url", watermark: false }),
+    });
+    await response.arrayBuffer();
+    return `${response.status} ${response.headers.get("x-gateway-provider")}`;
+  };
+  const logged = async (pattern: RegExp) => {
+    while (!pattern.test(gateway.output())) await sleep(25);
+    return pattern.exec(gateway.output())?.[0];
+  };
+  assert.equal(await served(), "200 first");
+
+  for (const [broken, message] of [
+    [`upstreams:\n  - { id: second, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_NOT_SET }\n`, "GATEWAY_CONFIG: upstreams.0.api_key_env: KEY_NOT_SET is not set (it is to hold account second's secret)."],
+    ["upstreams: [ { id: second\n", `${path} is not valid YAML: `],
+  ] as const) {
+    file(broken);
+    const before = gateway.output().length;
+    gateway.child.kill("SIGHUP");
+    while (!gateway.output().slice(before).includes("configuration not reloaded")) await sleep(25);
+    const line = JSON.parse(gateway.output().slice(before).split("\n").find((entry) => entry.includes("configuration not reloaded")) as string) as Json;
+    assert.equal(line.level, 50);
+    assert.ok(String(line.msg).startsWith(`configuration not reloaded, the running one stays: ${message}`), String(line.msg));
+    assert.equal(await served(), "200 first", "still the running configuration");
+  }
+
+  file(`upstreams:\n  - { id: second, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_B, weight: 3 }\n`);
+  gateway.child.kill("SIGHUP");
+  assert.equal(await logged(/configuration reloaded from \S+: 1 upstream accounts, \d+ models/), `configuration reloaded from ${path}: 1 upstream accounts, ${loadConfig({ GATEWAY_EMULATE: "1" }).file.models.entries.length} models`);
+  assert.equal(await served(), "200 second");
+  for (const secret of Object.values(secrets)) assert.ok(!gateway.output().includes(secret), "no secret in the log");
+});
+
+test("reload in process: limits, weights, the model table and retry settings from the new file; the accounts switched off stay off", async () => {
+  const yaml = (weights: [number, number], limits = "") => `
+limit_wait_ms: 0
+retry: { max_attempts: 2 }
+upstreams:
+  - { id: left, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_A, weight: ${weights[0]} }
+  - { id: right, protocol: ark, base_url: "${base}/api/v3", api_key_env: KEY_B, weight: ${weights[1]}${limits} }
+`;
+  const first = environment(yaml([1, 1]));
+  const gateway = await createGateway(loadConfig(first));
+  gateways.push(gateway);
+  const spread = async (n: number) => {
+    const counts: Record<string, number> = {};
+    for (let index = 0; index < n; index += 1) {
+      const provider = String((await generate(gateway, "doubao-seedream-4-0-250828")).provider);
+      counts[provider] = (counts[provider] ?? 0) + 1;
+    }
+    return counts;
+  };
+  assert.deepEqual(await spread(4), { left: 2, right: 2 });
+  writeFileSync(first.GATEWAY_CONFIG, yaml([1, 3]));
+  assert.deepEqual(gateway.reload(first), { path: first.GATEWAY_CONFIG, accounts: ["left", "right"], models: loadConfig(first).file.models.entries.length });
+  assert.deepEqual(await spread(8), { left: 2, right: 6 });
+  assert.equal(gateway.resilience.policy.maxAttempts, 2);
+  // Switched off before a reload, off after it.
+  const admin = (url: string) => gateway.app.inject({ method: "POST", url, headers: { authorization: `Bearer ${TEST_KEY}` } });
+  assert.equal((await admin("/admin/upstreams/left/disable")).statusCode, 200);
+  writeFileSync(first.GATEWAY_CONFIG, yaml([1, 1], ", limits: { rpm: 2 }"));
+  gateway.reload(first);
+  assert.deepEqual(await spread(2), { right: 2 });
+  const third = await generate(gateway, "doubao-seedream-4-0-250828");
+  assert.equal(third.status, 503, "right's new rpm 2 is counted");
+  assert.match(third.json.error.message, /^Every upstream account that serves model doubao-seedream-4-0-250828 \(right\) is at the limit/);
+  // A file that does not load throws, and nothing changes.
+  writeFileSync(first.GATEWAY_CONFIG, "retry: { max_attempts: 99 }");
+  assert.throws(() => gateway.reload(first), /retry\.max_attempts/);
+  assert.equal(gateway.resilience.policy.maxAttempts, 2);
+  assert.equal((await admin("/admin/upstreams/left/enable")).statusCode, 200);
 });

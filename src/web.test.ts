@@ -357,6 +357,32 @@ describe("the operator console", () => {
     await shoot("playground-error");
   });
 
+  test("the Upstreams panel lists each account with its breaker and limits; switching one off sends its models elsewhere, and back on", async () => {
+    const admin = { authorization: `Bearer ${TEST_KEY}`, "content-type": "application/json" };
+    const served = async () =>
+      (await h.gateway.app.inject({ method: "POST", url: "/api/v3/images/generations", headers: admin, payload: { model: V45, prompt: "which account", size: "2K", response_format: "url" } })).headers["x-gateway-provider"];
+    await page.goto(`${origin}/#/console`);
+    await useKey(TEST_KEY);
+    const row = page.locator("table.upstreams tr[data-account='ark']");
+    await row.waitFor();
+    assert.deepEqual(await page.locator("table.upstreams tbody tr").evaluateAll((rows) => rows.map((tr) => (tr as unknown as { dataset: { account: string } }).dataset.account)), ["ark", "visual", "302ai"]);
+    assert.match(await row.textContent() ?? "", /^arkemulator · http:\/\/127\.0\.0\.1:\d+arkon1 · 1all of arknoneclosednoneSwitch off$/);
+    // x-gateway-provider names the emulator that plays each account here.
+    assert.equal(await served(), "emulator");
+    await shoot("console-upstreams");
+    assert.deepEqual(await axeViolations(), []);
+
+    await page.getByRole("button", { name: "Switch off account ark" }).click();
+    await row.locator(".badge.disabled", { hasText: "off" }).waitFor();
+    const listed = (await h.gateway.app.inject({ method: "GET", url: "/admin/upstreams", headers: admin })).json() as { data: Array<{ id: string; enabled: boolean }> };
+    assert.deepEqual(listed.data.map((account) => [account.id, account.enabled]), [["ark", false], ["visual", true], ["302ai", true]]);
+    assert.equal(await served(), "emulator-302ai", "Seedream goes to the 302.AI relay while ark is off");
+
+    await page.getByRole("button", { name: "Switch on account ark" }).click();
+    await row.locator(".badge.active", { hasText: "on" }).waitFor();
+    assert.equal(await served(), "emulator");
+  });
+
   test("a new key's secret is shown once, with a copy button; in Chinese on request, errors too", async () => {
     // A user key is told what the console needs.
     const user = await h.gateway.app.inject({ method: "POST", url: "/admin/keys", headers: { authorization: `Bearer ${TEST_KEY}`, "content-type": "application/json" }, payload: { name: "web-viewer", role: "user" } });

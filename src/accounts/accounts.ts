@@ -108,6 +108,11 @@ export class Accounts {
     await Promise.all((JSON.parse(row.files ?? "[]") as string[]).map((file) => this.storage.delete(file)));
   }
 
+  /** The price table of a reloaded GATEWAY_CONFIG: requests admitted from now on are priced by it. */
+  setPrices(prices: PriceTable): void {
+    this.options.prices = prices;
+  }
+
   today(): string {
     return dayOf(this.now(), this.options.timeZone);
   }

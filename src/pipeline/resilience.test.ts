@@ -312,6 +312,9 @@ models:
     assert.equal(result.json.model, SEEDREAM);
     assert.deepEqual(calls, { ark: 1, visual: 0, "302": 1 });
     assert.deepEqual(gw.clock.sleeps, []);
+    // The refusal took the account out of rotation at once (the operator fixes it before the next test).
+    assert.equal(gw.gateway.resilience.breaker("ark").state, "open");
+    gw.gateway.resilience.breaker("ark").succeeded();
   });
 
   test("the configured order is followed: 302.AI first for general_v2.1_L, Visual after it", async () => {
@@ -324,6 +327,7 @@ models:
     assert.equal(second.result.status, 200);
     assert.equal(second.result.headers["x-gateway-provider"], "visual");
     assert.deepEqual(second.calls, { ark: 0, visual: 1, "302": 1 });
+    gw.gateway.resilience.breaker("302ai").succeeded();
   });
 
   test("a 302.AI account error with no provider left is a 502 that tells the operator what to do", async () => {
@@ -341,6 +345,7 @@ models:
       err_code: -10011,
     });
     assert.equal(result.json.code, -10004);
+    gw.gateway.resilience.breaker("302ai").succeeded();
   });
 
   test("an expired result URL from the relay fails the attempt, which is made again: stored images or an error, never a dead URL", async () => {
@@ -534,7 +539,13 @@ describe("every upstream code maps to the contract's envelope", () => {
   });
   after(() => gw.close());
 
+  // A refusal of the gateway's account (401, 403…) takes it out of rotation at once; each row of a table starts as if the
+  // operator had fixed it, so that it tells the row's own classification.
+  const fixed = () => {
+    for (const id of ["ark", "visual", "302ai"]) gw.gateway.resilience.breaker(id).succeeded();
+  };
   const check = (result: { status: number; json: Json; headers: Record<string, unknown> }, status: number, type: string) => {
+    fixed();
     assert.equal(result.status, status);
     assert.equal(result.json.error.type, type);
     assert.equal(result.json.error.err_code, status === 400 ? -10003 : status === 503 ? -10008 : -10011);
@@ -641,7 +652,7 @@ describe("resilience units", () => {
   });
 
   test("a half-open breaker lets exactly one probe through", () => {
-    const breaker = new CircuitBreaker({ failureThreshold: 1, cooldownMs: 1000 });
+    const breaker = new CircuitBreaker({ policy: { failureThreshold: 1, cooldownMs: 1000 } });
     breaker.failed(0);
     assert.equal(breaker.tryAcquire(999), false);
     assert.equal(breaker.tryAcquire(1000), true);

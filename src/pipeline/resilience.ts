@@ -19,7 +19,7 @@ import { GatewayError } from "../errors.js";
 import type { Provider } from "../providers/types.js";
 import { isTimeout, type CallLimits } from "../providers/http.js";
 import { accountsFull, circuitOpen, upstreamTimeout, UpstreamError, type FailureKind } from "../providers/upstream-error.js";
-import { memoryLimits, type LimitName, type SharedLimits } from "../accounts/limits.js";
+import { memoryLimits, type LimitName, type LimitUse, type SharedLimits } from "../accounts/limits.js";
 
 export interface Clock {
   now(): number;
@@ -89,7 +89,7 @@ export class CircuitBreaker {
   state: BreakerState = "closed";
 
   constructor(
-    private readonly policy: Pick<ResiliencePolicy, "failureThreshold" | "cooldownMs">,
+    private readonly settings: { readonly policy: Pick<ResiliencePolicy, "failureThreshold" | "cooldownMs"> },
     /** Told when this breaker opens, or closes after being open (not of changes adopted from another instance). */
     private readonly onChange?: (change: BreakerChange) => void,
   ) {}
@@ -113,7 +113,7 @@ export class CircuitBreaker {
   /** Whether an attempt may go out now; in half-open, only one probe at a time. */
   tryAcquire(now: number): boolean {
     if (this.state === "closed") return true;
-    if (this.state === "open" && now - this.openedAt >= this.policy.cooldownMs) this.state = "half-open";
+    if (this.state === "open" && now - this.openedAt >= this.settings.policy.cooldownMs) this.state = "half-open";
     if (this.state === "half-open" && !this.probing) {
       this.probing = true;
       return true;
@@ -123,7 +123,7 @@ export class CircuitBreaker {
 
   /** Milliseconds until a probe may go out. */
   restingFor(now: number): number {
-    return this.state === "open" ? Math.max(0, this.openedAt + this.policy.cooldownMs - now) : 0;
+    return this.state === "open" ? Math.max(0, this.openedAt + this.settings.policy.cooldownMs - now) : 0;
   }
 
   succeeded(): void {
@@ -136,13 +136,23 @@ export class CircuitBreaker {
 
   failed(now: number): void {
     this.failures += 1;
-    if (this.state === "half-open" || this.failures >= this.policy.failureThreshold) {
+    if (this.state === "half-open" || this.failures >= this.settings.policy.failureThreshold) {
       const was = this.state;
       this.state = "open";
       this.openedAt = now;
       if (was !== "open") this.onChange?.({ state: "open", openedAt: now });
     }
     this.probing = false;
+  }
+
+  /** Opens at once, whatever the count: the account refused the gateway's credentials, no call of any model can pass. */
+  trip(now: number): void {
+    this.failures = 0;
+    this.probing = false;
+    const was = this.state;
+    this.state = "open";
+    this.openedAt = now;
+    if (was !== "open") this.onChange?.({ state: "open", openedAt: now });
   }
 
   /** An attempt that ended without telling anything about the upstream (the client went away). */
@@ -184,7 +194,7 @@ const ACCOUNT_LIMIT_NAMES: Readonly<Record<LimitName, string>> = { requests: "re
 const NO_SLOT: AccountSlot = { release: () => undefined };
 
 export class Resilience {
-  readonly policy: ResiliencePolicy;
+  private current: ResiliencePolicy;
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly observer: AttemptObserver | undefined;
@@ -194,7 +204,7 @@ export class Resilience {
   private readonly accountLimits: SharedLimits;
 
   constructor(options: ResilienceOptions = {}) {
-    this.policy = Object.freeze({ ...DEFAULT_POLICY, ...options.policy });
+    this.current = Object.freeze({ ...DEFAULT_POLICY, ...options.policy });
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.observer = options.observer;
@@ -209,11 +219,21 @@ export class Resilience {
 
   private readonly sync: BreakerSync | undefined;
 
+  get policy(): ResiliencePolicy {
+    return this.current;
+  }
+
+  /** The settings of a reloaded GATEWAY_CONFIG: calls from now on, and every breaker, follow them. */
+  setPolicy(policy: Partial<ResiliencePolicy>): void {
+    this.current = Object.freeze({ ...DEFAULT_POLICY, ...policy });
+  }
+
   breaker(providerId: string): CircuitBreaker {
     let breaker = this.breakers.get(providerId);
     if (!breaker) {
       const sync = this.sync;
-      breaker = new CircuitBreaker(this.policy, sync ? (change) => sync.publish(providerId, change) : undefined);
+      // The breaker reads the thresholds through this instance, so that a reload reaches the breakers already made.
+      breaker = new CircuitBreaker(this, sync ? (change) => sync.publish(providerId, change) : undefined);
       this.breakers.set(providerId, breaker);
     }
     return breaker;
@@ -223,6 +243,12 @@ export class Resilience {
   backoff(attempt: number): number {
     const full = Math.min(this.policy.maxDelayMs, this.policy.baseDelayMs * 2 ** (attempt - 1));
     return Math.round(full * (0.5 + 0.5 * this.random()));
+  }
+
+  /** What of an account's limits is in use now (null without limits, or while they cannot be read). */
+  async accountUse(provider: Provider): Promise<LimitUse | null> {
+    if (!provider.limits) return null;
+    return this.accountLimits.use(`account:${provider.id}`, this.clock.now()).catch(() => null);
   }
 
   /**
@@ -238,7 +264,7 @@ export class Resilience {
         ...(limits.rpm !== undefined ? { requests: limits.rpm } : {}),
         ...(limits.ipm !== undefined ? { images: { limit: limits.ipm, count: Math.min(images, limits.ipm) } } : {}),
         ...(limits.concurrency !== undefined ? { concurrency: limits.concurrency } : {}),
-      }, this.clock.now());
+      }, this.clock.now(), { lateRelease: true });
       return room.ok ? { release: room.release } : { fullForMs: room.retryAfterMs, limit: ACCOUNT_LIMIT_NAMES[room.limit] };
     } catch {
       return NO_SLOT;
@@ -304,7 +330,16 @@ export class Resilience {
               this.observer?.({ provider: id, outcome: kind, code: error.code, breaker: breaker.state });
               throw error;
             }
-            breaker.failed(this.clock.now());
+            // An account that refuses the gateway (credentials, balance: 401, 402, 403) refuses every call: out of rotation
+            // at once, until a probe after the cooldown.
+            const refusedAccount = kind === "provider" && error instanceof UpstreamError && ([401, 402, 403].includes(error.upstreamStatus ?? 0) || error.code === "AuthenticationError");
+            if (refusedAccount) {
+              breaker.trip(this.clock.now());
+              log?.warn(
+                { provider: id, model, status: error.status, code: error.code, kind, restingMs: this.policy.cooldownMs },
+                `upstream account ${id} refused the gateway (${error.code}); out of rotation for ${Math.round(this.policy.cooldownMs / 1000)} s, then one probe. ${error.message}`,
+              );
+            } else breaker.failed(this.clock.now());
             this.observer?.({ provider: id, outcome: kind, code: error.code, breaker: breaker.state });
             last = error;
             const retryAfterMs = error instanceof UpstreamError && error.upstreamRetryAfter !== undefined ? error.upstreamRetryAfter * 1000 : 0;

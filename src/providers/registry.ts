@@ -156,3 +156,31 @@ export function createRouter(providers: readonly Provider[], routing: RoutingCon
     },
   };
 }
+
+/**
+ * A router whose table can be replaced while it serves (GATEWAY_CONFIG reloaded on SIGHUP): every read goes to the
+ * current one, and the accounts switched off at run time carry over. A request keeps the routes it was given.
+ */
+export function swappableRouter(initial: Router): Router & { swap(next: Router): void } {
+  let current = initial;
+  return {
+    get models() {
+      return current.models;
+    },
+    get providers() {
+      return current.providers;
+    },
+    get disabled() {
+      return current.disabled;
+    },
+    canonical: (name) => current.canonical(name),
+    routesFor: (model) => current.routesFor(model),
+    configured: (model) => current.configured(model),
+    servable: () => current.servable(),
+    setDisabled: (ids) => current.setDisabled(ids),
+    swap(next) {
+      next.setDisabled(current.disabled);
+      current = next;
+    },
+  };
+}

@@ -59,6 +59,8 @@ test("with ?async=true the replay is the same task; a refused request is replaye
   const before = arkCalls();
   const down = await h.post("/doubao/images/generations", failing, { "idempotency-key": "down-1" });
   assert.equal(down.status, 502);
+  // The overdue account is out of rotation at once; the operator pays, and the client's retry runs.
+  h.gateway.resilience.breaker("ark").succeeded();
   const retry = await h.post("/doubao/images/generations", failing, { "idempotency-key": "down-1" });
   assert.equal(retry.status, 502);
   assert.equal(retry.headers["idempotent-replayed"], undefined, "a 5xx is not kept: the retry ran");

@@ -12,7 +12,7 @@ import type {
 } from "./schemas.js";
 import type {
   ArkStreamEvent, DrawingResponse, ImagesResponse, KeyCreated, KeyView, ModelList, ModelObject, OpenAIStreamEvent, PortraitResponse, Readiness,
-  RecentRequests, TaskResult, TaskObject, TaskSubmitted, UsageReport,
+  RecentRequests, UpstreamAccountView, TaskResult, TaskObject, TaskSubmitted, UsageReport,
 } from "./types.js";
 
 /** `images.generate`'s body: any image model's request (types from the gateway's own schemas). */
@@ -201,6 +201,12 @@ export class DoubaoClient {
       enable: (reference: string, options?: RequestOptions): Promise<KeyView> => this.json({ method: "POST", path: `/admin/keys/${encodeURIComponent(reference)}/enable` }, options),
       delete: (reference: string, options?: RequestOptions): Promise<{ id: string; deleted: true }> =>
         this.json({ method: "DELETE", path: `/admin/keys/${encodeURIComponent(reference)}` }, options),
+    },
+    /** The upstream accounts: state, breaker, limits and their use, last failure; each switched off or on for every gateway. */
+    upstreams: {
+      list: async (options?: RequestOptions): Promise<UpstreamAccountView[]> => (await this.json<{ data: UpstreamAccountView[] }>({ method: "GET", path: "/admin/upstreams" }, options)).data,
+      disable: (id: string, options?: RequestOptions): Promise<UpstreamAccountView> => this.json({ method: "POST", path: `/admin/upstreams/${encodeURIComponent(id)}/disable` }, options),
+      enable: (id: string, options?: RequestOptions): Promise<UpstreamAccountView> => this.json({ method: "POST", path: `/admin/upstreams/${encodeURIComponent(id)}/enable` }, options),
     },
     /** Usage of every key (admin keys only). */
     usage: (query: UsageParams & { key?: string } = {}, options?: RequestOptions): Promise<UsageReport> => this.json({ method: "GET", path: "/admin/usage", query }, options),

@@ -234,6 +234,28 @@ export interface RecentRequests {
   data: RecentRequest[];
 }
 
+/** One upstream account of `GET /admin/upstreams` (never a secret). */
+export interface UpstreamAccountView {
+  id: string;
+  protocol: "ark" | "visual" | "302ai";
+  label: string;
+  /** Where it sends (scheme and host). */
+  origin: string;
+  /** Switched on (POST /admin/upstreams/{id}/enable|disable, shared by every gateway on the database). */
+  enabled: boolean;
+  weight: number;
+  priority: number;
+  /** The canonical model ids it serves; null: every model of its protocol. */
+  models: string[] | null;
+  limits: { rpm?: number | undefined; ipm?: number | undefined; concurrency?: number | undefined } | null;
+  /** What of its limits is in use now: requests and images in the last minute, calls running (across gateways on Redis); null without limits or while they cannot be read. */
+  limit_use: { requests: number; images: number; running: number } | null;
+  breaker: "closed" | "open" | "half-open";
+  /** Until its breaker lets a probe through, ms (0 when closed). */
+  resting_ms: number;
+  last_failure: { outcome: string; code: string | null; at: string } | null;
+}
+
 /** `GET /ready`: whether some upstream can serve, each provider's breaker, and the gateway's own parts. */
 export interface Readiness {
   ready: boolean;

@@ -1,9 +1,10 @@
 /**
  * The operator console (admin keys): keys (create with limits, disable, enable, delete; the secret shown once),
- * usage by day, model and key as charts, the recent requests, the upstreams' health and breakers, the models and
+ * usage by day, model and key as charts, the recent requests, the upstream accounts (switched off and on, their
+ * limits in use, breakers and last failures), readiness, the models and
  * their lifecycle. Everything through the SDK's `admin`, `health` and `models` calls.
  */
-import type { KeyCreated, KeyView, ModelObject, Readiness, RecentRequests, UsageReport } from "@doubao-gateway/sdk";
+import type { KeyCreated, KeyView, ModelObject, Readiness, RecentRequests, UpstreamAccountView, UsageReport } from "@doubao-gateway/sdk";
 import { firstProblem, keySettings } from "@doubao-gateway/sdk/schemas";
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { client, describeError, type ShownError } from "./api.js";
@@ -19,6 +20,7 @@ interface Data {
   usage?: UsageReport;
   requests?: RecentRequests;
   ready?: Readiness;
+  upstreams?: UpstreamAccountView[];
 }
 
 export function Console({ models }: { models: ModelObject[] | undefined }) {
@@ -30,10 +32,11 @@ export function Console({ models }: { models: ModelObject[] | undefined }) {
   const load = useCallback(async () => {
     const sdk = client();
     try {
-      const [keys, usage, requests, ready] = await Promise.all([
+      const [keys, usage, requests, ready, upstreams] = await Promise.all([
         sdk.admin.keys.list(), sdk.admin.usage({ since: range.since, until: range.until, group_by: "key,model,day" }), sdk.admin.requests({ limit: 50 }), sdk.health.ready(),
+        sdk.admin.upstreams.list(),
       ]);
-      setData({ keys, usage, requests, ready });
+      setData({ keys, usage, requests, ready, upstreams });
       setError(undefined);
     } catch (failure) {
       setError(describeError(failure));
@@ -93,6 +96,11 @@ export function Console({ models }: { models: ModelObject[] | undefined }) {
       <section class="panel" aria-labelledby="requests-title">
         <h3 id="requests-title">{t("console.requests")}</h3>
         <RequestsTable requests={data.requests} />
+      </section>
+      <section class="panel" aria-labelledby="upstreams-title">
+        <h3 id="upstreams-title">{t("console.upstreams")}</h3>
+        <p class="muted">{t("console.upstreams.help")}</p>
+        <UpstreamsTable upstreams={data.upstreams} onAct={act} />
       </section>
       <div class="two">
         <section class="panel" aria-labelledby="health-title">
@@ -259,6 +267,51 @@ function RequestsTable({ requests }: { requests: RecentRequests | undefined }) {
               <td>{row.latency_ms !== null ? `${row.latency_ms} ms` : "–"}</td>
               <td>{row.images}</td>
               <td>{row.cost} {requests.currency}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+const accountLimits = (account: UpstreamAccountView) => {
+  const { limits, limit_use: use } = account;
+  if (!limits) return t("console.upstreams.noLimits");
+  const part = (limit: number | undefined, used: number | undefined, unit: string) => (limit === undefined ? "" : `${used ?? "?"}/${limit} ${unit}`);
+  return [part(limits.rpm, use?.requests, "req/min"), part(limits.ipm, use?.images, "img/min"), part(limits.concurrency, use?.running, "at a time")].filter(Boolean).join(" · ");
+};
+
+function UpstreamsTable({ upstreams, onAct }: { upstreams: UpstreamAccountView[] | undefined; onAct: (action: () => Promise<unknown>) => Promise<void> }) {
+  if (!upstreams) return null;
+  if (upstreams.length === 0) return <p class="muted">{t("console.upstreams.none")}</p>;
+  return (
+    <div class="table-wrap">
+      <table class="upstreams">
+        <thead>
+          <tr>
+            <th scope="col">{t("console.upstreams.account")}</th><th scope="col">{t("console.upstreams.protocol")}</th><th scope="col">{t("console.upstreams.state")}</th>
+            <th scope="col">{t("console.upstreams.weight")}</th><th scope="col">{t("console.upstreams.models")}</th><th scope="col">{t("console.upstreams.limits")}</th>
+            <th scope="col">{t("console.upstreams.breaker")}</th><th scope="col">{t("console.upstreams.lastFailure")}</th><th scope="col">{t("console.keys.actions")}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {upstreams.map((account) => (
+            <tr key={account.id} data-account={account.id}>
+              <td><strong>{account.id}</strong><div class="small muted">{account.label} · {account.origin}</div></td>
+              <td>{account.protocol}</td>
+              <td><span class={`badge ${account.enabled ? "active" : "disabled"}`}>{account.enabled ? t("console.upstreams.on") : t("console.upstreams.off")}</span></td>
+              <td>{account.weight} · {account.priority}</td>
+              <td class="small">{account.models ? account.models.join(", ") : t("console.upstreams.allModels", { protocol: account.protocol })}</td>
+              <td class="small">{accountLimits(account)}</td>
+              <td><span class={`dot ${account.breaker === "closed" ? "up" : "down"}`} aria-hidden="true" />
+                {account.resting_ms > 0 ? t("console.upstreams.restingFor", { state: account.breaker, seconds: Math.ceil(account.resting_ms / 1000) }) : account.breaker}</td>
+              <td class="small">{account.last_failure ? `${account.last_failure.code ?? account.last_failure.outcome} · ${new Date(account.last_failure.at).toLocaleTimeString()}` : t("console.upstreams.noFailure")}</td>
+              <td>
+                {account.enabled
+                  ? <button type="button" class="secondary" aria-label={t("console.upstreams.disableLabel", { id: account.id })} onClick={() => void onAct(() => client().admin.upstreams.disable(account.id))}>{t("console.upstreams.disable")}</button>
+                  : <button type="button" class="secondary" aria-label={t("console.upstreams.enableLabel", { id: account.id })} onClick={() => void onAct(() => client().admin.upstreams.enable(account.id))}>{t("console.upstreams.enable")}</button>}
+              </td>
             </tr>
           ))}
         </tbody>

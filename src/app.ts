@@ -20,6 +20,7 @@ import type { WebhookSender } from "./tasks/webhooks.js";
 import type { WebhookOutbox } from "./tasks/outbox.js";
 import { registerUpstreamRoutes, type LastFailures } from "./routes/upstreams.js";
 import type { UpstreamSwitches } from "./stores/upstream-switches.js";
+import { PUBLIC, routeMethods, type Dialect } from "./routes/route-config.js";
 
 export interface AppDeps extends RouteDeps {
   keys: KeyStore;
@@ -48,33 +49,6 @@ export interface AppDeps extends RouteDeps {
   /** Prometheus metrics (GET /metrics); none when absent. */
   metrics?: GatewayMetrics;
 }
-
-/** Paths that need no API key. */
-const PUBLIC_ROUTES = new Set(["/health", "/ready", "/metrics", "/openapi.json", "/files/:day/:name", "/", "/assets/:name"]);
-
-/** Every route and its methods, to answer a wrong method with 405 rather than 404. */
-const KNOWN_PATHS: Record<string, string> = {
-  "/doubao/images/generations": "POST",
-  "/api/v3/images/generations": "POST",
-  "/v1/images/generations": "POST",
-  "/v1/images/edits": "POST",
-  "/doubao/drawing": "POST",
-  "/doubao/drawing/portrait": "POST",
-  "/v1/models": "GET",
-  "/v1/usage": "GET",
-  "/async_result": "GET",
-  "/v1/async_result": "GET",
-  "/v1/webhook_secret": "GET",
-  "/admin/keys": "GET, POST",
-  "/admin/usage": "GET",
-  "/admin/requests": "GET",
-  "/admin/upstreams": "GET",
-  "/": "GET",
-  "/health": "GET",
-  "/ready": "GET",
-  "/metrics": "GET",
-  "/openapi.json": "GET",
-};
 
 const unauthorized = (errCode: number, message: string, messageCn: string) =>
   new GatewayError({ status: 401, code: "AuthenticationError", message, messageCn, type: "authentication_error", errCode });
@@ -119,9 +93,9 @@ export function retryAdvice(error: GatewayError): boolean | undefined {
   return error.status < 500 ? false : undefined;
 }
 
-/** Sends the one envelope; `/doubao/drawing*` gets the Volcengine fields as well. */
-function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError): FastifyReply {
-  const volcengine = (request.url.split("?")[0] ?? "").startsWith("/doubao/drawing");
+/** Sends the one envelope; a route of the Volcengine dialect (`/doubao/drawing*`) gets the Volcengine fields as well. */
+function sendError(request: FastifyRequest, reply: FastifyReply, error: GatewayError, dialect: Dialect | undefined = request.routeOptions.config.dialect): FastifyReply {
+  const volcengine = dialect === "volcengine";
   reply.header("x-request-id", request.id);
   const advice = retryAdvice(error);
   if (advice !== undefined) reply.header("x-should-retry", String(advice));
@@ -194,10 +168,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     }
   });
 
+  // Every route as it is added: what a path answers to, for the 405 that names the methods it has.
+  const methods = routeMethods(app);
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
     const route = request.routeOptions.url;
-    if (route === undefined || PUBLIC_ROUTES.has(route)) return;
+    if (route === undefined || request.routeOptions.config.public === true) return;
     // A queued task run by this process: its key by id (the client's secret is never stored with the task).
     const taskKey = request.headers[TASK_KEY_HEADER];
     if (typeof taskKey === "string" && isTaskRun(request.headers[TASK_TOKEN_HEADER])) {
@@ -261,11 +237,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split("?")[0] ?? "";
-    const allowed = KNOWN_PATHS[path];
+    const allowed = methods.allowed(path);
     const error = allowed
-      ? invalidRequest(405, "MethodNotAllowed", `${request.method} is not allowed on ${path}; use ${allowed}.`, `${path} 不支持 ${request.method}，请使用 ${allowed}。`, { allow: allowed })
+      ? invalidRequest(405, "MethodNotAllowed", `${request.method} is not allowed on ${path}; use ${allowed.methods}.`, `${path} 不支持 ${request.method}，请使用 ${allowed.methods}。`, { allow: allowed.methods })
       : invalidRequest(404, "NotFound", `No route ${request.method} ${path.slice(0, 200)}.`, `不存在的接口 ${request.method} ${path.slice(0, 200)}。`);
-    return sendError(request, reply, error);
+    return sendError(request, reply, error, allowed?.dialect);
   });
 
   // Idempotency wraps async: a replayed ?async=true request gets the same task id.
@@ -287,7 +263,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   if (deps.upstreams) registerUpstreamRoutes(app, { router: deps.router, resilience: deps.resilience, ...deps.upstreams, now: deps.now ?? Date.now });
   if (deps.metrics) {
     const metrics = deps.metrics;
-    app.get("/metrics", async (_request, reply) => {
+    app.get("/metrics", PUBLIC, async (_request, reply) => {
       for (const provider of deps.router.providers) metrics.breakerState.set({ provider: provider.id }, BREAKER_VALUES[deps.resilience.breaker(provider.id).state]);
       metrics.journalWaiting.set(deps.accounts.durable.size);
       // The task gauges keep their last values while the database is away: the rest of the metrics matter most then.

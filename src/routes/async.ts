@@ -21,11 +21,6 @@ const CANCEL_WRITE = "task.cancel";
 /** The durable write of a webhook attempt's outcome. */
 const ATTEMPT_WRITE = "webhook.attempted";
 
-/** Routes that take `?async=true`. */
-export const ASYNC_ROUTES: ReadonlySet<string> = new Set([
-  "/doubao/images/generations", "/api/v3/images/generations", "/v1/images/generations", "/v1/images/edits", "/doubao/drawing", "/doubao/drawing/portrait",
-]);
-
 /** The headers a task's run carries in place of the client's Authorization (see the auth hook in app.ts). */
 export const TASK_TOKEN_HEADER = "x-gateway-task-token";
 export const TASK_KEY_HEADER = "x-gateway-task-key";
@@ -99,7 +94,7 @@ export function onAsyncRoutePost(
   run: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
 ): onRequestHookHandler {
   return (request, reply, done) => {
-    if (request.method !== "POST" || !applies(request) || !ASYNC_ROUTES.has(request.routeOptions.url ?? "")) return done();
+    if (request.method !== "POST" || !applies(request) || request.routeOptions.config.async !== true) return done();
     return run(request, reply);
   };
 }

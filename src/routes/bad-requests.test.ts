@@ -158,6 +158,9 @@ const cases = (): Case[] => [
   { name: "text/plain body", url: "/doubao/images/generations", body: undefined, raw: "hello", headers: { "content-type": "text/plain" }, status: 415, param: null, message: "Send the body as JSON with Content-Type: application/json.", errCode: -10011 },
   { name: "wrong method", method: "GET", url: "/doubao/images/generations", body: undefined, status: 405, param: null, message: "GET is not allowed on /doubao/images/generations; use POST.", errCode: -10009 },
   { name: "PUT on drawing", method: "PUT", url: "/doubao/drawing", body: {}, status: 405, param: null, message: "PUT is not allowed on /doubao/drawing; use POST.", errCode: -10009 },
+  // 405 comes from the routes themselves: a path with a parameter is known by its pattern (was 404 while the list drifted).
+  { name: "DELETE on one model", method: "DELETE", url: "/v1/models/doubao-seedream-4-5-251128", body: undefined, status: 405, param: null, message: "DELETE is not allowed on /v1/models/doubao-seedream-4-5-251128; use GET.", errCode: -10009 },
+  { name: "GET on a key's disable", method: "GET", url: "/admin/keys/key-1/disable", body: undefined, status: 405, param: null, message: "GET is not allowed on /admin/keys/key-1/disable; use POST.", errCode: -10009 },
   { name: "unknown path", url: "/v1/images/variations", body: {}, status: 404, param: null, message: "No route POST /v1/images/variations.", errCode: -10010 },
   { name: "body over the limit", url: "/doubao/images/generations", body: undefined, raw: JSON.stringify({ ...T2I, prompt: "x".repeat(16 * 1024 * 1024) }), status: 413, param: null, message: "The request body is larger than 15728640 bytes.", errCode: -10011 },
   { name: "no key", url: "/doubao/images/generations", body: T2I, headers: { authorization: "" }, status: 401, param: null, message: "Missing API key: send the header Authorization: Bearer <key>.", errCode: -10001 },

@@ -42,7 +42,7 @@ async function settle(admission: Admission, generation: Generation): Promise<voi
 }
 
 export function registerDrawingRoutes(app: FastifyInstance, deps: RouteDeps): void {
-  app.post("/doubao/drawing", async (request: FastifyRequest, reply: FastifyReply) => {
+  app.post("/doubao/drawing", { config: { async: true, dialect: "volcengine" } }, async (request: FastifyRequest, reply: FastifyReply) => {
     const startedAt = performance.now();
     const created = new Date();
     const raw = requireObject(request);
@@ -85,7 +85,7 @@ export function registerDrawingRoutes(app: FastifyInstance, deps: RouteDeps): vo
     });
   });
 
-  app.post("/doubao/drawing/portrait", async (request: FastifyRequest, reply: FastifyReply) => {
+  app.post("/doubao/drawing/portrait", { config: { async: true, dialect: "volcengine" } }, async (request: FastifyRequest, reply: FastifyReply) => {
     const startedAt = performance.now();
     const { response_format: format } = parseOrThrow(portraitQuery, request.query ?? {});
     const input = parseOrThrow(portraitRequest, requireObject(request));

@@ -23,7 +23,7 @@ const MAX_FILES = 15;
 export async function registerEditRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   await app.register(multipart, { limits: { fileSize: MAX_INPUT_BYTES, files: MAX_FILES + 1, fields: 20, fieldSize: 64 * 1024, parts: MAX_FILES + 21 } });
 
-  app.post("/v1/images/edits", async (request: FastifyRequest, reply: FastifyReply) => {
+  app.post("/v1/images/edits", { config: { async: true, dialect: "openai" } }, async (request: FastifyRequest, reply: FastifyReply) => {
     if (!request.isMultipart()) {
       throw invalidRequest(415, "UnsupportedMediaType", "Send multipart/form-data with the image as the file field `image` (as the openai SDK's images.edit does).", "请以 multipart/form-data 发送，图片放在文件字段 image 中。");
     }

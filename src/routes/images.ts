@@ -26,6 +26,7 @@ import type { ArkImagesCall, ArkSeedreamCall, InputImage, ProviderCall } from ".
 import type { Accounts, Admission } from "../accounts/accounts.js";
 import { crashPoint } from "../crash-points.js";
 import type { FailedImages } from "../stores/keys.js";
+import { routeConfig } from "./route-config.js";
 import { accounted, failedImagesOf, hooksOf, requestSignal, requireObject, unixSeconds, type FailedImage } from "./context.js";
 import { streamToClient } from "./stream.js";
 
@@ -322,7 +323,8 @@ export function openAiLeniency(body: Record<string, unknown>): void {
 }
 
 export function registerImageRoutes(app: FastifyInstance, deps: RouteDeps): void {
-  const handler = (v1: boolean) => async (request: FastifyRequest, reply: FastifyReply) => {
+  const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+    const v1 = routeConfig(request).dialect === "openai";
     const body = requireObject(request);
     dropNulls(body);
     if (v1) openAiLeniency(body);
@@ -347,10 +349,10 @@ export function registerImageRoutes(app: FastifyInstance, deps: RouteDeps): void
       sendClassic(request, reply, deps, admission, input, image, signal, clientModel),
     );
   };
-  app.post("/doubao/images/generations", handler(false));
+  app.post("/doubao/images/generations", { config: { async: true } }, handler);
   // Ark's own path: a client configured with Ark's base URL (`https://ark.cn-beijing.volces.com/api/v3`) changes only the host.
-  app.post("/api/v3/images/generations", handler(false));
-  app.post("/v1/images/generations", handler(true));
+  app.post("/api/v3/images/generations", { config: { async: true } }, handler);
+  app.post("/v1/images/generations", { config: { async: true, dialect: "openai" } }, handler);
 }
 
 /** A Seedream 3.0 or SeedEdit 3.0 request served by its own model: n calls with seeds seed, seed+1, … */

@@ -8,6 +8,7 @@ import type { Router } from "../providers/registry.js";
 import type { Provider } from "../providers/types.js";
 import { BLOB_KEY, type BlobStorage } from "../storage/types.js";
 import { buildOpenApi } from "./openapi.js";
+import { PUBLIC } from "./route-config.js";
 
 export interface MetaDeps {
   router: Router;
@@ -64,7 +65,7 @@ export function registerMetaRoutes(app: FastifyInstance, deps: MetaDeps): void {
   });
 
   // Ready to serve: some upstream is configured and its circuit breaker lets requests through (load balancers route on this).
-  app.get("/ready", async (_request, reply) => {
+  app.get("/ready", PUBLIC, async (_request, reply) => {
     const now = Date.now();
     const providers = deps.router.providers.map((provider) => {
       const breaker = deps.resilience?.breaker(provider.id);
@@ -93,15 +94,15 @@ export function registerMetaRoutes(app: FastifyInstance, deps: MetaDeps): void {
     return reply.code(ready ? 200 : 503).send({ ready, providers, dependencies, ...(ready ? {} : { reason: reasons.join("; ") }) });
   });
 
-  app.get("/health", async () => ({
+  app.get("/health", PUBLIC, async () => ({
     status: "ok",
     providers: deps.router.providers.map((provider) => ({ id: provider.id, label: provider.label })),
   }));
 
   const openApi = buildOpenApi(deps.publicBaseUrl);
-  app.get("/openapi.json", async () => openApi);
+  app.get("/openapi.json", PUBLIC, async () => openApi);
 
-  app.get("/files/:day/:name", async (request: FastifyRequest<{ Params: { day: string; name: string } }>, reply: FastifyReply) => {
+  app.get("/files/:day/:name", PUBLIC, async (request: FastifyRequest<{ Params: { day: string; name: string } }>, reply: FastifyReply) => {
     const key = `${request.params.day}/${request.params.name}`;
     if (!BLOB_KEY.test(key)) throw fileGone();
     // Presigned: the storage answers with the bytes; the redirect lives no longer than the file or the signature.

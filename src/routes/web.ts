@@ -11,6 +11,7 @@ import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { invalidRequest } from "../errors.js";
+import { PUBLIC } from "./route-config.js";
 
 /** dist/routes/web.js and src/routes/web.ts are both two folders below the repository's root. */
 export const DEFAULT_WEB_DIR = fileURLToPath(new URL("../../packages/web/dist/", import.meta.url));
@@ -54,12 +55,12 @@ export function registerWebRoutes(app: FastifyInstance, options: { dir?: string 
     return reply.type(file.type).send(file.body);
   };
 
-  app.get("/", async (request, reply) => {
+  app.get("/", PUBLIC, async (request, reply) => {
     const index = await load("index.html");
     if (!index) return reply.type("text/html; charset=utf-8").header("cache-control", "no-cache").send(NOT_BUILT);
     return send(request, reply, index, "no-cache");
   });
-  app.get("/assets/:name", async (request: FastifyRequest<{ Params: { name: string } }>, reply) => {
+  app.get("/assets/:name", PUBLIC, async (request: FastifyRequest<{ Params: { name: string } }>, reply) => {
     const { name } = request.params;
     const file = ASSET_NAME.test(name) ? await load(`assets/${name}`) : undefined;
     if (!file) throw invalidRequest(404, "NotFound", `No such file of the web app: /assets/${name}.`, `网页应用没有这个文件：/assets/${name}。`);

@@ -5,10 +5,12 @@ import { adminOnly, ErrCode, GatewayError, internalError, invalidRequest, keyRef
 import { BREAKER_VALUES, type GatewayMetrics } from "./metrics.js";
 import { newRequestId } from "./request-id.js";
 import { registerAccountRoutes } from "./routes/accounts.js";
-import { registerAsync, TASK_KEY_HEADER, TASK_TOKEN_HEADER } from "./routes/async.js";
+import { registerAsync } from "./routes/async.js";
+import { TASK_KEY_HEADER, TASK_TOKEN_HEADER } from "./pipeline/replay.js";
 import { registerDrawingRoutes } from "./routes/drawing.js";
 import { registerEditRoutes } from "./routes/edits.js";
-import { registerImageRoutes, type RouteDeps } from "./routes/images.js";
+import { registerImageRoutes } from "./routes/images.js";
+import type { RouteDeps } from "./pipeline/ark-answers.js";
 import { registerMetaRoutes } from "./routes/meta.js";
 import { registerWebRoutes } from "./routes/web.js";
 import type { KeyStore } from "./stores/keys.js";
@@ -20,7 +22,7 @@ import type { WebhookSender } from "./tasks/webhooks.js";
 import type { WebhookOutbox } from "./tasks/outbox.js";
 import { registerUpstreamRoutes, type LastFailures } from "./routes/upstreams.js";
 import type { UpstreamSwitches } from "./stores/upstream-switches.js";
-import { PUBLIC, routeMethods, type Dialect } from "./routes/route-config.js";
+import { PUBLIC, routeMethods, type Dialect } from "./api/route-config.js";
 
 export interface AppDeps extends RouteDeps {
   keys: KeyStore;

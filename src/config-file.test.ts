@@ -143,12 +143,14 @@ models:
   );
   const added = file.models.find("seedream-5.1");
   assert.equal(added?.id, "doubao-seedream-5-1-261215");
-  assert.deepEqual(added?.capabilities?.sizes, { keywords: ["2K", "4K"], min_pixels: 3686400, max_pixels: 16777216, min_ratio: 1 / 16, max_ratio: 16, default: "2048x2048" });
+  assert.equal(added.kind, "seedream-4");
+  assert.deepEqual(added.capabilities.sizes, { keywords: ["2K", "4K"], min_pixels: 3686400, max_pixels: 16777216, min_ratio: 1 / 16, max_ratio: 16, default: "2048x2048" });
   assert.equal(file.prices.perImageMicros["doubao-seedream-5-1-261215"], 300000);
   const v45 = file.models.get("doubao-seedream-4-5-251128");
-  assert.equal(v45.capabilities?.max_reference_images, 10);
-  assert.deepEqual(v45.capabilities?.sizes.keywords, ["2K"]);
-  assert.equal(v45.capabilities?.sizes.min_pixels, 3686400);
+  assert.equal(v45.kind, "seedream-4");
+  assert.equal(v45.capabilities.max_reference_images, 10);
+  assert.deepEqual(v45.capabilities.sizes.keywords, ["2K"]);
+  assert.equal(v45.capabilities.sizes.min_pixels, 3686400);
   assert.deepEqual(file.models.get("doubao-seedream-4-0-250828").lifecycle, { state: "retired", sunset: "2026-07-23", replacement: "doubao-seedream-5-1-261215" });
   const cases: Array<[string, string]> = [
     ["models:\n  x-1:\n    price: 1\n", 'g.yaml: models.x-1: "x-1" is not a built-in model; give its kind (one of seedream-3, seededit-3, seedream-4, drawing, portrait) to add it'],

@@ -237,3 +237,11 @@ function volcengineCodeFor(status: number): number {
   if (status >= 500) return 50500;
   return 50200;
 }
+
+/** The abort reason when the client went away; the ledger records such a request as 499 ClientClosedRequest. */
+export class ClientGone extends Error {
+  constructor() {
+    super("client disconnected");
+    this.name = "ClientGone";
+  }
+}

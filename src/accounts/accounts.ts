@@ -7,7 +7,7 @@
  * before every upstream attempt (a revoked key stops there), records the files it is about to store,
  * settles by what was delivered, and releases the concurrency slot before the response goes out.
  */
-import { GatewayError, keyRefused, modelNotAllowed, quotaExceeded, rateLimited } from "../errors.js";
+import { ClientGone, GatewayError, keyRefused, modelNotAllowed, quotaExceeded, rateLimited } from "../errors.js";
 import type { BlobStorage } from "../storage/types.js";
 import type { ApiKeyRecord, KeyStore } from "../stores/keys.js";
 import { dayOf, secondsToMidnight } from "./clock.js";
@@ -189,7 +189,7 @@ export class Accounts {
         if (settled) return;
         settled = true;
         const gatewayError = error instanceof GatewayError ? error : undefined;
-        const clientGone = (error as Error | undefined)?.name === "ClientGone";
+        const clientGone = error instanceof ClientGone;
         await final({
           status: gatewayError?.status ?? (clientGone ? 499 : 500), servedModel: null, images: 0, outputTokens: 0, costMicros: 0, provider: null, upstreamRequestId: null,
           latencyMs: Math.round(performance.now() - started), errorCode: gatewayError?.code ?? (clientGone ? "ClientClosedRequest" : "InternalServiceError"),

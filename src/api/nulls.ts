@@ -13,3 +13,12 @@ export function dropNulls(body: Record<string, unknown>): void {
     else if (typeof value === "object" && !Array.isArray(value)) dropNulls(value as Record<string, unknown>);
   }
 }
+
+/**
+ * OpenAI clients send `size: "auto"` (the openai SDK's default), which OpenAI accepts: on `/v1` it is the model's
+ * default size (SeedEdit's `adaptive`). A `null` anywhere is an absent field on every route (above).
+ */
+export function openAiLeniency(body: Record<string, unknown>): void {
+  if (body.size === "auto") delete body.size;
+}
+

@@ -136,7 +136,7 @@ function applyOverride(base: ModelEntry | undefined, id: string, override: Model
   const kind = override.kind ?? base?.kind;
   if (!kind) throw new ModelTableError(`${where}: "${id}" is not a built-in model; give its kind (one of ${KINDS.join(", ")}) to add it`);
   if (base && override.kind && override.kind !== base.kind) throw new ModelTableError(`${where}.kind: ${id} is a ${base.kind} model`);
-  let capabilities: Capabilities | undefined = base?.capabilities;
+  let capabilities: Capabilities | undefined = base?.kind === "seedream-4" ? base.capabilities : undefined;
   if (kind === "seedream-4") {
     const over = override.capabilities;
     if (!capabilities && !(over?.sizes?.keywords && over.sizes.min_pixels && over.sizes.default && over.max_reference_images !== undefined)) {
@@ -171,15 +171,19 @@ function applyOverride(base: ModelEntry | undefined, id: string, override: Model
     }
     lifecycle = next;
   }
-  const entry: ModelEntry = {
+  const fields = {
     id,
-    kind,
     aliases: [...new Set([...(base?.aliases ?? []), ...(override.aliases ?? [])])],
     created: override.created ?? base?.created ?? 0,
     price_micros: override.price !== undefined ? Math.round(override.price * 1_000_000) : (base?.price_micros ?? 0),
     lifecycle,
   };
-  if (capabilities) entry.capabilities = capabilities;
+  let entry: ModelEntry;
+  if (kind === "seedream-4") {
+    // Merged above, or the start was refused there.
+    if (!capabilities) throw new ModelTableError(`${where}.capabilities: missing`);
+    entry = { ...fields, kind, capabilities };
+  } else entry = { ...fields, kind };
   if (base?.unconfirmed && override.price === undefined) entry.unconfirmed = base.unconfirmed;
   return entry;
 }

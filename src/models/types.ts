@@ -31,9 +31,8 @@ export type SizeRule = ModelCapabilities["sizes"];
  */
 export type Lifecycle = Omit<ModelLifecycle, "served_by">;
 
-export interface ModelEntry {
+interface EntryFields {
   id: string;
-  kind: ModelKind;
   /** Other names clients may send (the request is served as this entry; the answer keeps the client's string). */
   aliases: string[];
   /** Unix seconds (the `created` of `/v1/models`). */
@@ -41,8 +40,18 @@ export interface ModelEntry {
   /** Price per generated image, in micro-units of the price table's currency. */
   price_micros: number;
   lifecycle: Lifecycle;
-  /** Seedream 4.x/5.x only. */
-  capabilities?: Capabilities;
   /** Facts about this entry that come from one third-party source only (shown in `/v1/models`). */
   unconfirmed?: string[];
 }
+
+/** A Seedream 4.x/5.x model: what it takes is data, its capabilities. */
+export interface Seedream4Entry extends EntryFields {
+  kind: "seedream-4";
+  capabilities: Capabilities;
+}
+
+/** A model whose rules are the contract's own (Seedream 3.0, SeedEdit 3.0, the drawing models, portrait): one member per kind, so a test of `kind` narrows. */
+export type ContractEntry = { [Kind in Exclude<ModelKind, "seedream-4">]: EntryFields & { kind: Kind } }[Exclude<ModelKind, "seedream-4">];
+
+/** An entry of the model table: a union on `kind`, so that only a Seedream 4.x/5.x entry has capabilities. */
+export type ModelEntry = Seedream4Entry | ContractEntry;

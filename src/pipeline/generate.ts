@@ -187,7 +187,7 @@ export async function runGeneration(deps: PipelineDeps, job: GenerationJob): Pro
     // Every image is downloaded and checked before any is stored: a failed attempt leaves nothing behind.
     const checked = await Promise.all(result.images.map((image) => finishImage(deps, provider, image, job, mark, limits)));
     return { ...result, images: await deliver(deps, checked, job) };
-  }, job.signal, job.log, job.hooks?.beforeAttempt, imagesAsked(call));
+  }, { signal: job.signal, log: job.log, guard: job.hooks?.beforeAttempt, images: imagesAsked(call) });
   const { images, upstreamRequestId, extras, errors, usage } = outcome.value;
   return { provider: outcome.route.provider, images, upstreamRequestId, extras, errors: errors ?? [], usage };
 }
@@ -216,7 +216,7 @@ export async function openStream(deps: PipelineDeps, job: GenerationJob & { call
     // The attempt's deadline bounds the wait for the answer, not the stream after it: the body lives as long as the client.
     const upstream = await provider.stream((mark ? withoutMark(job.call) : job.call) as ArkSeedreamCall, { signal: limits.signal, deadline: limits.deadline, delivery: "inline" });
     return { provider, upstream, mark };
-  }, job.signal, job.log, job.hooks?.beforeAttempt, imagesAsked(job.call));
+  }, { signal: job.signal, log: job.log, guard: job.hooks?.beforeAttempt, images: imagesAsked(job.call) });
   const { provider, upstream, mark } = outcome.value;
   async function* delivered(): AsyncGenerator<DeliveredEvent> {
     for await (const event of upstream) {

@@ -187,6 +187,17 @@ export interface ResilienceOptions {
   accountLimits?: SharedLimits;
 }
 
+/** What one upstream call of a request brings besides its routes and attempt. */
+export interface RunOptions {
+  /** The request's: aborts every attempt and wait when the client goes away. */
+  signal: AbortSignal;
+  log?: AttemptLogger | undefined;
+  /** Runs before every attempt and may end the request (a key revoked meanwhile); not the upstream's fault. */
+  guard?: (() => Promise<void>) | undefined;
+  /** The most images the call may make, counted against an account's images-per-minute limit; default 1. */
+  images?: number;
+}
+
 /** An account's room for one call (released when the attempt ends), or which of its limits is full and for how long. */
 type AccountSlot = { release: () => unknown } | { fullForMs: number; limit: string };
 const ACCOUNT_LIMIT_NAMES: Readonly<Record<LimitName, string>> = { requests: "requests-per-minute", images: "images-per-minute", concurrency: "concurrency" };
@@ -276,17 +287,8 @@ export class Resilience {
    * attempt's deadline (real time: the transport's timers are). Throws the failure that ends the request: a `request`
    * failure at once, else the last failure, or a 503 when every breaker was open.
    */
-  async run<T>(
-    model: string,
-    routes: readonly Route[],
-    attempt: (route: Route, limits: Required<CallLimits>) => Promise<T>,
-    signal: AbortSignal,
-    log?: AttemptLogger,
-    /** Runs before every attempt and may end the request (a key revoked meanwhile); not the upstream's fault. */
-    guard?: () => Promise<void>,
-    /** The most images the call may make, counted against an account's images-per-minute limit. */
-    images = 1,
-  ): Promise<Outcome<T>> {
+  async run<T>(model: string, routes: readonly Route[], attempt: (route: Route, limits: Required<CallLimits>) => Promise<T>, options: RunOptions): Promise<Outcome<T>> {
+    const { signal, log, guard, images = 1 } = options;
     const deadline = this.clock.now() + this.policy.deadlineMs;
     let last: GatewayError | undefined;
     let waitedMs = 0;

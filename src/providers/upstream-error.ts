@@ -47,9 +47,18 @@ export function scrub(message: string): string {
     .slice(0, 500);
 }
 
+/** What an upstream said of a failure: who, its code and message, the HTTP status, and its numeric code where it has one. */
+interface Said {
+  upstream: string;
+  code: string;
+  message: string;
+  status: number;
+  upstreamCode?: number | undefined;
+}
+
 const CONTENT_REFUSAL_CN = "内容安全审核未通过：上游拒绝了该请求的文本或图片。";
 
-function refusal(upstream: string, code: string, upstreamMessage: string, status: number, upstreamCode?: number): UpstreamError {
+function refusal({ upstream, code, message: upstreamMessage, status, upstreamCode }: Said): UpstreamError {
   return new UpstreamError({
     status: 400, code, type: "invalid_request_error", errCode: ErrCode.badParameter, kind: "request", upstreamStatus: status,
     ...(upstreamCode !== undefined ? { upstreamCode } : {}),
@@ -62,7 +71,7 @@ function refusal(upstream: string, code: string, upstreamMessage: string, status
  * The upstream is rate-limiting or overloaded (the gateway's account, not the client's key): once retries are
  * spent the client gets 503 -10008 with Retry-After, which it cannot mistake for its own key's 429.
  */
-function rateLimited(upstream: string, code: string, upstreamMessage: string, status: number, retryAfter: number | undefined, upstreamCode?: number): UpstreamError {
+function rateLimited({ upstream, code, message: upstreamMessage, status, upstreamCode }: Said, retryAfter: number | undefined): UpstreamError {
   return new UpstreamError({
     status: 503, code, type: "upstream_error", errCode: ErrCode.noUpstream, kind: "transient", upstreamStatus: status,
     retryAfter: Math.max(1, Math.ceil(retryAfter ?? 1)),
@@ -73,7 +82,7 @@ function rateLimited(upstream: string, code: string, upstreamMessage: string, st
   });
 }
 
-function badParameter(upstream: string, code: string, upstreamMessage: string, status: number, param: string | null, upstreamCode?: number): UpstreamError {
+function badParameter({ upstream, code, message: upstreamMessage, status, upstreamCode }: Said, param: string | null): UpstreamError {
   return new UpstreamError({
     status: 400, code, type: "invalid_request_error", errCode: ErrCode.badParameter, kind: "request", upstreamStatus: status, param,
     ...(upstreamCode !== undefined ? { upstreamCode } : {}),
@@ -83,7 +92,7 @@ function badParameter(upstream: string, code: string, upstreamMessage: string, s
 }
 
 /** The operator's side is wrong (credentials, account, activation): the client cannot fix it, another provider may serve. */
-function operatorProblem(upstream: string, code: string, upstreamMessage: string, status: number, what: string, upstreamCode?: number): UpstreamError {
+function operatorProblem({ upstream, code, message: upstreamMessage, status, upstreamCode }: Said, what: string): UpstreamError {
   return new UpstreamError({
     status: 502, code, type: "upstream_error", errCode: ErrCode.invalidRequest, kind: "provider", upstreamStatus: status,
     ...(upstreamCode !== undefined ? { upstreamCode } : {}),
@@ -92,7 +101,11 @@ function operatorProblem(upstream: string, code: string, upstreamMessage: string
   });
 }
 
-function upstreamFailed(upstream: string, code: string, upstreamMessage: string, status: number, kind: FailureKind, upstreamCode?: number, clientStatus = 502, retryAfter?: number): UpstreamError {
+function upstreamFailed(
+  { upstream, code, message: upstreamMessage, status, upstreamCode }: Said,
+  kind: FailureKind,
+  { clientStatus = 502, retryAfter }: { clientStatus?: number; retryAfter?: number | undefined } = {},
+): UpstreamError {
   return new UpstreamError({
     status: clientStatus, code, type: "upstream_error", errCode: ErrCode.invalidRequest, kind, upstreamStatus: status,
     ...(retryAfter !== undefined ? { upstreamRetryAfter: retryAfter } : {}),
@@ -119,9 +132,9 @@ export function arkError(status: number, body: unknown, retryAfter?: number, ups
   const code = typeof error?.code === "string" && error.code ? error.code.slice(0, 100) : `HTTP${status}`;
   const upstreamMessage = typeof error?.message === "string" ? scrub(error.message) : `HTTP ${status}`;
   const param = typeof error?.param === "string" && error.param ? error.param.slice(0, 100) : null;
-  if (/SensitiveContentDetected/.test(code)) return refusal(upstream, code, upstreamMessage, status);
+  if (/SensitiveContentDetected/.test(code)) return refusal({ upstream, code, message: upstreamMessage, status });
   if (status === 429) {
-    if (ARK_TRANSIENT_429.test(code)) return rateLimited(upstream, code, upstreamMessage, status, retryAfter);
+    if (ARK_TRANSIENT_429.test(code)) return rateLimited({ upstream, code, message: upstreamMessage, status }, retryAfter);
     return new UpstreamError({
       status: 429, code, type: "rate_limit_error", errCode: ErrCode.invalidRequest, kind: "provider", upstreamStatus: status, retryAfter: 60,
       message: `The upstream (${upstream}) quota of the gateway's account is used up (${code}: ${upstreamMessage}); the operator must raise it.`,
@@ -129,15 +142,15 @@ export function arkError(status: number, body: unknown, retryAfter?: number, ups
     });
   }
   const fix = upstream === "Ark" ? ARK_CREDENTIALS : `the operator must check the gateway's ${upstream} account.`;
-  if (code === "InvalidEndpoint.ClosedEndpoint") return operatorProblem(upstream, code, upstreamMessage, status, fix);
-  if (status === 400) return badParameter(upstream, code, upstreamMessage, status, param);
+  if (code === "InvalidEndpoint.ClosedEndpoint") return operatorProblem({ upstream, code, message: upstreamMessage, status }, fix);
+  if (status === 400) return badParameter({ upstream, code, message: upstreamMessage, status }, param);
   if (status === 404 && (ARK_MODEL_GONE.test(code) || /does not exist/i.test(upstreamMessage))) {
-    return operatorProblem(upstream, code, upstreamMessage, status, MODEL_GONE_FIX);
+    return operatorProblem({ upstream, code, message: upstreamMessage, status }, MODEL_GONE_FIX);
   }
-  if (status === 401 || status === 403 || status === 404) return operatorProblem(upstream, code, upstreamMessage, status, fix);
+  if (status === 401 || status === 403 || status === 404) return operatorProblem({ upstream, code, message: upstreamMessage, status }, fix);
   // A 5xx may say when to come back (Retry-After): honoured like a 429's.
-  if (status >= 500) return upstreamFailed(upstream, code, upstreamMessage, status, "transient", undefined, 502, retryAfter);
-  return upstreamFailed(upstream, code, upstreamMessage, status, "provider");
+  if (status >= 500) return upstreamFailed({ upstream, code, message: upstreamMessage, status }, "transient", { retryAfter });
+  return upstreamFailed({ upstream, code, message: upstreamMessage, status }, "provider");
 }
 
 // ---- Visual (UPSTREAMS.md §2.6) -------------------------------------------------------------------
@@ -148,12 +161,12 @@ const VISUAL_CREDENTIALS = "the operator must check VOLC_ACCESSKEY and VOLC_SECR
 /** A Visual business failure `{"code": 5xxxx, "message": …}` with its HTTP status. */
 export function visualBusinessError(status: number, code: number, upstreamMessage: string, retryAfter?: number, upstream = "Visual"): UpstreamError {
   const message = scrub(upstreamMessage);
-  if (VISUAL_REFUSALS.has(code)) return refusal(upstream, "SensitiveContentDetected", message, status, code);
-  if (code === 50429 || code === 50430) return rateLimited(upstream, "RateLimitExceeded", message, status, retryAfter, code);
-  if ((code >= 50200 && code < 50300) || code === 60102) return badParameter(upstream, "InvalidParameter", message, status, null, code);
-  if (code === 50500 || code === 50501) return upstreamFailed(upstream, "InternalServiceError", message, status, "transient", code);
-  if (code === 50400 || code === 50402) return operatorProblem(upstream, code === 50400 ? "AuthenticationError" : "InvalidAction", message, status, VISUAL_CREDENTIALS, code);
-  return upstreamFailed(upstream, "UpstreamError", message, status, status >= 500 ? "transient" : "provider", code);
+  if (VISUAL_REFUSALS.has(code)) return refusal({ upstream, code: "SensitiveContentDetected", message, status, upstreamCode: code });
+  if (code === 50429 || code === 50430) return rateLimited({ upstream, code: "RateLimitExceeded", message, status, upstreamCode: code }, retryAfter);
+  if ((code >= 50200 && code < 50300) || code === 60102) return badParameter({ upstream, code: "InvalidParameter", message, status, upstreamCode: code }, null);
+  if (code === 50500 || code === 50501) return upstreamFailed({ upstream, code: "InternalServiceError", message, status, upstreamCode: code }, "transient");
+  if (code === 50400 || code === 50402) return operatorProblem({ upstream, code: code === 50400 ? "AuthenticationError" : "InvalidAction", message, status, upstreamCode: code }, VISUAL_CREDENTIALS);
+  return upstreamFailed({ upstream, code: "UpstreamError", message, status, upstreamCode: code }, status >= 500 ? "transient" : "provider");
 }
 
 /** Visual gateway codes (UPSTREAMS.md §2.6, 公共错误码): which mean "later", and which the client sees as what. */
@@ -163,9 +176,9 @@ const VISUAL_GATEWAY_TRANSIENT: Record<number, number> = { 100014: 502, 100016: 
 export function visualGatewayError(status: number, codeN: number, code: string, upstreamMessage = "", retryAfter?: number): UpstreamError {
   const message = upstreamMessage ? `${code}: ${scrub(upstreamMessage)}` : code;
   const clientStatus = VISUAL_GATEWAY_TRANSIENT[codeN];
-  if (clientStatus === 429) return rateLimited("Visual", code, message, status, retryAfter, codeN);
-  if (clientStatus) return upstreamFailed("Visual", code, message, status, "transient", codeN, clientStatus);
-  return operatorProblem("Visual", code, message, status, VISUAL_CREDENTIALS, codeN);
+  if (clientStatus === 429) return rateLimited({ upstream: "Visual", code, message, status, upstreamCode: codeN }, retryAfter);
+  if (clientStatus) return upstreamFailed({ upstream: "Visual", code, message, status, upstreamCode: codeN }, "transient", { clientStatus });
+  return operatorProblem({ upstream: "Visual", code, message, status, upstreamCode: codeN }, VISUAL_CREDENTIALS);
 }
 
 // ---- 302.AI (302AI-NOTES.md §3.3) ---------------------------------------------------------------
@@ -188,11 +201,11 @@ export function relay302Error(status: number, errCode: number, upstreamMessage: 
   const message = scrub(upstreamMessage) || `err_code ${errCode}`;
   const code = `Relay${Math.abs(errCode)}`;
   const account = RELAY_ACCOUNT[errCode];
-  if (account) return operatorProblem("302.AI", code, message, status, account, errCode);
-  if (errCode === -10003 || errCode === -10011) return badParameter("302.AI", "InvalidParameter", message, status, null, errCode);
-  if (errCode === -10012 || status === 429) return rateLimited("302.AI", code, message, status, retryAfter, errCode);
+  if (account) return operatorProblem({ upstream: "302.AI", code, message, status, upstreamCode: errCode }, account);
+  if (errCode === -10003 || errCode === -10011) return badParameter({ upstream: "302.AI", code: "InvalidParameter", message, status, upstreamCode: errCode }, null);
+  if (errCode === -10012 || status === 429) return rateLimited({ upstream: "302.AI", code, message, status, upstreamCode: errCode }, retryAfter);
   // -10008 "no available channel" and anything unknown on a 5xx: later, maybe.
-  return upstreamFailed("302.AI", code, message, status, errCode === -10008 || status >= 500 ? "transient" : "provider", errCode);
+  return upstreamFailed({ upstream: "302.AI", code, message, status, upstreamCode: errCode }, errCode === -10008 || status >= 500 ? "transient" : "provider");
 }
 
 // ---- Transport ----------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ import type { Admission } from "../accounts/accounts.js";
 import { crashPoint } from "../crash-points.js";
 import { outputTokens, runGeneration, type Generation } from "../pipeline/generate.js";
 import { loadInputImage } from "../pipeline/input-image.js";
-import { accounted, hooksOf, requestSignal, requireObject } from "./context.js";
-import type { RouteDeps } from "./images.js";
+import { accounted, hooksOf, requestSignal, requireObject } from "../pipeline/context.js";
+import type { RouteDeps } from "../pipeline/ark-answers.js";
 
 function envelope(generation: Generation, format: ResponseFormat, requestId: string, startedAt: number): VolcengineEnvelope {
   const extras = generation.extras;

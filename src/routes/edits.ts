@@ -12,10 +12,11 @@ import { invalidParameter, invalidRequest } from "../errors.js";
 import { inspectImage, MAX_INPUT_BYTES, SEEDREAM_4_FORMATS } from "../images/inspect.js";
 import { checkCapabilities } from "../models/capabilities.js";
 import { lifecycleHeaders } from "../models/lifecycle.js";
-import type { Capabilities } from "../models/types.js";
 import type { ArkSeedreamCall, InputImage } from "../providers/types.js";
-import { accounted, requestSignal } from "./context.js";
-import { openAiLeniency, replacementFor, sendClassic, sendSeedream4Images, serveTranslated, translateSize, type RouteDeps } from "./images.js";
+import { accounted, requestSignal } from "../pipeline/context.js";
+import { openAiLeniency } from "../api/nulls.js";
+import { translateSize } from "../models/translate.js";
+import { replacementFor, sendClassic, sendSeedream4Images, serveTranslated, type RouteDeps } from "../pipeline/ark-answers.js";
 
 const tooLarge = () => invalidParameter("image", `Invalid parameter \`image\`: the image is larger than the limit of ${MAX_INPUT_BYTES} bytes (10 MB).`);
 const MAX_FILES = 15;
@@ -67,15 +68,15 @@ export async function registerEditRoutes(app: FastifyInstance, deps: RouteDeps):
       const image = await inspectImage(files[0] as Buffer, { field: "image", checkRatio: true });
       if (entry.lifecycle.state === "retired") {
         const replacement = replacementFor(reply, deps, entry);
-        return serveTranslated(request, reply, deps, { entry, replacement, capabilities: replacement.capabilities as Capabilities, input, image, signal, clientModel });
+        return serveTranslated(request, reply, deps, { entry, replacement, input, image, signal, clientModel });
       }
       return accounted(request, reply, deps.accounts, { model: entry.id, images: input.n, referenceImages: 1 }, (admission) =>
-        sendClassic(request, reply, deps, admission, input, image, signal, clientModel),
+        sendClassic(request, reply, { deps, admission, input, image, signal, clientModel }),
       );
     }
 
     const served = entry.lifecycle.state === "retired" ? replacementFor(reply, deps, entry) : entry;
-    const capabilities = served.capabilities as Capabilities;
+    const { capabilities } = served;
     const input = parseOrThrow(seedream4EditsForm, fields);
     let resizeTo: { width: number; height: number } | undefined;
     if (served !== entry && input.size !== undefined) ({ size: input.size, resizeTo } = translateSize(capabilities, input.size));

@@ -16,7 +16,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ErrCode, GatewayError, invalidParameter, isPartUnavailable } from "../errors.js";
 import type { DurableWrites } from "../stores/durable.js";
 import type { IdempotencyStore, IdempotentAnswer } from "../stores/idempotency.js";
-import { asksForStream, onAsyncRoutePost, readBody, replayHeaders } from "./async.js";
+import { asksForStream, onAsyncRoutePost, readBody, replayHeaders } from "../pipeline/replay.js";
 
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
 const HEADER = "idempotency-key";

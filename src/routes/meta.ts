@@ -7,8 +7,8 @@ import type { Resilience } from "../pipeline/resilience.js";
 import type { Router } from "../providers/registry.js";
 import type { Provider } from "../providers/types.js";
 import { BLOB_KEY, type BlobStorage } from "../storage/types.js";
-import { buildOpenApi } from "./openapi.js";
-import { PUBLIC } from "./route-config.js";
+import { buildOpenApi } from "../api/openapi.js";
+import { PUBLIC } from "../api/route-config.js";
 
 export interface MetaDeps {
   router: Router;
@@ -42,7 +42,7 @@ export function registerMetaRoutes(app: FastifyInstance, deps: MetaDeps): void {
     kind: entry.kind,
     aliases: entry.aliases,
     lifecycle: { ...entry.lifecycle, ...(entry.lifecycle.state === "retired" && entry.lifecycle.replacement ? { served_by: entry.lifecycle.replacement } : {}) },
-    ...(entry.capabilities ? { capabilities: entry.capabilities } : {}),
+    ...(entry.kind === "seedream-4" ? { capabilities: entry.capabilities } : {}),
     price: { per_image: entry.price_micros / 1_000_000, currency },
     ...(entry.unconfirmed ? { unconfirmed: entry.unconfirmed } : {}),
   });

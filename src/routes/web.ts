@@ -11,7 +11,7 @@ import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { invalidRequest } from "../errors.js";
-import { PUBLIC } from "./route-config.js";
+import { PUBLIC } from "../api/route-config.js";
 
 /** dist/routes/web.js and src/routes/web.ts are both two folders below the repository's root. */
 export const DEFAULT_WEB_DIR = fileURLToPath(new URL("../../packages/web/dist/", import.meta.url));

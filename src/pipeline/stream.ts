@@ -7,8 +7,8 @@
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Admission } from "../accounts/accounts.js";
-import { GatewayError, internalError } from "../errors.js";
-import { openStream, outputTokens, usageOf, type DeliveredImage, type GenerationJob, type PipelineDeps } from "../pipeline/generate.js";
+import { ClientGone, GatewayError, internalError } from "../errors.js";
+import { openStream, outputTokens, usageOf, type DeliveredImage, type GenerationJob, type PipelineDeps } from "./generate.js";
 import type { ArkSeedreamCall } from "../providers/types.js";
 import type { FailedImages } from "../stores/keys.js";
 import { unixSeconds, type FailedImage } from "./context.js";
@@ -95,7 +95,7 @@ export async function streamToClient(
       }
     }
   } catch (error) {
-    failure = error instanceof GatewayError ? error : (error as Error | undefined)?.name === "ClientGone" || raw.destroyed ? undefined : internalError();
+    failure = error instanceof GatewayError ? error : error instanceof ClientGone || raw.destroyed ? undefined : internalError();
     if (!(error instanceof GatewayError) && failure) request.log.error({ err: error }, "stream failed");
   } finally {
     clearInterval(timer);
@@ -125,7 +125,7 @@ export async function streamToClient(
   }
   // Charged for what reached the client or storage; a client that left is recorded as 499 when nothing did.
   if (delivered.length === 0) {
-    await admission.fail(failure ?? (clientGone ? Object.assign(new Error("client disconnected"), { name: "ClientGone" }) : internalError()));
+    await admission.fail(failure ?? (clientGone ? new ClientGone() : internalError()));
   } else {
     await admission.settle({
       status: 200, images: delivered.length, outputTokens: outputTokens(delivered), provider, upstreamRequestId: null, servedModel: job.model,

@@ -2,7 +2,7 @@
 import { keySettings } from "../accounts/key-admin.js";
 import { z } from "zod";
 import { recentRequestsQuery, usageQuery } from "@doubao-gateway/sdk/schemas";
-import { drawingRequest, portraitRequest, seededitRequest, seededitRequestV1, seedream4Request, seedream4RequestV1, seedreamRequest, seedreamRequestV1 } from "../api/schemas.js";
+import { drawingRequest, portraitRequest, seededitRequest, seededitRequestV1, seedream4Request, seedream4RequestV1, seedreamRequest, seedreamRequestV1 } from "./schemas.js";
 
 const schema = (zodSchema: z.ZodType) => {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(zodSchema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;

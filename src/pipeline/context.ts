@@ -1,8 +1,8 @@
 /** Per-request helpers shared by the route files. */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Accounts, Admission } from "../accounts/accounts.js";
-import { invalidParameter, invalidRequest, keyRefused } from "../errors.js";
-import type { GenerationHooks } from "../pipeline/generate.js";
+import { ClientGone, invalidParameter, invalidRequest, keyRefused } from "../errors.js";
+import type { GenerationHooks } from "./generate.js";
 import type { ApiKeyRecord, FailedImages } from "../stores/keys.js";
 
 declare module "fastify" {
@@ -44,14 +44,6 @@ export async function accounted<T>(
 
 /** What the generation pipeline reports to the admission. */
 export const hooksOf = (admission: Admission): GenerationHooks => ({ beforeAttempt: admission.checkKey, beforeStore: admission.recordFiles });
-
-/** The abort reason when the client went away; the ledger records such a request as 499 ClientClosedRequest. */
-export class ClientGone extends Error {
-  constructor() {
-    super("client disconnected");
-    this.name = "ClientGone";
-  }
-}
 
 /**
  * Aborts when the client goes away before the answer is sent: in-flight upstream calls and input

@@ -11,11 +11,10 @@ import { modelRetired } from "../models/lifecycle.js";
 import { sizeFor } from "../models/translate.js";
 import type { ModelEntry, Seedream4Entry } from "../models/types.js";
 import type { Accounts, Admission } from "../accounts/accounts.js";
-import { crashPoint } from "../crash-points.js";
 import type { FailedImages } from "../stores/keys.js";
 import type { ArkImagesCall, ArkSeedreamCall, InputImage, ProviderCall } from "../providers/types.js";
-import { accounted, hooksOf, unixSeconds, type FailedImage } from "./context.js";
-import { outputTokens, runGeneration, usageOf, type DeliveredImage, type Generation, type PipelineDeps } from "./generate.js";
+import { accounted, hooksOf, settleDelivered, unixSeconds, type FailedImage } from "./context.js";
+import { runGeneration, usageOf, type DeliveredImage, type Generation, type PipelineDeps } from "./generate.js";
 import type { AttemptLogger } from "./resilience.js";
 
 /** The answer's shape is the SDK's (one definition for the gateway and its clients). */
@@ -98,13 +97,11 @@ export async function sendClassicImages(context: ArkRequestContext, calls: reado
   return response;
 }
 
-async function settleImages(context: ArkRequestContext, succeeded: readonly Generation[], images: readonly DeliveredImage[], errorCode: string | null): Promise<void> {
-  await context.admission.settle({
-    status: 200, images: images.length, outputTokens: outputTokens(images), provider: (succeeded[0] as Generation).provider.id, servedModel: context.servedModel,
-    upstreamRequestId: succeeded.map((generation) => generation.upstreamRequestId).find(Boolean) ?? null, errorCode,
+const settleImages = (context: ArkRequestContext, succeeded: readonly Generation[], images: readonly DeliveredImage[], errorCode: string | null) =>
+  settleDelivered(context.admission, {
+    images, provider: (succeeded[0] as Generation).provider.id, servedModel: context.servedModel,
+    upstreamRequestId: succeeded.map((generation) => generation.upstreamRequestId).find(Boolean), errorCode,
   });
-  crashPoint("after-ledger");
-}
 
 /** A Seedream 3.0 or SeedEdit 3.0 request served by its own model: n calls with seeds seed, seed+1, … */
 export function sendClassic(

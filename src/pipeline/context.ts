@@ -2,7 +2,8 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Accounts, Admission } from "../accounts/accounts.js";
 import { ClientGone, invalidParameter, invalidRequest, keyRefused } from "../errors.js";
-import type { GenerationHooks } from "./generate.js";
+import { crashPoint } from "../crash-points.js";
+import { outputTokens, type DeliveredImage, type GenerationHooks } from "./generate.js";
 import type { ApiKeyRecord, FailedImages } from "../stores/keys.js";
 
 declare module "fastify" {
@@ -40,6 +41,21 @@ export async function accounted<T>(
   } finally {
     await admission.release();
   }
+}
+
+/**
+ * Records what a request delivered, before its answer is sent — the one way every answer (JSON, drawing, stream)
+ * settles: charged for the images that reached the client or storage, by the model that made them.
+ */
+export async function settleDelivered(
+  admission: Admission,
+  delivered: { images: readonly DeliveredImage[]; provider: string | null; upstreamRequestId: string | null | undefined; servedModel?: string; errorCode: string | null },
+): Promise<void> {
+  await admission.settle({
+    status: 200, images: delivered.images.length, outputTokens: outputTokens(delivered.images), provider: delivered.provider,
+    upstreamRequestId: delivered.upstreamRequestId ?? null, errorCode: delivered.errorCode, ...(delivered.servedModel ? { servedModel: delivered.servedModel } : {}),
+  });
+  crashPoint("after-ledger");
 }
 
 /** What the generation pipeline reports to the admission. */

@@ -8,10 +8,10 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Admission } from "../accounts/accounts.js";
 import { ClientGone, GatewayError, internalError } from "../errors.js";
-import { openStream, outputTokens, usageOf, type DeliveredImage, type GenerationJob, type PipelineDeps } from "./generate.js";
+import { openStream, usageOf, type DeliveredImage, type GenerationJob, type PipelineDeps } from "./generate.js";
 import type { ArkSeedreamCall } from "../providers/types.js";
 import type { FailedImages } from "../stores/keys.js";
-import { unixSeconds, type FailedImage } from "./context.js";
+import { settleDelivered, unixSeconds, type FailedImage } from "./context.js";
 
 export interface StreamOptions {
   /** `ark`: Ark's events (`/doubao`); `openai`: OpenAI's `image_generation.completed` per image (`/v1`). */
@@ -127,8 +127,8 @@ export async function streamToClient(
   if (delivered.length === 0) {
     await admission.fail(failure ?? (clientGone ? new ClientGone() : internalError()));
   } else {
-    await admission.settle({
-      status: 200, images: delivered.length, outputTokens: outputTokens(delivered), provider, upstreamRequestId: null, servedModel: job.model,
+    await settleDelivered(admission, {
+      images: delivered, provider, upstreamRequestId: null, servedModel: job.model,
       errorCode: failure?.code ?? (clientGone ? "ClientClosedRequest" : failed.length > 0 ? "PartialFailure" : null),
     });
   }

@@ -5,10 +5,9 @@ import { PORTRAIT_MODEL } from "../api/models.js";
 import { drawingRequest, portraitQuery, portraitRequest, type ResponseFormat } from "../api/schemas.js";
 import { parseOrThrow } from "../api/validate.js";
 import type { Admission } from "../accounts/accounts.js";
-import { crashPoint } from "../crash-points.js";
-import { outputTokens, runGeneration, type Generation } from "../pipeline/generate.js";
+import { runGeneration, type Generation } from "../pipeline/generate.js";
 import { loadInputImage } from "../pipeline/input-image.js";
-import { accounted, hooksOf, requestSignal, requireObject } from "../pipeline/context.js";
+import { accounted, hooksOf, requestSignal, requireObject, settleDelivered } from "../pipeline/context.js";
 import type { RouteDeps } from "../pipeline/ark-answers.js";
 
 function envelope(generation: Generation, format: ResponseFormat, requestId: string, startedAt: number): VolcengineEnvelope {
@@ -33,13 +32,8 @@ function envelope(generation: Generation, format: ResponseFormat, requestId: str
 }
 
 /** Records what a drawing or portrait request delivered, before the answer is sent. */
-async function settle(admission: Admission, generation: Generation): Promise<void> {
-  await admission.settle({
-    status: 200, images: generation.images.length, outputTokens: outputTokens(generation.images), provider: generation.provider.id,
-    upstreamRequestId: generation.upstreamRequestId ?? null, errorCode: null,
-  });
-  crashPoint("after-ledger");
-}
+const settle = (admission: Admission, generation: Generation) =>
+  settleDelivered(admission, { images: generation.images, provider: generation.provider.id, upstreamRequestId: generation.upstreamRequestId, errorCode: null });
 
 export function registerDrawingRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.post("/doubao/drawing", { config: { async: true, dialect: "volcengine" } }, async (request: FastifyRequest, reply: FastifyReply) => {

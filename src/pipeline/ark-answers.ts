@@ -4,16 +4,14 @@
  * its route speaks. The routes (images, edits) parse and hand over; nothing here reads a route's own helpers.
  */
 import type { ImagesResponse, ImageUsage } from "@doubao-gateway/sdk";
-import type { FastifyReply, FastifyRequest } from "fastify";
-import { parseSeedreamSize, type ResponseFormat, type SeededitRequest, type SeedreamRequest } from "../api/schemas.js";
-import { adaptiveSize } from "../images/adaptive-size.js";
+import type { FastifyReply } from "fastify";
+import { type ResponseFormat } from "../api/schemas.js";
 import { modelRetired } from "../models/lifecycle.js";
-import { sizeFor } from "../models/translate.js";
 import type { ModelEntry, Seedream4Entry } from "../models/types.js";
 import type { Accounts, Admission } from "../accounts/accounts.js";
 import type { FailedImages } from "../stores/keys.js";
-import type { ArkImagesCall, ArkSeedreamCall, InputImage, ProviderCall } from "../providers/types.js";
-import { accounted, hooksOf, settleDelivered, unixSeconds, type FailedImage } from "./context.js";
+import type { ArkSeedreamCall, ProviderCall } from "../providers/types.js";
+import { hooksOf, settleDelivered, unixSeconds, type FailedImage } from "./context.js";
 import { runGeneration, usageOf, type DeliveredImage, type Generation, type PipelineDeps } from "./generate.js";
 import type { AttemptLogger } from "./resilience.js";
 
@@ -21,8 +19,6 @@ import type { AttemptLogger } from "./resilience.js";
 export type ArkResponse = ImagesResponse;
 type ArkItem = ImagesResponse["data"][number];
 
-/** The fields every 3.0-shaped call needs, whichever route parsed them. */
-export type ArkInput = Pick<SeedreamRequest | SeededitRequest, "model" | "prompt" | "size" | "seed" | "guidance_scale" | "watermark" | "response_format" | "n">;
 
 export interface RouteDeps extends PipelineDeps {
   accounts: Accounts;
@@ -92,7 +88,7 @@ export async function sendClassicImages(context: ArkRequestContext, calls: reado
     response.error = { code: "PartialFailure", message: `${failures.length} of ${calls.length} images failed; the first failure: ${(failures[0] as Error).message}` };
   }
   await settleImages(context, succeeded, images, response.error?.code ?? null);
-  // Returned, not sent: the request's concurrency slot is freed (routes/context.ts) before Fastify sends it.
+  // Returned, not sent: the request's concurrency slot is freed (pipeline/context.ts) before Fastify sends it.
   reply.code(200);
   return response;
 }
@@ -102,22 +98,6 @@ const settleImages = (context: ArkRequestContext, succeeded: readonly Generation
     images, provider: (succeeded[0] as Generation).provider.id, servedModel: context.servedModel,
     upstreamRequestId: succeeded.map((generation) => generation.upstreamRequestId).find(Boolean), errorCode,
   });
-
-/** A Seedream 3.0 or SeedEdit 3.0 request served by its own model: n calls with seeds seed, seed+1, … */
-export function sendClassic(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  served: { deps: PipelineDeps; admission: Admission; input: ArkInput; image: InputImage | undefined; signal: AbortSignal; clientModel: string },
-) {
-  const { deps, admission, input, image, signal, clientModel } = served;
-  const expected = image ? adaptiveSize(image.width, image.height) : (parseSeedreamSize(input.size) as { width: number; height: number });
-  const calls = Array.from({ length: input.n }, (_, index): ArkImagesCall => ({
-    operation: "ark.images", model: input.model, prompt: input.prompt, size: input.size, seed: input.seed === -1 ? -1 : (input.seed + index) % 2147483648,
-    guidanceScale: input.guidance_scale, watermark: input.watermark, image,
-  }));
-  return sendClassicImages({ reply, deps, clientModel, servedModel: input.model, format: input.response_format, signal, log: request.log, admission, expected }, calls);
-}
-
 
 /**
  * Makes the calls of a 4.x/5.x request (one, or n single-image calls on `/v1`) and answers in the 4.x
@@ -165,7 +145,7 @@ export async function sendSeedream4Images(context: ArkRequestContext, calls: rea
     ? { model: context.clientModel, created: unixSeconds(), data: data.filter((item) => !("error" in item)), usage, failed }
     : { model: context.clientModel, created: unixSeconds(), data, usage };
   await settleImages(context, succeeded, images, failed.length > 0 ? "PartialFailure" : null);
-  // Returned, not sent: the request's concurrency slot is freed (routes/context.ts) before Fastify sends it.
+  // Returned, not sent: the request's concurrency slot is freed (pipeline/context.ts) before Fastify sends it.
   reply.code(200);
   return response;
 }
@@ -178,31 +158,5 @@ export function replacementFor(reply: FastifyReply, deps: PipelineDeps, entry: M
   if (!replacement || replacement.kind !== "seedream-4" || !deps.router.configured(replacement.id)) throw modelRetired(entry, deps.router.models.successor(entry));
   reply.header("x-gateway-served-model", replacement.id);
   return replacement;
-}
-
-/** SeedEdit's input (and its adaptive size), or Seedream 3.0's size, asked of a 4.x/5.x replacement. */
-export async function serveTranslated(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  deps: RouteDeps,
-  translation: { entry: ModelEntry; replacement: Seedream4Entry; input: ArkInput; image: InputImage | undefined; signal: AbortSignal; clientModel: string },
-) {
-  const { entry, replacement, input, image } = translation;
-  const { capabilities } = replacement;
-  const target = image ? adaptiveSize(image.width, image.height) : (parseSeedreamSize(input.size) as { width: number; height: number });
-  const { size, resize } = sizeFor(capabilities, target.width, target.height);
-  const call: ArkSeedreamCall = {
-    operation: "ark.seedream", model: replacement.id, prompt: input.prompt, images: image ? [image] : [], size, watermark: input.watermark,
-    optimizePrompt: undefined, sequential: "disabled", maxImages: undefined, outputFormat: undefined, tools: undefined,
-  };
-  return accounted(request, reply, deps.accounts, { model: entry.id, images: input.n, servedModel: replacement.id, referenceImages: image ? 1 : 0 }, (admission) =>
-    sendClassicImages(
-      {
-        reply, deps, clientModel: translation.clientModel, servedModel: replacement.id, format: input.response_format, signal: translation.signal,
-        log: request.log, admission, resizeTo: resize ? target : undefined, expected: target,
-      },
-      Array.from({ length: input.n }, () => call),
-    ),
-  );
 }
 

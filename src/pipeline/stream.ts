@@ -30,13 +30,11 @@ export interface StreamOptions {
 const sizeText = (image: DeliveredImage) => `${image.width}x${image.height}`;
 
 export async function streamToClient(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  deps: PipelineDeps,
-  admission: Admission,
+  target: { request: FastifyRequest; reply: FastifyReply; deps: PipelineDeps; admission: Admission },
   job: GenerationJob & { call: ArkSeedreamCall },
   options: StreamOptions,
 ): Promise<FastifyReply> {
+  const { request, reply, deps, admission } = target;
   const raw = reply.raw;
   const headers = { ...(reply.getHeaders() as Record<string, string>), "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" };
   reply.hijack();

@@ -42,9 +42,9 @@ export default tseslint.config(
     rules: { "no-restricted-globals": ["error", { name: "fetch", message: "Client-supplied URLs go through src/images/fetch-input.ts; upstream calls through src/providers/http.ts." }] },
   },
   {
-    // The places allowed to open connections with undici (loaded on first use by src/undici.ts): the SSRF-safe fetcher, result downloads from a provider's own
+    // The places allowed to open connections with undici (loaded on first use by src/process/undici.ts): the SSRF-safe fetcher, result downloads from a provider's own
     // origin, and the upstream calls (to the configured upstreams only).
-    files: ["src/undici.ts", "src/images/fetch-input.ts", "src/pipeline/generate.ts", "src/providers/http.ts", "bench/floor.mjs", "bench/fastify-floor.mjs", "bench/rehost-floor.mjs", "bench/stream-client.mjs"],
+    files: ["src/process/undici.ts", "src/images/fetch-input.ts", "src/pipeline/generate.ts", "src/providers/http.ts", "bench/floor.mjs", "bench/fastify-floor.mjs", "bench/rehost-floor.mjs", "bench/stream-client.mjs"],
     rules: { "no-restricted-imports": "off" },
   },
 );

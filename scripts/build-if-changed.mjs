@@ -11,7 +11,7 @@ const inputs = [
   "src", "packages/sdk/src", "packages/web/src", "packages/web/index.html", "packages/web/vite.config.ts", "tsconfig.json", "tsconfig.build.json",
   "packages/sdk/tsconfig.json", "packages/sdk/package.json", "packages/web/package.json", "package.json", "package-lock.json",
 ];
-const outputs = ["dist/main.js", "dist/cli.js", "packages/sdk/dist/index.js", "packages/web/dist/index.html"];
+const outputs = ["dist/main.js", "dist/cli/main.js", "packages/sdk/dist/index.js", "packages/web/dist/index.html"];
 
 /** The newest modification time under a path (a file, or a folder walked whole). */
 function newest(path) {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { parse } from "yaml";
-import { loadConfig } from "./config.js";
+import { loadConfig } from "./config/environment.js";
 
 const compose = readFileSync(new URL("../docker-compose.yml", import.meta.url), "utf8");
 const example = Object.fromEntries(

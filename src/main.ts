@@ -1,8 +1,8 @@
 /** Process entry for `npm start`: read config, build the gateway, listen, handle signals. */
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
-import { ConfigError, loadConfig, type Config } from "./config.js";
-import { createGateway } from "./runtime.js";
+import { ConfigError, loadConfig, type Config } from "./config/environment.js";
+import { createGateway } from "./server/runtime.js";
 
 export async function serve(config: Config): Promise<void> {
   const gateway = await createGateway(config, {

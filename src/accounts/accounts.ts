@@ -7,7 +7,7 @@
  * before every upstream attempt (a revoked key stops there), records the files it is about to store,
  * settles by what was delivered, and releases the concurrency slot before the response goes out.
  */
-import { ClientGone, GatewayError, keyRefused, modelNotAllowed, quotaExceeded, rateLimited } from "../errors.js";
+import { ClientGone, GatewayError, keyRefused, modelNotAllowed, quotaExceeded, rateLimited } from "../errors/errors.js";
 import type { BlobStorage } from "../storage/types.js";
 import type { ApiKeyRecord, KeyStore } from "../stores/keys.js";
 import { dayOf, secondsToMidnight } from "./clock.js";

@@ -7,7 +7,7 @@ import type { KeyView, RecentRequests, UsageReport } from "@doubao-gateway/sdk";
 import { keySettingsSchema, recentRequestsQuery, usageQuery } from "@doubao-gateway/sdk/schemas";
 import { BUILT_IN_MODELS } from "../models/builtin.js";
 import { parseOrThrow } from "../api/validate.js";
-import { ErrCode, GatewayError, invalidParameter, invalidRequest } from "../errors.js";
+import { ErrCode, GatewayError, invalidParameter, invalidRequest } from "../errors/errors.js";
 import { keyState, type ApiKeyRecord, type KeyLimits, type KeyRole, type KeyStore } from "../stores/keys.js";
 import type { Accounts } from "./accounts.js";
 import { dayOf } from "./clock.js";

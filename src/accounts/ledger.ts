@@ -12,7 +12,7 @@
 import type { RecentRequest, UsageReportRow } from "@doubao-gateway/sdk";
 import { groupCommit } from "../stores/group-commit.js";
 import type { SqlDatabase, SqlRunner, SqlValue } from "../stores/sql/types.js";
-import { isPartUnavailable } from "../errors.js";
+import { isPartUnavailable } from "../errors/errors.js";
 import type { KeyLimits } from "../stores/keys.js";
 
 export interface Reservation {

@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
-import { loadConfig } from "../config.js";
-import { createGateway, type Gateway } from "../runtime.js";
+import { loadConfig } from "../config/environment.js";
+import { createGateway, type Gateway } from "../server/runtime.js";
 import { CLASSIC_LIVE_CONFIG, TEST_KEY } from "../testing/harness.js";
 
 const REDIS_URL = "redis://127.0.0.1:6379/0";

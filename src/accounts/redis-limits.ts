@@ -5,8 +5,8 @@
  * (after `leaseMs`) instead of blocking the key for ever. ioredis is imported only when REDIS_URL is set.
  */
 import { randomUUID } from "node:crypto";
-import { openRedis, type RedisTimeouts } from "../redis.js";
-import { GatewayError, ErrCode } from "../errors.js";
+import { openRedis, type RedisTimeouts } from "../process/redis.js";
+import { GatewayError, ErrCode } from "../errors/errors.js";
 import { groupCommit } from "../stores/group-commit.js";
 import { CONCURRENCY_RECHECK_MS, type LimitName, type LimitSet, type SharedLimits } from "./limits.js";
 

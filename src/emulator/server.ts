@@ -15,7 +15,7 @@ import { fetchInput } from "../images/fetch-input.js";
 import { sniffFormat } from "../images/inspect.js";
 import { ARK_MARK, drawMark, MARK_TEXT, type MarkPosition } from "../images/watermark.js";
 import { parseAuthorization, sha256Hex, sign } from "../providers/visual/sign.js";
-import { newRequestId } from "../request-id.js";
+import { newRequestId } from "../process/request-id.js";
 import {
   ARK_ERRORS, FaultBook, FaultSpecError, parseFaultSpec, RELAY_302_ERRORS, VISUAL_BUSINESS_ERRORS, VISUAL_GATEWAY_ERRORS,
   type EmulatedApi, type Fault,

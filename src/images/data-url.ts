@@ -1,5 +1,5 @@
 /** Strict parsing of `data:image/<png|jpeg>;base64,<…>` inputs (lower-case format, as Ark requires). */
-import { invalidParameter } from "../errors.js";
+import { invalidParameter } from "../errors/errors.js";
 import { imageTooLarge, MAX_INPUT_BYTES, type InputFormat } from "./inspect.js";
 
 const PREFIX = /^data:([^;,]*)(;base64)?,/;

@@ -7,8 +7,8 @@
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import type { Agent, Dispatcher } from "undici";
-import { loadUndici } from "../undici.js";
-import { invalidParameter } from "../errors.js";
+import { loadUndici } from "../process/undici.js";
+import { invalidParameter } from "../errors/errors.js";
 import { AllowList, isPublicAddress, unmapIPv4 } from "./address-policy.js";
 import { MAX_INPUT_BYTES } from "./inspect.js";
 

@@ -4,7 +4,7 @@
  */
 import type { Metadata } from "sharp";
 import { loadSharp } from "./sharp.js";
-import { invalidParameter } from "../errors.js";
+import { invalidParameter } from "../errors/errors.js";
 
 export type SniffedFormat = "png" | "jpeg" | "gif" | "webp" | "bmp" | "tiff" | "svg" | "html" | "unknown";
 

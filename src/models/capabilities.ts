@@ -3,7 +3,7 @@
  * cannot take is a 400 naming the field, the model and what it accepts — before any upstream call.
  */
 import { capabilityProblem, type CapabilityRequest } from "@doubao-gateway/sdk";
-import { invalidParameter } from "../errors.js";
+import { invalidParameter } from "../errors/errors.js";
 import type { Seedream4Entry } from "./types.js";
 
 export { parsePixelSize, pixelSizeFits, sizeRuleText, type CapabilityRequest } from "@doubao-gateway/sdk";

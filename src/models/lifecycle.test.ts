@@ -5,10 +5,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { checkUpstreams, formatCheck } from "../check.js";
-import { loadConfig } from "../config.js";
+import { checkUpstreams, formatCheck } from "../cli/check.js";
+import { loadConfig } from "../config/environment.js";
 import { createEmulator, type Emulator } from "../emulator/server.js";
-import { createGateway, type Gateway } from "../runtime.js";
+import { createGateway, type Gateway } from "../server/runtime.js";
 import { dataUrl, jpegSize, testImage, TEST_KEY, type Json } from "../testing/harness.js";
 
 const SEEDREAM_3 = "doubao-seedream-3-0-t2i-250415";

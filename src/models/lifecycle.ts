@@ -2,7 +2,7 @@
  * What a model's lifecycle (LIVE-MODELS.md §2.5) means on the wire: the headers of an answer for a
  * deprecated or retired model, and the 410 for a retired one that nothing replaces.
  */
-import { GatewayError, ErrCode } from "../errors.js";
+import { GatewayError, ErrCode } from "../errors/errors.js";
 import type { ModelTable } from "./table.js";
 import type { ModelEntry } from "./types.js";
 

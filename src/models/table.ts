@@ -46,7 +46,7 @@ const lifecycleOverride = z.union([
   }),
 ], { error: 'must be live, deprecated or retired, or {state, deprecated_at, sunset, replacement}' });
 
-/** One model's lines in `GATEWAY_CONFIG` `models:` (providers are the router's, read by config-file.ts). */
+/** One model's lines in `GATEWAY_CONFIG` `models:` (providers are the router's, read by config/file.ts). */
 export const modelOverride = z.strictObject({
   kind: z.enum(KINDS, { error: `must be one of ${KINDS.join(", ")}` }).optional(),
   aliases: z.array(aliasName).optional(),

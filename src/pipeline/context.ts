@@ -1,8 +1,8 @@
 /** Per-request helpers shared by the route files. */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Accounts, Admission } from "../accounts/accounts.js";
-import { ClientGone, invalidParameter, invalidRequest, keyRefused } from "../errors.js";
-import { crashPoint } from "../crash-points.js";
+import { ClientGone, invalidParameter, invalidRequest, keyRefused } from "../errors/errors.js";
+import { crashPoint } from "../process/crash-points.js";
 import { outputTokens, type DeliveredImage, type GenerationHooks } from "./generate.js";
 import type { ApiKeyRecord, FailedImages } from "../stores/keys.js";
 

@@ -7,9 +7,9 @@
  */
 import { readHeader } from "../images/inspect.js";
 import { loadSharp } from "../images/sharp.js";
-import { loadUndici } from "../undici.js";
+import { loadUndici } from "../process/undici.js";
 import type { ResponseFormat } from "../api/schemas.js";
-import { GatewayError } from "../errors.js";
+import { GatewayError } from "../errors/errors.js";
 import { FETCH_TIMEOUT_MS, fetchInput, type FetchPolicy } from "../images/fetch-input.js";
 import { ARK_MARK, MARK_TEXT, type MarkOptions } from "../images/mark-text.js";
 import type { Router } from "../providers/registry.js";
@@ -17,7 +17,7 @@ import type { ArkSeedreamCall, ItemError, Provider, ProviderCall, ProviderImage,
 import { isTimeout, readBody, timeLeft, type CallLimits } from "../providers/http.js";
 import { upstreamMalformed, upstreamTimeout } from "../providers/upstream-error.js";
 import type { BlobStorage } from "../storage/types.js";
-import { crashPoint } from "../crash-points.js";
+import { crashPoint } from "../process/crash-points.js";
 import { parsePixelSize } from "../models/capabilities.js";
 import type { AttemptLogger, Resilience } from "./resilience.js";
 

@@ -3,7 +3,7 @@
  * gateway's own `/files/` URLs (read from storage, never over the network), or a public http(s) URL
  * fetched under CONTRACT.md §5.
  */
-import { invalidParameter } from "../errors.js";
+import { invalidParameter } from "../errors/errors.js";
 import { parseDataUrl } from "../images/data-url.js";
 import { fetchInput, type FetchPolicy } from "../images/fetch-input.js";
 import { inspectImage, type InputFormat, type InspectRules } from "../images/inspect.js";

@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { loadConfig } from "../config.js";
-import { createGateway, type Gateway } from "../runtime.js";
-import { openRedis } from "../redis.js";
+import { loadConfig } from "../config/environment.js";
+import { createGateway, type Gateway } from "../server/runtime.js";
+import { openRedis } from "../process/redis.js";
 import { TEST_KEY } from "../testing/harness.js";
 
 const root = mkdtempSync(join(tmpdir(), "doubao-gateway-breakers-"));

@@ -5,7 +5,7 @@
  * here: each gateway keeps its own breakers, as without REDIS_URL.
  */
 import { randomUUID } from "node:crypto";
-import { openRedis, type RedisTimeouts } from "../redis.js";
+import { openRedis, type RedisTimeouts } from "../process/redis.js";
 import type { BreakerChange, BreakerSync } from "./resilience.js";
 
 interface Message {

@@ -4,9 +4,9 @@
  * task (its `async` config).
  */
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from "fastify";
-import { invalidRequest } from "../errors.js";
+import { invalidRequest } from "../errors/errors.js";
 
-/** The headers a task's run carries in place of the client's Authorization (see the auth hook in app.ts). */
+/** The headers a task's run carries in place of the client's Authorization (see the auth hook in server/app.ts). */
 export const TASK_TOKEN_HEADER = "x-gateway-task-token";
 export const TASK_KEY_HEADER = "x-gateway-task-key";
 

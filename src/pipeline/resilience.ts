@@ -15,7 +15,7 @@
  * Time comes from an injectable clock, so tests check delays without sleeping.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { GatewayError } from "../errors.js";
+import { GatewayError } from "../errors/errors.js";
 import type { Provider } from "../providers/types.js";
 import { isTimeout, type CallLimits } from "../providers/http.js";
 import { accountsFull, circuitOpen, upstreamTimeout, UpstreamError, type FailureKind } from "../providers/upstream-error.js";

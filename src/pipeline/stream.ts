@@ -7,7 +7,7 @@
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Admission } from "../accounts/accounts.js";
-import { ClientGone, GatewayError, internalError } from "../errors.js";
+import { ClientGone, GatewayError, internalError } from "../errors/errors.js";
 import { openStream, usageOf, type DeliveredImage, type GenerationJob, type PipelineDeps } from "./generate.js";
 import type { ArkSeedreamCall } from "../providers/types.js";
 import type { FailedImages } from "../stores/keys.js";

@@ -10,7 +10,7 @@
  * bounded only by the wait for its answer: it lives as long as the client.
  */
 import type * as Undici from "undici";
-import { loadUndici } from "../undici.js";
+import { loadUndici } from "../process/undici.js";
 import { parseAnswer } from "./answer-json.js";
 import { EventTooLarge, SseReader, type SseMessage } from "./sse.js";
 import type { CheckReport } from "./types.js";

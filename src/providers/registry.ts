@@ -4,9 +4,9 @@
  *
  * By default it is derived from which providers exist (which credentials are set): every provider that
  * speaks a model's protocol, direct Volcengine first, the 302.AI relay after it. A config file
- * (GATEWAY_CONFIG, config-file.ts) may list the providers of any model explicitly.
+ * (GATEWAY_CONFIG, config/file.ts) may list the providers of any model explicitly.
  */
-import { noUpstream } from "../errors.js";
+import { noUpstream } from "../errors/errors.js";
 import { accountsSwitchedOff } from "./upstream-error.js";
 import { DEFAULT_MODEL_TABLE, type ModelTable } from "../models/table.js";
 import { KIND_FAMILY, type ModelEntry, type ModelFamily } from "../models/types.js";

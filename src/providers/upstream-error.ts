@@ -10,7 +10,7 @@
  * - `request`: the request itself was refused (content safety, a parameter): no retry and no fallback —
  *   another provider would refuse it too, and a content refusal must never be worked around.
  */
-import { ErrCode, GatewayError } from "../errors.js";
+import { ErrCode, GatewayError } from "../errors/errors.js";
 
 export type FailureKind = "transient" | "provider" | "request";
 
@@ -32,7 +32,7 @@ export class UpstreamError extends GatewayError {
 /** The configured credentials themselves (upstream keys, AK/SK), removed from any upstream message whatever their shape. */
 const secrets = new Set<string>();
 
-/** Registers credentials to redact (runtime.ts, at start); values shorter than 6 characters are ignored (they would redact words). */
+/** Registers credentials to redact (server/runtime.ts, at start); values shorter than 6 characters are ignored (they would redact words). */
 export function registerSecrets(values: ReadonlyArray<string | undefined>): void {
   for (const value of values) if (value && value.length >= 6) secrets.add(value);
 }

@@ -5,8 +5,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig } from "../config.js";
-import { createGateway } from "../runtime.js";
+import { loadConfig } from "../config/environment.js";
+import { createGateway } from "../server/runtime.js";
 import { openSqliteDataDir } from "../stores/sql/sqlite.js";
 import { BASE, dataUrl, startHarness, testImage, TEST_KEY, type Harness, type Json } from "../testing/harness.js";
 

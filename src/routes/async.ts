@@ -8,8 +8,8 @@
 import type { TaskObject } from "@doubao-gateway/sdk";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { asksForStream, onAsyncRoutePost, readBody, replayHeaders, TASK_KEY_HEADER, TASK_TOKEN_HEADER } from "../pipeline/replay.js";
-import { ErrCode, GatewayError, invalidParameter, invalidRequest, isPartUnavailable, renderError } from "../errors.js";
-import { newRequestId } from "../request-id.js";
+import { ErrCode, GatewayError, invalidParameter, invalidRequest, isPartUnavailable, renderError } from "../errors/errors.js";
+import { newRequestId } from "../process/request-id.js";
 import type { DurableWrites } from "../stores/durable.js";
 import { createWebhookDispatcher, type AttemptOutcome, type WebhookOutbox } from "../tasks/outbox.js";
 import type { TaskResult, TaskStore } from "../tasks/tasks.js";

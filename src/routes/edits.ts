@@ -6,7 +6,7 @@
 import multipart from "@fastify/multipart";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { SEEDEDIT_3_I2I } from "../api/models.js";
-import { invalidParameter, invalidRequest } from "../errors.js";
+import { invalidParameter, invalidRequest } from "../errors/errors.js";
 import { MAX_INPUT_BYTES } from "../images/inspect.js";
 import { lifecycleHeaders } from "../models/lifecycle.js";
 import { requestSignal } from "../pipeline/context.js";

@@ -13,7 +13,7 @@
  */
 import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { ErrCode, GatewayError, invalidParameter, isPartUnavailable } from "../errors.js";
+import { ErrCode, GatewayError, invalidParameter, isPartUnavailable } from "../errors/errors.js";
 import type { DurableWrites } from "../stores/durable.js";
 import type { IdempotencyStore, IdempotentAnswer } from "../stores/idempotency.js";
 import { asksForStream, onAsyncRoutePost, readBody, replayHeaders } from "../pipeline/replay.js";

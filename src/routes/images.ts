@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { arkModelField } from "../api/schemas.js";
 import { dropNulls } from "../api/nulls.js";
 import { parseOrThrow } from "../api/validate.js";
-import { invalidParameter } from "../errors.js";
+import { invalidParameter } from "../errors/errors.js";
 import { lifecycleHeaders } from "../models/lifecycle.js";
 import { KIND_FAMILY } from "../models/types.js";
 import { type PipelineDeps } from "../pipeline/generate.js";

@@ -1,7 +1,7 @@
 /** `GET /v1/models`, `GET /health`, `GET /files/...`, `GET /openapi.json`. */
 import type { ModelObject } from "@doubao-gateway/sdk";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { invalidRequest } from "../errors.js";
+import { invalidRequest } from "../errors/errors.js";
 import type { ModelEntry } from "../models/types.js";
 import type { Resilience } from "../pipeline/resilience.js";
 import type { Router } from "../providers/registry.js";

@@ -5,7 +5,7 @@
  */
 import type { UpstreamAccountView } from "@doubao-gateway/sdk";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { invalidRequest } from "../errors.js";
+import { invalidRequest } from "../errors/errors.js";
 import type { Resilience } from "../pipeline/resilience.js";
 import type { Router } from "../providers/registry.js";
 import type { UpstreamSwitches } from "../stores/upstream-switches.js";

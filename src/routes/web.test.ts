@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import Fastify, { type FastifyInstance } from "fastify";
 import { registerWebRoutes } from "./web.js";
-import { GatewayError } from "../errors.js";
+import { GatewayError } from "../errors/errors.js";
 
 let dir = "";
 let app: FastifyInstance;

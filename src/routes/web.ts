@@ -10,7 +10,7 @@ import { readFile } from "node:fs/promises";
 import { extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { invalidRequest } from "../errors.js";
+import { invalidRequest } from "../errors/errors.js";
 import { PUBLIC } from "../api/route-config.js";
 
 /** dist/routes/web.js and src/routes/web.ts are both two folders below the repository's root. */

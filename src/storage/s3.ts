@@ -4,7 +4,7 @@
  * SDK is imported when the driver is made, so a gateway on local files never loads it. Expiry: the gateway's
  * sweeper deletes objects older than FILE_TTL_HOURS (or set a bucket lifecycle rule on the prefix).
  */
-import { partUnavailable } from "../errors.js";
+import { partUnavailable } from "../errors/errors.js";
 import { BLOB_KEY, blobStorage, type BlobStorage } from "./types.js";
 
 export interface S3StorageOptions {

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { partUnavailable } from "../errors.js";
+import { partUnavailable } from "../errors/errors.js";
 import { createDurableWrites } from "./durable.js";
 
 const directory = mkdtempSync(join(tmpdir(), "doubao-durable-"));

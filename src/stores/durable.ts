@@ -9,7 +9,7 @@
  */
 import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { isPartUnavailable } from "../errors.js";
+import { isPartUnavailable } from "../errors/errors.js";
 
 export type DurablePayload = Record<string, unknown>;
 

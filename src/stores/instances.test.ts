@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { loadConfig } from "../config.js";
-import { createGateway, type Gateway } from "../runtime.js";
+import { loadConfig } from "../config/environment.js";
+import { createGateway, type Gateway } from "../server/runtime.js";
 import { openSqliteDataDir } from "../stores/sql/sqlite.js";
 import { CLASSIC_LIVE_CONFIG, TEST_KEY, type Json } from "../testing/harness.js";
 

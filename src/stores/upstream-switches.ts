@@ -1,6 +1,6 @@
 /**
  * Upstream accounts switched off at run time (`POST /admin/upstreams/{id}/disable|enable`), in the database, so that
- * every gateway sharing it follows: each reads the switches every few seconds (runtime.ts) and its router passes over
+ * every gateway sharing it follows: each reads the switches every few seconds (server/runtime.ts) and its router passes over
  * the accounts switched off. An account never switched has no row and is on.
  */
 import type { SqlDatabase, SqlRunner } from "./sql/types.js";

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
-import { loadConfig } from "../config.js";
-import { createGateway, type Gateway, type GatewayOptions } from "../runtime.js";
+import { loadConfig } from "../config/environment.js";
+import { createGateway, type Gateway, type GatewayOptions } from "../server/runtime.js";
 
 export const TEST_KEY = "dg_test_key_0123456789abcdefghijklmnop";
 export const BASE = "http://gateway.test";

@@ -5,7 +5,7 @@
 import { SEEDEDIT_3_I2I } from "../../api/models.js";
 import { editsForm, seededitRequest, seededitRequestV1, type SeededitRequest } from "../../api/schemas.js";
 import { parseOrThrow } from "../../api/validate.js";
-import { invalidParameter } from "../../errors.js";
+import { invalidParameter } from "../../errors/errors.js";
 import { inspectImage } from "../../images/inspect.js";
 import { replacementFor } from "../../pipeline/ark-answers.js";
 import { loadInputImage } from "../../pipeline/input-image.js";

@@ -5,7 +5,7 @@
  */
 import { seedream4EditsForm, seedream4Request, seedream4RequestV1, type Seedream4Request } from "../../api/schemas.js";
 import { parseOrThrow } from "../../api/validate.js";
-import { invalidParameter } from "../../errors.js";
+import { invalidParameter } from "../../errors/errors.js";
 import { inspectImage, SEEDREAM_4_FORMATS } from "../../images/inspect.js";
 import { replacementFor } from "../../pipeline/ark-answers.js";
 import { failedImagesOf } from "../../pipeline/context.js";

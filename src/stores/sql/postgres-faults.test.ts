@@ -3,7 +3,7 @@
 // within the statement bound; the database is used again as soon as it answers.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { GatewayError } from "../../errors.js";
+import { GatewayError } from "../../errors/errors.js";
 import { startFaultProxy, type FaultProxy } from "../../testing/fault-proxy.js";
 import { testPostgres } from "../../testing/postgres.js";
 import { createPostgresDatabase, isConnectionFailure } from "./postgres.js";

@@ -4,7 +4,7 @@
  * far below 2^53). `?schema=NAME` in the URL puts the tables in that schema (made when missing).
  */
 import pg from "pg";
-import { partUnavailable } from "../../errors.js";
+import { partUnavailable } from "../../errors/errors.js";
 import type { SqlDatabase, SqlRunner, SqlValue } from "./types.js";
 
 export interface PostgresOptions {

@@ -1,11 +1,11 @@
 /** The environment, parsed once into a frozen, typed Config. Every variable is documented in the README. */
 import { hostname } from "node:os";
 import { resolve } from "node:path";
-import { ConfigFileError, DEFAULT_FILE_CONFIG, loadConfigFile, type FileConfig } from "./config-file.js";
-import { isTimeZone } from "./accounts/clock.js";
-import { parseStorageUrl } from "./storage/s3.js";
-import type { SqliteSynchronous } from "./stores/sql/sqlite.js";
-import type { AccountLimits, ProviderId } from "./providers/types.js";
+import { ConfigFileError, DEFAULT_FILE_CONFIG, loadConfigFile, type FileConfig } from "./file.js";
+import { isTimeZone } from "../accounts/clock.js";
+import { parseStorageUrl } from "../storage/s3.js";
+import type { SqliteSynchronous } from "../stores/sql/sqlite.js";
+import type { AccountLimits, ProviderId } from "../providers/types.js";
 
 /** An upstream account of GATEWAY_CONFIG `upstreams:`, with its secrets. */
 export interface UpstreamAccount {
@@ -98,7 +98,7 @@ export interface Config {
   accounts: UpstreamAccount[];
   /** `API302_KEY`, `API302_BASE_URL` (default https://api.302.ai): the 302.AI relay. */
   api302: { apiKey: string; baseUrl: string } | undefined;
-  /** `GATEWAY_CONFIG`: the model table and resilience settings (config-file.ts); defaults without it. */
+  /** `GATEWAY_CONFIG`: the model table and resilience settings (config/file.ts); defaults without it. */
   file: FileConfig & { path: string | undefined };
   /** Start the in-process emulator and point the adapters at it. */
   emulate: boolean;

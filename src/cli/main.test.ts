@@ -6,16 +6,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { createServer as createNetServer } from "node:net";
-import { createEmulator } from "./emulator/server.js";
-import { createKeyStore } from "./stores/keys.js";
-import { createSqliteDatabase, sqliteFileIn } from "./stores/sql/sqlite.js";
-import { testPostgres } from "./testing/postgres.js";
+import { createEmulator } from "../emulator/server.js";
+import { createKeyStore } from "../stores/keys.js";
+import { createSqliteDatabase, sqliteFileIn } from "../stores/sql/sqlite.js";
+import { testPostgres } from "../testing/postgres.js";
 
 const dataDir = mkdtempSync(join(tmpdir(), "doubao-gateway-cli-"));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
 const environment = { ...process.env, DATA_DIR: dataDir, NODE_ENV: "", ARK_API_KEY: "", VOLC_ACCESSKEY: "", VOLC_SECRETKEY: "", GATEWAY_BOOTSTRAP_KEY: "" };
 const cli = (args: string[], extra: Record<string, string> = {}) =>
-  spawnSync(process.execPath, ["--import", "tsx", "-e", `import("./src/cli.ts").then(async (m) => { process.exitCode = await m.main(${JSON.stringify(args)}); })`], { env: { ...environment, ...extra }, encoding: "utf8" });
+  spawnSync(process.execPath, ["--import", "tsx", "-e", `import("./src/cli/main.ts").then(async (m) => { process.exitCode = await m.main(${JSON.stringify(args)}); })`], { env: { ...environment, ...extra }, encoding: "utf8" });
 
 /** Starts the server entry on a free port and returns what it printed once it is listening. */
 function startServer(): Promise<string> {
@@ -116,7 +116,7 @@ test("usage errors say what to type; --help helps", () => {
 /** The CLI as a child process that does not block this one (the emulator answering it runs here). */
 function cliAsync(args: string[], extra: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "-e", `import("./src/cli.ts").then(async (m) => { process.exitCode = await m.main(${JSON.stringify(args)}); })`], {
+    const child = spawn(process.execPath, ["--import", "tsx", "-e", `import("./src/cli/main.ts").then(async (m) => { process.exitCode = await m.main(${JSON.stringify(args)}); })`], {
       env: { ...environment, API302_KEY: "", ...extra },
     });
     let stdout = "";

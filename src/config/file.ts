@@ -7,13 +7,13 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type * as Yaml from "yaml";
 import { z } from "zod";
-import { priceTableOf, type PriceTable } from "./accounts/prices.js";
-import type { ModelTable} from "./models/table.js";
-import { aliasName, buildModelTable, DEFAULT_MODEL_TABLE, modelOverride, ModelTableError, type ModelOverride } from "./models/table.js";
-import { KIND_FAMILY } from "./models/types.js";
-import type { ResiliencePolicy } from "./pipeline/resilience.js";
-import { DEFAULT_ROUTING, FAMILY_PROVIDERS, PROVIDER_IDS, type RoutingConfig } from "./providers/registry.js";
-import type { AccountLimits, ProviderId } from "./providers/types.js";
+import { priceTableOf, type PriceTable } from "../accounts/prices.js";
+import type { ModelTable} from "../models/table.js";
+import { aliasName, buildModelTable, DEFAULT_MODEL_TABLE, modelOverride, ModelTableError, type ModelOverride } from "../models/table.js";
+import { KIND_FAMILY } from "../models/types.js";
+import type { ResiliencePolicy } from "../pipeline/resilience.js";
+import { DEFAULT_ROUTING, FAMILY_PROVIDERS, PROVIDER_IDS, type RoutingConfig } from "../providers/registry.js";
+import type { AccountLimits, ProviderId } from "../providers/types.js";
 
 /** An upstream account as the file names it: its credentials by the names of environment variables (config.ts reads them). */
 export interface UpstreamAccountSpec {

@@ -1,4 +1,4 @@
-// The real binary (bin/doubao-gateway.js → dist/cli.js, built by `npm test`'s pretest) against a gateway
+// The real binary (bin/doubao-gateway.js → dist/cli/main.js, built by `npm test`'s pretest) against a gateway
 // on loopback: generate, edit, group, stream, draw, portrait, tasks, models; exit codes and messages.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { jpegSize, startHarness, TEST_KEY, type Harness } from "./testing/harness.js";
+import { jpegSize, startHarness, TEST_KEY, type Harness } from "../testing/harness.js";
 
 const BIN = resolve("bin/doubao-gateway.js");
 const SAMPLE = resolve("docs/samples/portrait.jpeg");

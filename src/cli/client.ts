@@ -8,7 +8,7 @@ import { stat } from "node:fs/promises";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { DoubaoClient, DoubaoError, imagesOf, type ImagesResponse } from "@doubao-gateway/sdk";
 import { nameFor, readInput, saveImageRefs } from "@doubao-gateway/sdk/node";
-import { UsageError } from "./cli-usage.js";
+import { UsageError } from "./usage.js";
 
 const COMMON = `Connection (every command):
   --base-url URL   the gateway (or https://api.302.ai); default DOUBAO_BASE_URL or http://127.0.0.1:8302

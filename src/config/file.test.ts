@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { DEFAULT_FILE_CONFIG } from "./config-file.js";
-import { ConfigError, loadConfig } from "./config.js";
-import { parseConfigFile } from "./config-file.js";
-import { createRouter } from "./providers/registry.js";
-import type { Provider, ProviderId } from "./providers/types.js";
+import { DEFAULT_FILE_CONFIG } from "./file.js";
+import { ConfigError, loadConfig } from "./environment.js";
+import { parseConfigFile } from "./file.js";
+import { createRouter } from "../providers/registry.js";
+import type { Provider, ProviderId } from "../providers/types.js";
 
 const fake = (id: ProviderId): Provider => ({
   id, protocol: id, weight: 1, priority: 1, models: undefined, limits: undefined, label: id, families: id === "302ai" ? ["ark", "visual"] : id === "ark" ? ["ark"] : ["visual"], origin: "http://127.0.0.1:1", drawsMarks: id !== "302ai",

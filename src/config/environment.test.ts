@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, loadConfig } from "./environment.js";
 
 test("no credentials outside production: the embedded emulator", () => {
   const config = loadConfig({});

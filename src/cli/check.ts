@@ -3,11 +3,11 @@
  * credentials — without generating a paid image. Each provider sends a request the upstream must refuse
  * for a parameter only after it has authenticated it (providers/http.ts `runCheck`).
  */
-import type { Config } from "./config.js";
-import { KIND_FAMILY } from "./models/types.js";
-import { createRouter } from "./providers/registry.js";
-import type { CheckReport, ModelProbe } from "./providers/types.js";
-import { upstreamProviders } from "./runtime.js";
+import type { Config } from "../config/environment.js";
+import { KIND_FAMILY } from "../models/types.js";
+import { createRouter } from "../providers/registry.js";
+import type { CheckReport, ModelProbe } from "../providers/types.js";
+import { upstreamProviders } from "../server/runtime.js";
 
 export interface CheckLine {
   /** The account's id (the protocol's name for the one-account shorthand). */

@@ -3,17 +3,17 @@
  * `/admin/usage` (accounts/key-admin.ts), on the database under DATA_DIR. Results go to stdout (a new
  * key's secret alone, unless --json); explanations and errors to stderr.
  */
-import { Accounts } from "./accounts/accounts.js";
+import { Accounts } from "../accounts/accounts.js";
 import type { KeyView, UsageReport } from "@doubao-gateway/sdk";
-import { KeyAdmin, usageCsv, usageReport, type KeySettings } from "./accounts/key-admin.js";
-import { loadConfig } from "./config.js";
-import { GatewayError } from "./errors.js";
-import { openMigrated } from "./stores/database.js";
-import { createFsStorage } from "./storage/fs.js";
-import { createKeyStore } from "./stores/keys.js";
+import { KeyAdmin, usageCsv, usageReport, type KeySettings } from "../accounts/key-admin.js";
+import { loadConfig } from "../config/environment.js";
+import { GatewayError } from "../errors/errors.js";
+import { openMigrated } from "../stores/database.js";
+import { createFsStorage } from "../storage/fs.js";
+import { createKeyStore } from "../stores/keys.js";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { parseFlags, UsageError } from "./cli-usage.js";
+import { parseFlags, UsageError } from "./usage.js";
 
 export const KEYS_HELP = `doubao-gateway keys — manage API keys (the same as the /admin/keys API)
 

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
-import { startHarness, type Harness } from "./testing/harness.js";
+import { startHarness, type Harness } from "../testing/harness.js";
 
 let h: Harness;
 before(async () => {

@@ -5,14 +5,14 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { checkUpstreams, formatCheck } from "./check.js";
-import { keysCommand, usageCommand } from "./cli-accounts.js";
-import { ConfigError, loadConfig } from "./config.js";
-import { CLIENT_COMMANDS, describeFailure } from "./cli-client.js";
-import { UsageError } from "./cli-usage.js";
-import { serve } from "./main.js";
-import { openMigrated } from "./stores/database.js";
+import { keysCommand, usageCommand } from "./accounts.js";
+import { ConfigError, loadConfig } from "../config/environment.js";
+import { CLIENT_COMMANDS, describeFailure } from "./client.js";
+import { UsageError } from "./usage.js";
+import { serve } from "../main.js";
+import { openMigrated } from "../stores/database.js";
 
-const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 const HELP = `doubao-gateway — a 302.AI-compatible Doubao image API gateway
 
@@ -139,7 +139,7 @@ async function emulatorCommand(args: string[]): Promise<number> {
   const secretAccessKey = values["secret-key"] ?? process.env.EMULATOR_SECRETKEY ?? "emulator-secret";
   const api302Key = values["api302-key"] ?? process.env.EMULATOR_API302_KEY ?? "emulator-302-key";
   const retiredModels = (values.retire ?? "").split(",").map((id) => id.trim()).filter(Boolean);
-  const { createEmulator } = await import("./emulator/server.js");
+  const { createEmulator } = await import("../emulator/server.js");
   const emulator = createEmulator({ arkApiKey, accessKeyId, secretAccessKey, api302Key, retiredModels });
   const base = await emulator.listen(port, values.host);
   process.stderr.write(

@@ -23,6 +23,7 @@ import {
 import { renderFromImage, renderPicture } from "./render.js";
 import { INTERNAL_ERROR, MODERATION_ERROR, outcomeOf, planSeedream4, renderSeedream4, SEEDREAM_4_VERSIONS, Seedream4Refusal, seedream4Usage, type Seedream4Plan } from "./seedream4.js";
 import sharp from "sharp";
+import { GENERAL_3_MODEL, GENERAL_3_REQ_KEY } from "../api/models.js";
 
 export interface EmulatorOptions {
   /** The Bearer key Ark requests must carry. */
@@ -498,6 +499,18 @@ export function createEmulator(options: EmulatorOptions): Emulator {
         if (body.req_schedule_conf !== undefined && !["general_v20_9B_pe", "general_v20_9B_rephraser"].includes(String(body.req_schedule_conf))) invalid("req_schedule_conf");
         const scale = body.use_sr === false ? 1 : 2;
         picture = await renderPicture({ prompt: body.prompt, seed: seedOf(body.seed), width: width * scale, height: height * scale });
+      } else if (reqKey === GENERAL_3_REQ_KEY) {
+        // General 3.0 (VISUAL-ASYNC.md §2): no req_schedule_conf, super-resolution or steps; sides 512–2048, default 1328.
+        if (typeof body.prompt !== "string" || body.prompt.length === 0) throw new VisualFailure(400, 50201, "Request Missing Args: prompt");
+        for (const name of ["req_schedule_conf", "use_sr", "ddim_steps", "llm_seed"]) if (body[name] !== undefined) invalid(name);
+        const side = (name: string) => {
+          const value = body[name] ?? 1328;
+          if (!isInteger(value) || value < 512 || value > 2048) return invalid(name);
+          return value;
+        };
+        if (body.scale !== undefined && (!isNumber(body.scale) || body.scale < 1 || body.scale > 10)) invalid("scale");
+        if (body.use_pre_llm !== undefined && typeof body.use_pre_llm !== "boolean") invalid("use_pre_llm");
+        picture = await renderPicture({ prompt: body.prompt, seed: seedOf(body.seed), width: side("width"), height: side("height") });
       } else if (reqKey === "i2i_portrait_photo") {
         const images = body.binary_data_base64;
         let source: Buffer;
@@ -635,7 +648,7 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     app.post("/v1/images/generations", images);
     app.post("/doubao/drawing", relay((body, request, id, expired) => {
       const version = typeof body.model_version === "string" ? body.model_version : "general_v2.1_L";
-      const reqKey = Object.keys(T2I_KEYS).find((key) => T2I_KEYS[key]?.version === version) ?? `unknown:${version}`;
+      const reqKey = version === GENERAL_3_MODEL ? GENERAL_3_REQ_KEY : (Object.keys(T2I_KEYS).find((key) => T2I_KEYS[key]?.version === version) ?? `unknown:${version}`);
       return visualProcess({ ...body, req_key: reqKey, model_version: version, return_url: body.return_url ?? true }, host(request), id, expired);
     }));
     app.post("/doubao/drawing/portrait", relay((body, request, id, expired) => {

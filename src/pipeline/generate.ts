@@ -54,7 +54,7 @@ export interface Generation {
 /** The mark a call asks for (CONTRACT.md §4), for a provider that cannot draw it. */
 export function markOf(call: ProviderCall): MarkOptions | undefined {
   if (call.operation === "ark.images" || call.operation === "ark.seedream") return call.watermark ? ARK_MARK : undefined;
-  if (call.operation === "visual.drawing" && call.logo.add_logo) {
+  if ((call.operation === "visual.drawing" || call.operation === "visual.general3") && call.logo.add_logo) {
     const text = call.logo.logo_text_content || (call.logo.language === 1 ? MARK_TEXT.english : MARK_TEXT.chinese);
     return { text, position: call.logo.position as MarkOptions["position"], opacity: call.logo.opacity };
   }
@@ -64,7 +64,7 @@ export function markOf(call: ProviderCall): MarkOptions | undefined {
 /** The same call asking the upstream for no mark. */
 function withoutMark(call: ProviderCall): ProviderCall {
   if (call.operation === "ark.images" || call.operation === "ark.seedream") return { ...call, watermark: false };
-  if (call.operation === "visual.drawing") return { ...call, logo: { ...call.logo, add_logo: false } };
+  if (call.operation === "visual.drawing" || call.operation === "visual.general3") return { ...call, logo: { ...call.logo, add_logo: false } };
   return call;
 }
 

@@ -9,7 +9,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { ResponseFormat } from "../api/schemas.js";
 import type { Dialect } from "../api/route-config.js";
 import type { FailedImages } from "../stores/keys.js";
-import type { ArkSeedreamCall, ProviderCall, VisualDrawingCall, VisualPortraitCall } from "../providers/types.js";
+import type { ArkSeedreamCall, ProviderCall, VisualDrawingCall, VisualGeneral3Call, VisualPortraitCall } from "../providers/types.js";
 import { sendClassicImages, sendSeedream4Images, type RouteDeps } from "./ark-answers.js";
 import { accounted, hooksOf, settleDelivered } from "./context.js";
 import { runGeneration, type Generation } from "./generate.js";
@@ -47,7 +47,7 @@ export type GenerationPlan =
   /** Server-sent events, each image as it is made. */
   | { answer: "stream"; work: PlannedWork; delivery: PlannedDelivery & { failedImages: FailedImages }; call: ArkSeedreamCall; dialect: Dialect }
   /** Visual's envelope with 302.AI's drawing fields (`/doubao/drawing`). */
-  | { answer: "drawing"; work: PlannedWork; delivery: PlannedDelivery; call: VisualDrawingCall }
+  | { answer: "drawing"; work: PlannedWork; delivery: PlannedDelivery; call: VisualDrawingCall | VisualGeneral3Call }
   /** Visual's envelope with status 10000 (`/doubao/drawing/portrait`). */
   | { answer: "portrait"; work: PlannedWork; delivery: PlannedDelivery; call: VisualPortraitCall };
 

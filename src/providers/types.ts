@@ -70,6 +70,18 @@ export interface VisualDrawingCall {
   logo: LogoInfo;
 }
 
+/** Visual `CVProcess` general 3.0 (`req_key: high_aes_general_v30l_zt2i`): fewer fields than v2.x, no super-resolution. */
+export interface VisualGeneral3Call {
+  operation: "visual.general3";
+  prompt: string;
+  usePreLlm: boolean;
+  seed: number;
+  scale: number;
+  width: number;
+  height: number;
+  logo: LogoInfo;
+}
+
 /** Visual `CVProcess` with `req_key: i2i_portrait_photo`. */
 export interface VisualPortraitCall {
   operation: "visual.portrait";
@@ -84,7 +96,7 @@ export interface VisualPortraitCall {
   seed: number;
 }
 
-export type ProviderCall = ArkImagesCall | ArkSeedreamCall | VisualDrawingCall | VisualPortraitCall;
+export type ProviderCall = ArkImagesCall | ArkSeedreamCall | VisualDrawingCall | VisualGeneral3Call | VisualPortraitCall;
 
 /** The request's signal and the attempt's deadline (providers/http.ts CallLimits), and how the images come back. */
 export interface CallOptions extends CallLimits {

@@ -9,6 +9,7 @@
  * re-hosts them. Marks are drawn by the gateway (`drawsMarks: false`): whether 302 forwards `watermark`
  * and `logo_info` to Volcengine is not documented, and a mark must be neither lost nor doubled.
  */
+import { GENERAL_3_MODEL } from "../../api/models.js";
 import { toDataUrl } from "../../images/data-url.js";
 import { ARK_CHECK_BODY, arkResult } from "../ark/ark-provider.js";
 import { postForEvents, postJson, runCheck, type CallLimits, type FetchFunction, type UpstreamResponse } from "../http.js";
@@ -43,6 +44,11 @@ export function relayRequest(call: ProviderCall): { path: string; body: Record<s
   if (call.operation === "visual.drawing") {
     const { req_key: _reqKey, ...body } = visualBody(call, true);
     return { path: "/doubao/drawing", body };
+  }
+  if (call.operation === "visual.general3") {
+    // 302.AI names general 3.0 by its model_version on the drawing path (VISUAL-ASYNC.md §4).
+    const { req_key: _reqKey, ...body } = visualBody(call, true);
+    return { path: "/doubao/drawing", body: { ...body, model_version: GENERAL_3_MODEL } };
   }
   return {
     path: "/doubao/drawing/portrait?response_format=url",

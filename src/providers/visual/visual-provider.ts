@@ -5,7 +5,7 @@
  * Portrait input goes as `binary_data_base64`: the gateway already holds the checked bytes, the client's
  * copy may be a data URL or on a private network, and no public URL of ours has to be exposed.
  */
-import { DRAWING_REQ_KEYS, PORTRAIT_MODEL } from "../../api/models.js";
+import { DRAWING_REQ_KEYS, GENERAL_3_REQ_KEY, PORTRAIT_MODEL } from "../../api/models.js";
 import { postJson, runCheck, type CallLimits, type FetchFunction, type UpstreamResponse } from "../http.js";
 import { fromBase64, isBase64, type Base64Bytes, type CallOptions, type Provider, type ProviderCall, type ProviderImage, type ProviderResult, type VisualExtras, placement, type AccountPlacement } from "../types.js";
 import type { UpstreamError } from "../upstream-error.js";
@@ -49,6 +49,12 @@ export function visualBody(call: ProviderCall, returnUrl: boolean): Record<strin
       ...(v21 ? { sr_seed: call.srSeed, sr_strength: call.srStrength, sr_scale: call.srScale, sr_steps: call.srSteps, is_only_sr: call.isOnlySr } : {}),
       return_url: returnUrl,
       logo_info: call.logo,
+    };
+  }
+  if (call.operation === "visual.general3") {
+    return {
+      req_key: GENERAL_3_REQ_KEY, prompt: call.prompt, use_pre_llm: call.usePreLlm, seed: call.seed, scale: call.scale, width: call.width, height: call.height,
+      return_url: returnUrl, logo_info: call.logo,
     };
   }
   if (call.operation === "visual.portrait") {

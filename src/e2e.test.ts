@@ -182,14 +182,14 @@ describe("/doubao/drawing/portrait", () => {
 });
 
 describe("models, health, openapi, files, keys", () => {
-  test("/v1/models lists the eleven servable models with their table entries", async () => {
+  test("/v1/models lists the twelve servable models with their table entries", async () => {
     const response = await h.get("/v1/models");
     assert.equal(response.status, 200);
     const body = response.json();
     assert.equal(body.object, "list");
     assert.deepEqual(body.data.map((model: { id: string }) => model.id), [
       "doubao-seedream-4-5-251128", "doubao-seedream-4-0-250828", "doubao-seedream-5-0-260128", "doubao-seedream-5-0-pro-260628", "doubao-seedream-5-0-flash-260915",
-      "doubao-seedream-3-0-t2i-250415", "doubao-seededit-3-0-i2i-250628", "general_v2.1_L", "general_v2.0_L", "general_v2.0", "i2i_portrait_photo",
+      "doubao-seedream-3-0-t2i-250415", "doubao-seededit-3-0-i2i-250628", "general_v2.1_L", "general_v2.0_L", "general_v2.0", "general_v3.0", "i2i_portrait_photo",
     ]);
     assert.deepEqual(Object.keys(body.data[0]), ["id", "object", "created", "owned_by", "kind", "aliases", "lifecycle", "capabilities", "price"]);
     assert.deepEqual(Object.keys(body.data[7]), ["id", "object", "created", "owned_by", "kind", "aliases", "lifecycle", "price", "unconfirmed"]);

@@ -231,6 +231,22 @@ describe("the web playground", () => {
     assert.deepEqual(await naturalSizes(), ["1024x1024"]);
   });
 
+  test("general 3.0 on the Drawing tab: its own defaults and fields (no super-resolution or steps), the image at the size asked", async () => {
+    await openPlayground("Drawing");
+    await page.getByLabel("Model version").selectOption("general_v3.0");
+    assert.equal(await page.getByLabel("Width").inputValue(), "1328");
+    assert.equal(await page.getByLabel("Super-resolution (use_sr)").count(), 0);
+    await page.getByRole("textbox", { name: "Prompt", exact: true }).fill("a tea house by a river");
+    await page.getByLabel("Width").fill("768");
+    await page.getByLabel("Height").fill("1024");
+    await generate();
+    const call = apiCalls("/doubao/drawing").at(-1);
+    assert.deepEqual(call?.body, { prompt: "a tea house by a river", model_version: "general_v3.0", width: 768, height: 1024, use_pre_llm: false, seed: -1, scale: 2.5, return_url: true });
+    assert.deepEqual(await naturalSizes(), ["768x1024"]);
+    await page.getByLabel("Model version").selectOption("general_v2.1_L");
+    assert.equal(await page.getByLabel("Width").inputValue(), "512", "v2.x's defaults again");
+  });
+
   test("a reference image by URL shows its preview; SeedEdit edits an uploaded photo", async () => {
     await openPlayground("Seedream");
     await page.getByLabel("Image URL").fill("http://127.0.0.1:9/not-fetched.png");

@@ -126,7 +126,7 @@ describe("the admin key API", () => {
       [{}, "name", "Missing required parameter `name`."],
       [{ name: "x", rpm_limit: 0 }, "rpm_limit", "Invalid parameter `rpm_limit`: must be at least 1 (requests per minute), or null for no limit (got number 0)."],
       [{ name: "x", expires_at: "tomorrow" }, "expires_at", 'Invalid parameter `expires_at`: must be an ISO 8601 date-time such as 2027-01-01T00:00:00Z, or null (got "tomorrow").'],
-      [{ name: "x", allowed_models: ["dall-e-3"] }, "allowed_models.0", 'Invalid parameter `allowed_models.0`: must list models among doubao-seedream-4-5-251128, doubao-seedream-4-0-250828, doubao-seedream-5-0-260128, doubao-seedream-5-0-pro-260628, doubao-seedream-5-0-flash-260915, doubao-seedream-3-0-t2i-250415, doubao-seededit-3-0-i2i-250628, general_v2.1_L, general_v2.0_L, general_v2.0, i2i_portrait_photo (got "dall-e-3").'],
+      [{ name: "x", allowed_models: ["dall-e-3"] }, "allowed_models.0", 'Invalid parameter `allowed_models.0`: must list models among doubao-seedream-4-5-251128, doubao-seedream-4-0-250828, doubao-seedream-5-0-260128, doubao-seedream-5-0-pro-260628, doubao-seedream-5-0-flash-260915, doubao-seedream-3-0-t2i-250415, doubao-seededit-3-0-i2i-250628, general_v2.1_L, general_v2.0_L, general_v2.0, general_v3.0, i2i_portrait_photo (got "dall-e-3").'],
       [{ name: "x", daily_spend_limit: -1 }, "daily_spend_limit", "Invalid parameter `daily_spend_limit`: must be ≥ 0, or null for no limit (got number -1)."],
       [{ name: "x", color: "red" }, "color", "Invalid parameter `color`: is not a known field."],
     ];

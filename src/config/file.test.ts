@@ -66,9 +66,9 @@ test("every mistake in the file names the path and the rule", () => {
   const cases: Array<[string, string]> = [
     ["models:\n  doubao-seedream-3-0-t2i-250415:\n    providers: [volc]\n", "g.yaml: models.doubao-seedream-3-0-t2i-250415.providers.0: volc is neither a protocol (ark, visual, 302ai) nor an id of upstreams:"],
     ["models:\n  doubao-seedream-3-0-t2i-250415:\n    providers: [visual]\n", "g.yaml: models.doubao-seedream-3-0-t2i-250415.providers.0: visual cannot serve doubao-seedream-3-0-t2i-250415; use ark or 302ai"],
-    ["models:\n  dall-e-3:\n    providers: [ark]\n", 'g.yaml: models.dall-e-3: "dall-e-3" is not a built-in model; give its kind (one of seedream-3, seededit-3, seedream-4, drawing, portrait) to add it'],
+    ["models:\n  dall-e-3:\n    providers: [ark]\n", 'g.yaml: models.dall-e-3: "dall-e-3" is not a built-in model; give its kind (one of seedream-3, seededit-3, seedream-4, drawing, general-3, portrait) to add it'],
     ["aliases:\n  general_v2.0: i2i_portrait_photo\n", 'g.yaml: aliases.general_v2.0: alias "general_v2.0" is already a model id'],
-    ["aliases:\n  x: y\n", 'g.yaml: aliases.x: "y" is not a model of the table; one of doubao-seedream-4-5-251128, doubao-seedream-4-0-250828, doubao-seedream-5-0-260128, doubao-seedream-5-0-pro-260628, doubao-seedream-5-0-flash-260915, doubao-seedream-3-0-t2i-250415, doubao-seededit-3-0-i2i-250628, general_v2.1_L, general_v2.0_L, general_v2.0, i2i_portrait_photo'],
+    ["aliases:\n  x: y\n", 'g.yaml: aliases.x: "y" is not a model of the table; one of doubao-seedream-4-5-251128, doubao-seedream-4-0-250828, doubao-seedream-5-0-260128, doubao-seedream-5-0-pro-260628, doubao-seedream-5-0-flash-260915, doubao-seedream-3-0-t2i-250415, doubao-seededit-3-0-i2i-250628, general_v2.1_L, general_v2.0_L, general_v2.0, general_v3.0, i2i_portrait_photo'],
     ["retries: { max_attempts: 3 }\n", 'g.yaml: (top level): Unrecognized key: "retries"'],
     ["retry: { max_attempts: 0 }\n", "g.yaml: retry.max_attempts: Too small: expected number to be >=1"],
     ["models: [\n", "g.yaml is not valid YAML: "],
@@ -116,7 +116,7 @@ test("a model whose listed providers are not configured is a 503 naming what to 
   assert.deepEqual(createRouter([fake("302ai")]).servable().map(({ entry, provider }) => [entry.id, provider.id]), [
     ["doubao-seedream-4-5-251128", "302ai"], ["doubao-seedream-4-0-250828", "302ai"], ["doubao-seedream-5-0-260128", "302ai"],
     ["doubao-seedream-5-0-pro-260628", "302ai"], ["doubao-seedream-5-0-flash-260915", "302ai"], ["doubao-seedream-3-0-t2i-250415", "302ai"], ["doubao-seededit-3-0-i2i-250628", "302ai"],
-    ["general_v2.1_L", "302ai"], ["general_v2.0_L", "302ai"], ["general_v2.0", "302ai"], ["i2i_portrait_photo", "302ai"],
+    ["general_v2.1_L", "302ai"], ["general_v2.0_L", "302ai"], ["general_v2.0", "302ai"], ["general_v3.0", "302ai"], ["i2i_portrait_photo", "302ai"],
   ]);
 });
 
@@ -153,7 +153,7 @@ models:
   assert.equal(v45.capabilities.sizes.min_pixels, 3686400);
   assert.deepEqual(file.models.get("doubao-seedream-4-0-250828").lifecycle, { state: "retired", sunset: "2026-07-23", replacement: "doubao-seedream-5-1-261215" });
   const cases: Array<[string, string]> = [
-    ["models:\n  x-1:\n    price: 1\n", 'g.yaml: models.x-1: "x-1" is not a built-in model; give its kind (one of seedream-3, seededit-3, seedream-4, drawing, portrait) to add it'],
+    ["models:\n  x-1:\n    price: 1\n", 'g.yaml: models.x-1: "x-1" is not a built-in model; give its kind (one of seedream-3, seededit-3, seedream-4, drawing, general-3, portrait) to add it'],
     ["models:\n  x-1:\n    kind: seedream-4\n", "g.yaml: models.x-1.capabilities: a new seedream-4 model needs at least sizes {keywords, min_pixels, default} and max_reference_images"],
     ["models:\n  general_v2.0:\n    lifecycle: { state: retired, replacement: doubao-seedream-4-5-251128 }\n",
       "g.yaml: models.general_v2.0.lifecycle.replacement: a drawing model cannot be served by doubao-seedream-4-5-251128 (seedream-4); use a drawing model"],

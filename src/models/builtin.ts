@@ -85,5 +85,7 @@ export const BUILT_IN_MODELS: readonly ModelEntry[] = [
   { id: "general_v2.1_L", kind: "drawing", aliases: [], created: 1735689600, price_micros: yuan(0.2), lifecycle: { state: "live" }, unconfirmed: ["price"] },
   { id: "general_v2.0_L", kind: "drawing", aliases: [], created: 1727740800, price_micros: yuan(0.2), lifecycle: { state: "live" }, unconfirmed: ["price"] },
   { id: "general_v2.0", kind: "drawing", aliases: [], created: 1722470400, price_micros: yuan(0.2), lifecycle: { state: "live" }, unconfirmed: ["price"] },
+  // General 3.0 (VISUAL-ASYNC.md §2; 302.AI's model_version on /doubao/drawing): its price and date have no source yet.
+  { id: "general_v3.0", kind: "general-3", aliases: ["high_aes_general_v30l_zt2i"], created: 1744675200, price_micros: yuan(0.2), lifecycle: { state: "live" }, unconfirmed: ["price", "created"] },
   { id: "i2i_portrait_photo", kind: "portrait", aliases: [], created: 1751500800, price_micros: yuan(0.2), lifecycle: { state: "live" }, unconfirmed: ["price"] },
 ];

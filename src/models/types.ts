@@ -5,7 +5,7 @@
 import type { ModelCapabilities, ModelLifecycle } from "@doubao-gateway/sdk";
 
 /** What a model is, which decides its request schema and its upstream protocol. */
-export type ModelKind = "seedream-3" | "seededit-3" | "seedream-4" | "drawing" | "portrait";
+export type ModelKind = "seedream-3" | "seededit-3" | "seedream-4" | "drawing" | "general-3" | "portrait";
 
 /** Which upstream protocol serves a model: Ark Images, or Visual `CVProcess`. */
 export type ModelFamily = "ark" | "visual";
@@ -15,6 +15,7 @@ export const KIND_FAMILY: Readonly<Record<ModelKind, ModelFamily>> = {
   "seededit-3": "ark",
   "seedream-4": "ark",
   drawing: "visual",
+  "general-3": "visual",
   portrait: "visual",
 };
 

@@ -121,7 +121,7 @@ const cases = (): Case[] => [
   ark("a gateway file that does not exist", { ...EDIT(), image: "http://gateway.test/files/20260101/AAAAAAAAAAAAAAAAAAAAAA.jpeg" }, "image", "Invalid parameter `image`: the gateway file http://gateway.test/files/20260101/AAAAAAAAAAAAAAAAAAAAAA.jpeg does not exist or has expired."),
   // drawing
   { ...draw("drawing without prompt", { width: 256 }, "prompt", "Missing required parameter `prompt`."), code: "MissingParameter" },
-  draw("unknown model_version", { ...DRAW, model_version: "general_v3.0" }, "model_version", invalid("model_version", 'must be one of general_v2.1_L, general_v2.0_L, general_v2.0 (got "general_v3.0")')),
+  draw("unknown model_version", { ...DRAW, model_version: "general_v9.9" }, "model_version", invalid("model_version", 'must be one of general_v2.1_L, general_v2.0_L, general_v2.0, general_v3.0 (got "general_v9.9")')),
   draw("unknown req_schedule_conf", { ...DRAW, req_schedule_conf: "fast" }, "req_schedule_conf", invalid("req_schedule_conf", 'must be general_v20_9B_pe (aesthetic) or general_v20_9B_rephraser (standard) (got "fast")')),
   draw("llm_seed not an integer string", { ...DRAW, llm_seed: "abc" }, "llm_seed", invalid("llm_seed", 'must be an integer in [-1, 2147483647], or such an integer written as a string (got "abc")')),
   ok("llm_seed as an integer string", "/doubao/drawing", { ...DRAW, llm_seed: "12" }),

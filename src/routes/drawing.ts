@@ -2,14 +2,19 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { requestSignal } from "../pipeline/context.js";
 import { serve } from "../pipeline/serve.js";
-import { VISUAL_KINDS } from "../models/kinds/kind.js";
+import { drawingKindOf, VISUAL_KINDS, type VisualKind } from "../models/kinds/kind.js";
 import type { RouteDeps } from "../pipeline/ark-answers.js";
 
 export function registerDrawingRoutes(app: FastifyInstance, deps: RouteDeps): void {
-  const visual = (kind: keyof typeof VISUAL_KINDS) => async (request: FastifyRequest, reply: FastifyReply) => {
+  const visual = (kindOf: (request: FastifyRequest) => VisualKind) => async (request: FastifyRequest, reply: FastifyReply) => {
     const target = { request, reply, deps, signal: requestSignal(reply), dialect: "volcengine" as const };
-    return serve(target, await VISUAL_KINDS[kind].plan(target));
+    return serve(target, await kindOf(request).plan(target));
   };
-  app.post("/doubao/drawing", { config: { async: true, dialect: "volcengine" } }, visual("drawing"));
-  app.post("/doubao/drawing/portrait", { config: { async: true, dialect: "volcengine" } }, visual("portrait"));
+  // The model is the body's model_version (an alias answered by its id); its kind plans the request.
+  const named = (request: FastifyRequest) => {
+    const version = (request.body as { model_version?: unknown } | null | undefined)?.model_version;
+    return typeof version === "string" ? deps.router.models.find(version) : undefined;
+  };
+  app.post("/doubao/drawing", { config: { async: true, dialect: "volcengine" } }, visual((request) => drawingKindOf(named(request))));
+  app.post("/doubao/drawing/portrait", { config: { async: true, dialect: "volcengine" } }, visual(() => VISUAL_KINDS.portrait));
 }

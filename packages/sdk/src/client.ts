@@ -7,7 +7,7 @@ import { createParser } from "eventsource-parser";
 import type { z } from "zod";
 import { ConnectionError, DoubaoError, errorFromResponse, TimeoutError } from "./errors.js";
 import type {
-  drawingRequest, keySettings, portraitRequest, seededitRequest, seededitRequestV1, seedream4EditsForm, seedream4Request, seedream4RequestV1,
+  drawingRequest, general3Request, keySettings, portraitRequest, seededitRequest, seededitRequestV1, seedream4EditsForm, seedream4Request, seedream4RequestV1,
   seedreamRequest, seedreamRequestV1, usageQuery,
 } from "./schemas.js";
 import type {
@@ -19,7 +19,8 @@ import type {
 export type ImageGenerateParams =
   | z.input<typeof seedream4Request> | z.input<typeof seedreamRequest> | z.input<typeof seededitRequest>
   | z.input<typeof seedream4RequestV1> | z.input<typeof seedreamRequestV1> | z.input<typeof seededitRequestV1>;
-export type DrawingParams = z.input<typeof drawingRequest>;
+/** `/doubao/drawing`: a v2.x model's fields, or general 3.0's (`model_version: "general_v3.0"`). */
+export type DrawingParams = z.input<typeof drawingRequest> | z.input<typeof general3Request>;
 export type PortraitParams = z.input<typeof portraitRequest>;
 export type KeySettingsParams = z.input<typeof keySettings>;
 export type UsageParams = Omit<z.input<typeof usageQuery>, "format">;

@@ -160,7 +160,7 @@ export const drawingRequest = z
   .object({
     prompt: prompt(),
     model_version: z
-      .enum(DRAWING_MODEL_VERSIONS, { error: `must be one of ${DRAWING_MODEL_VERSIONS.join(", ")}` })
+      .enum(DRAWING_MODEL_VERSIONS, { error: `must be one of ${[...DRAWING_MODEL_VERSIONS, "general_v3.0"].join(", ")}` })
       .default("general_v2.1_L"),
     req_schedule_conf: z
       .enum(["general_v20_9B_pe", "general_v20_9B_rephraser"], {
@@ -192,6 +192,25 @@ export const drawingRequest = z
     }
   });
 export type DrawingRequest = z.infer<typeof drawingRequest>;
+
+const general3Side = integerIn(512, 2048).default(1328);
+
+/**
+ * `/doubao/drawing` with `model_version: "general_v3.0"` (Visual's `high_aes_general_v30l_zt2i`, VISUAL-ASYNC.md §2):
+ * its own fields and defaults — no req_schedule_conf, steps or super-resolution; sides 512–2048.
+ */
+export const general3Request = z.object({
+  prompt: prompt(),
+  model_version: z.literal("general_v3.0", { error: 'must be "general_v3.0"' }),
+  use_pre_llm: boolean().default(false),
+  seed: integerIn(-1, SEED_MAX).default(-1),
+  scale: numberIn(1, 10).default(2.5),
+  width: general3Side,
+  height: general3Side,
+  return_url: boolean().default(true),
+  logo_info: logoInfo,
+});
+export type General3Request = z.infer<typeof general3Request>;
 export type LogoInfo = DrawingRequest["logo_info"];
 
 const tenth = (fallback: number) =>

@@ -114,7 +114,7 @@ export interface ModelObject {
   object: "model";
   created: number;
   owned_by: string;
-  kind: "seedream-3" | "seededit-3" | "seedream-4" | "drawing" | "portrait";
+  kind: "seedream-3" | "seededit-3" | "seedream-4" | "drawing" | "general-3" | "portrait";
   aliases: string[];
   lifecycle: ModelLifecycle;
   capabilities?: ModelCapabilities;

@@ -4,7 +4,7 @@
  * images with their size, download and copy-as-curl; streamed groups shown image by image; a history in the browser.
  */
 import { capabilityProblem, imagesOf, type ArkStreamEvent, type DrawingResponse, type ImagesResponse, type ModelObject, type PortraitResponse } from "@doubao-gateway/sdk";
-import { drawingRequest, firstProblem, portraitRequest, seededitRequest, seedream4Request, DRAWING_MODEL_VERSIONS, SEEDEDIT_3_I2I } from "@doubao-gateway/sdk/schemas";
+import { drawingRequest, firstProblem, general3Request, portraitRequest, seededitRequest, seedream4Request, DRAWING_MODEL_VERSIONS, SEEDEDIT_3_I2I } from "@doubao-gateway/sdk/schemas";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { baseUrl, client, describeError, type ShownError } from "./api.js";
 import { Check, Field, ImagePicker, NumberField, Select, type PickedImage } from "./fields.js";
@@ -427,6 +427,9 @@ function SeededitForm({ models, busy, start, reuse }: FormProps) {
   );
 }
 
+/** General 3.0's model_version on /doubao/drawing. */
+const GENERAL_3 = "general_v3.0" as const;
+
 function DrawingForm({ busy, start, reuse }: FormProps) {
   const [prompt, setPrompt] = usePrompt(reuse);
   const [version, setVersion] = useState<string>(DRAWING_MODEL_VERSIONS[0]);
@@ -438,11 +441,27 @@ function DrawingForm({ busy, start, reuse }: FormProps) {
   const [scale, setScale] = useState("3.5");
   const [steps, setSteps] = useState("25");
   const [problem, setProblem] = useState<Problem | undefined>();
-  const sideMax = version === "general_v2.0" ? 680 : 768;
+  // General 3.0 has its own fields and defaults: sides 512–2048 (1328), scale 2.5, no pre-LLM, no super-resolution or steps.
+  const v3 = version === GENERAL_3;
+  const sideMin = v3 ? 512 : 256;
+  const sideMax = v3 ? 2048 : version === "general_v2.0" ? 680 : 768;
+  const choose = (next: string) => {
+    const defaults = next === GENERAL_3 ? { side: "1328", scale: "2.5", pre: false } : { side: "512", scale: "3.5", pre: true };
+    if ((next === GENERAL_3) !== v3) {
+      setWidth(defaults.side);
+      setHeight(defaults.side);
+      setScale(defaults.scale);
+      setUsePreLlm(defaults.pre);
+    }
+    setVersion(next);
+  };
   const submit = (event: Event) => {
     event.preventDefault();
-    const request = { prompt, model_version: version as (typeof DRAWING_MODEL_VERSIONS)[number], width: numberOr(width, 512), height: numberOr(height, 512), use_sr: useSr, use_pre_llm: usePreLlm, seed: numberOr(seed, -1), scale: numberOr(scale, 3.5), ddim_steps: numberOr(steps, 25), return_url: true };
-    const found = firstProblem(drawingRequest, request);
+    const common = { prompt, width: numberOr(width, Number(v3 ? 1328 : 512)), height: numberOr(height, Number(v3 ? 1328 : 512)), use_pre_llm: usePreLlm, seed: numberOr(seed, -1), return_url: true };
+    const request = v3
+      ? { ...common, model_version: GENERAL_3, scale: numberOr(scale, 2.5) }
+      : { ...common, model_version: version as (typeof DRAWING_MODEL_VERSIONS)[number], use_sr: useSr, scale: numberOr(scale, 3.5), ddim_steps: numberOr(steps, 25) };
+    const found = firstProblem(v3 ? general3Request : drawingRequest, request);
     setProblem(found);
     if (found) return;
     void start({ family: "drawing", model: version, prompt, endpoint: "/doubao/drawing", body: request, expected: 1 }, async (signal, add) => {
@@ -451,17 +470,17 @@ function DrawingForm({ busy, start, reuse }: FormProps) {
   };
   return (
     <form class="grid" onSubmit={submit} noValidate aria-label={t("family.drawing")}>
-      <Select name="model_version" label={t("field.modelVersion")} value={version} options={DRAWING_MODEL_VERSIONS.map((value) => ({ value, label: value }))} onChange={setVersion} />
+      <Select name="model_version" label={t("field.modelVersion")} value={version} options={[...DRAWING_MODEL_VERSIONS, GENERAL_3].map((value) => ({ value, label: value }))} onChange={choose} />
       <PromptField value={prompt} onInput={setPrompt} error={errorFor(problem, "prompt")} />
       <div class="pair">
-        <NumberField name="width" label={t("field.width")} help={`256–${sideMax}`} value={width} onInput={setWidth} error={errorFor(problem, "width")} min={256} max={sideMax} />
-        <NumberField name="height" label={t("field.height")} help={`256–${sideMax}`} value={height} onInput={setHeight} error={errorFor(problem, "height")} min={256} max={sideMax} />
+        <NumberField name="width" label={t("field.width")} help={`${sideMin}–${sideMax}`} value={width} onInput={setWidth} error={errorFor(problem, "width")} min={sideMin} max={sideMax} />
+        <NumberField name="height" label={t("field.height")} help={`${sideMin}–${sideMax}`} value={height} onInput={setHeight} error={errorFor(problem, "height")} min={sideMin} max={sideMax} />
       </div>
-      <Check name="use_sr" label={t("field.useSr")} help={t("field.useSr.help")} checked={useSr} onChange={setUseSr} />
+      {!v3 && <Check name="use_sr" label={t("field.useSr")} help={t("field.useSr.help")} checked={useSr} onChange={setUseSr} />}
       <Check name="use_pre_llm" label={t("field.usePreLlm")} checked={usePreLlm} onChange={setUsePreLlm} />
       <NumberField name="seed" label={t("field.seed")} help={t("field.seed.help")} value={seed} onInput={setSeed} error={errorFor(problem, "seed")} />
       <NumberField name="scale" step="0.1" label={t("field.scale")} help="1–10" value={scale} onInput={setScale} error={errorFor(problem, "scale")} />
-      <NumberField name="ddim_steps" label={t("field.steps")} help="1–200" value={steps} onInput={setSteps} error={errorFor(problem, "ddim_steps")} />
+      {!v3 && <NumberField name="ddim_steps" label={t("field.steps")} help="1–200" value={steps} onInput={setSteps} error={errorFor(problem, "ddim_steps")} />}
       <SubmitRow busy={busy} problem={problem} shown={new Set(["prompt", "width", "height", "seed", "scale", "ddim_steps"])} />
     </form>
   );

@@ -6,6 +6,7 @@ import type { GenerationPlan } from "../../pipeline/serve.js";
 import type { VisualKind } from "./kind.js";
 
 export const drawing: VisualKind = {
+  route: "/doubao/drawing",
   async plan(target): Promise<GenerationPlan> {
     const raw = requireObject(target.request);
     if (typeof raw.model_version === "string") raw.model_version = target.deps.router.canonical(raw.model_version);

@@ -8,6 +8,7 @@ import type { Dialect } from "../../api/route-config.js";
 import type { GenerationPlan, ServeTarget } from "../../pipeline/serve.js";
 import type { ModelEntry, Seedream4Entry } from "../types.js";
 import { drawing } from "./drawing.js";
+import { general3 } from "./general-3.js";
 import { portrait } from "./portrait.js";
 import { seededit3 } from "./seededit-3.js";
 import { seedream3 } from "./seedream-3.js";
@@ -59,6 +60,7 @@ export function imagesKindOf(entry: ModelEntry): BoundImagesKind | undefined {
     case "seedream-4":
       return bound(seedream4, entry);
     case "drawing":
+    case "general-3":
     case "portrait":
       return undefined;
   }
@@ -66,8 +68,19 @@ export function imagesKindOf(entry: ModelEntry): BoundImagesKind | undefined {
 
 /** A kind served on a Visual route (`/doubao/drawing`, `/doubao/drawing/portrait`): it reads the request's body and query itself, in its contract's order. */
 export interface VisualKind {
+  /** The route it is served on. */
+  route: "/doubao/drawing" | "/doubao/drawing/portrait";
   plan(target: KindTarget): Promise<GenerationPlan>;
 }
 
+/**
+ * The kind a `/doubao/drawing` request's `model_version` names (its entry's kind), when that kind is served there;
+ * else v2.x's, whose schema refuses what is no model of this route.
+ */
+export function drawingKindOf(entry: ModelEntry | undefined): VisualKind {
+  const named = entry && entry.kind in VISUAL_KINDS ? VISUAL_KINDS[entry.kind as keyof typeof VISUAL_KINDS] : undefined;
+  return named?.route === "/doubao/drawing" ? named : VISUAL_KINDS.drawing;
+}
+
 /** The Visual kinds by the model table's kind; a route serves the one its model names. */
-export const VISUAL_KINDS: Readonly<Record<"drawing" | "portrait", VisualKind>> = { drawing, portrait };
+export const VISUAL_KINDS: Readonly<Record<"drawing" | "general-3" | "portrait", VisualKind>> = { drawing, "general-3": general3, portrait };

@@ -7,6 +7,7 @@ import { loadInputImage } from "../../pipeline/input-image.js";
 import type { VisualKind } from "./kind.js";
 
 export const portrait: VisualKind = {
+  route: "/doubao/drawing/portrait",
   async plan(target) {
     const { response_format: format } = parseOrThrow(portraitQuery, target.request.query ?? {});
     const input = parseOrThrow(portraitRequest, requireObject(target.request));

@@ -5,14 +5,13 @@
  */
 import type { ImagesResponse, ImageUsage } from "@doubao-gateway/sdk";
 import type { FastifyReply } from "fastify";
-import { type ResponseFormat } from "../api/schemas.js";
 import { modelRetired } from "../models/lifecycle.js";
 import type { ModelEntry, Seedream4Entry } from "../models/types.js";
 import type { Accounts, Admission } from "../accounts/accounts.js";
-import type { FailedImages } from "../stores/keys.js";
 import type { ArkSeedreamCall, ProviderCall } from "../providers/types.js";
 import { hooksOf, settleDelivered, unixSeconds, type FailedImage } from "./context.js";
 import { runGeneration, usageOf, type DeliveredImage, type Generation, type PipelineDeps } from "./generate.js";
+import type { PlannedDelivery } from "./plan.js";
 import type { AttemptLogger } from "./resilience.js";
 
 /** The answer's shape is the SDK's (one definition for the gateway and its clients). */
@@ -27,23 +26,12 @@ export interface RouteDeps extends PipelineDeps {
 }
 
 /** What one Ark-family request needs besides its calls. */
-export interface ArkRequestContext {
+export interface ArkRequestContext extends PlannedDelivery {
   reply: FastifyReply;
   deps: PipelineDeps;
-  /** The model string the client sent, echoed in the answer. */
-  clientModel: string;
-  /** The model-table id whose providers serve the calls. */
-  servedModel: string;
-  format: ResponseFormat;
   signal: AbortSignal;
   log: AttemptLogger;
   admission: Admission;
-  /** The size the images are delivered at when the serving model cannot make it (a retired model's request). */
-  resizeTo?: { width: number; height: number } | undefined;
-  /** For usage when only upstream URLs are passed through. */
-  expected?: { width: number; height: number } | undefined;
-  /** 4.x/5.x answers: an image that could not be made is an `error` item (`inline`, the default) or listed in `failed` (`omit`). */
-  failedImages?: FailedImages;
 }
 
 /** Sums the upstream `usage` objects of several calls, field by field (nested objects too). */

@@ -5,7 +5,7 @@
  */
 import { parseSeedreamSize, type SeededitRequest, type SeedreamRequest } from "../../api/schemas.js";
 import { adaptiveSize } from "../../images/adaptive-size.js";
-import type { GenerationPlan } from "../../pipeline/serve.js";
+import type { GenerationPlan } from "../../pipeline/plan.js";
 import type { ArkImagesCall, ArkSeedreamCall, InputImage } from "../../providers/types.js";
 import { sizeFor } from "../translate.js";
 import type { ModelEntry, Seedream4Entry } from "../types.js";

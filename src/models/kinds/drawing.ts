@@ -2,7 +2,7 @@
 import { drawingRequest, type ResponseFormat } from "../../api/schemas.js";
 import { parseOrThrow } from "../../api/validate.js";
 import { requireObject } from "../../pipeline/context.js";
-import type { GenerationPlan } from "../../pipeline/serve.js";
+import type { GenerationPlan } from "../../pipeline/plan.js";
 import type { VisualKind } from "./kind.js";
 
 export const drawing: VisualKind = {

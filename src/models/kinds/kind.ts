@@ -5,7 +5,8 @@
  * hand the plan to `serve` (pipeline/serve.ts).
  */
 import type { Dialect } from "../../api/route-config.js";
-import type { GenerationPlan, ServeTarget } from "../../pipeline/serve.js";
+import type { GenerationPlan } from "../../pipeline/plan.js";
+import type { ServeTarget } from "../../pipeline/serve.js";
 import type { ModelEntry, Seedream4Entry } from "../types.js";
 import { drawing } from "./drawing.js";
 import { general3 } from "./general-3.js";

@@ -10,7 +10,7 @@ import { inspectImage, SEEDREAM_4_FORMATS } from "../../images/inspect.js";
 import { replacementFor } from "../../pipeline/ark-answers.js";
 import { failedImagesOf } from "../../pipeline/context.js";
 import { loadInputImage } from "../../pipeline/input-image.js";
-import type { GenerationPlan } from "../../pipeline/serve.js";
+import type { GenerationPlan } from "../../pipeline/plan.js";
 import type { ArkSeedreamCall, InputImage } from "../../providers/types.js";
 import { checkCapabilities, mostImages } from "../capabilities.js";
 import { translateSize } from "../translate.js";

@@ -103,7 +103,9 @@ export function limitsUnavailable(detail: string): GatewayError {
 
 export async function redisLimits(options: RedisLimitsOptions): Promise<SharedLimits> {
   // Requests that need Redis while it is down get a 503 until it is back.
-  const redis = await openRedis(options.url, { autoPipelining: true, ...(options.timeouts ? { timeouts: options.timeouts } : {}) });
+  // Not ioredis's auto-pipelining: its queued commands escaped commandTimeout when Redis went silent (the fault suite's
+  // blackhole: /ready never came back). Admissions are grouped here instead, each batch one bounded EVALSHA.
+  const redis = await openRedis(options.url, options.timeouts ? { timeouts: options.timeouts } : {});
   const prefix = options.prefix ?? "doubao-gateway:";
   const leaseMs = options.leaseMs ?? 15 * 60_000;
   const run = async <T>(call: () => Promise<T>): Promise<T> => {

@@ -15,7 +15,7 @@ export interface RedisTimeouts {
 
 export const DEFAULT_REDIS_TIMEOUTS: RedisTimeouts = { connectMs: 2_000, commandMs: 1_000 };
 
-export async function openRedis(url: string, options: { offlineQueue?: boolean; timeouts?: Partial<RedisTimeouts>; autoPipelining?: boolean } = {}): Promise<Redis> {
+export async function openRedis(url: string, options: { offlineQueue?: boolean; timeouts?: Partial<RedisTimeouts> } = {}): Promise<Redis> {
   const { Redis: RedisClient } = await import("ioredis");
   const timeouts = { ...DEFAULT_REDIS_TIMEOUTS, ...options.timeouts };
   const redis: Redis = new RedisClient(url, {
@@ -23,8 +23,6 @@ export async function openRedis(url: string, options: { offlineQueue?: boolean; 
     // A subscriber's connection waits for messages, so only the command connection has a command timeout.
     ...(options.offlineQueue ? {} : { commandTimeout: timeouts.commandMs }),
     keepAlive: 10_000,
-    // Commands issued in one turn of the event loop leave in one write (the limits of many requests at once).
-    ...(options.autoPipelining ? { enableAutoPipelining: true } : {}),
   });
   // Every failure of the connection (refused, reset, timed out) arrives here as well as at the command that met it;
   // ioredis reconnects by itself.

@@ -24,6 +24,7 @@ import { renderFromImage, renderPicture } from "./render.js";
 import { INTERNAL_ERROR, MODERATION_ERROR, outcomeOf, planSeedream4, renderSeedream4, SEEDREAM_4_VERSIONS, Seedream4Refusal, seedream4Usage, type Seedream4Plan } from "./seedream4.js";
 import sharp from "sharp";
 import { GENERAL_3_MODEL, GENERAL_3_REQ_KEY } from "../api/models.js";
+import { AsyncFailure, createVisualTasks, DEFAULT_ASYNC_TIMING, type AsyncTiming } from "./visual-async.js";
 
 export interface EmulatorOptions {
   /** The Bearer key Ark requests must carry. */
@@ -46,6 +47,8 @@ export interface EmulatorOptions {
   arkAccounts?: ReadonlyArray<{ name: string; apiKey: string; byteplus?: boolean; endpoints?: Readonly<Record<string, string>>; imagesPerMinute?: number }>;
   /** Allowed clock skew for `X-Date`, default 900 s (Volcengine's). */
   maxSkewSeconds?: number;
+  /** How the asynchronous models' tasks pass through in_queue and generating, and how long one is kept (visual-async.ts). */
+  asyncTiming?: Partial<AsyncTiming>;
   now?: () => Date;
   logger?: boolean;
 }
@@ -66,6 +69,8 @@ export interface EmulatorStats {
   referenceImages: number;
   /** Ark requests per account (`default` for `arkApiKey`), and the model ids each was sent. */
   arkAccounts: Record<string, { requests: number; models: Record<string, number> }>;
+  /** The asynchronous models' submits and result queries (`CVSync2AsyncSubmitTask`, `CVSync2AsyncGetResult`). */
+  visualTasks: { submitted: number; queries: number };
 }
 
 export interface Emulator {
@@ -114,7 +119,7 @@ const isNumber = (value: unknown): value is number => typeof value === "number" 
 export function createEmulator(options: EmulatorOptions): Emulator {
   // A test double: closing it cuts every connection, idle or not (a slow fault may still hold one).
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: 32 * 1024 * 1024, forceCloseConnections: true });
-  const stats: EmulatorStats = { imagesGenerated: 0, requests: 0, byApi: { ark: 0, visual: 0, "302": 0 }, aborted: 0, faultsInjected: 0, streamsOpened: 0, referenceImages: 0, arkAccounts: {} };
+  const stats: EmulatorStats = { imagesGenerated: 0, requests: 0, byApi: { ark: 0, visual: 0, "302": 0 }, aborted: 0, faultsInjected: 0, streamsOpened: 0, referenceImages: 0, arkAccounts: {}, visualTasks: { submitted: 0, queries: 0 } };
   const arkAccounts: NonNullable<EmulatorOptions["arkAccounts"]> = [{ name: "default", apiKey: options.arkApiKey }, ...(options.arkAccounts ?? [])];
   // Per account, when each image asked of it in the last minute was asked (its images-per-minute window).
   const asked = new Map<string, number[]>();
@@ -190,6 +195,20 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     if (ratio && (width < height * ratio.min || width > height * ratio.max)) return fail("image aspect ratio must be in [1/16, 16]");
     return { width, height };
   }
+
+  const visualTasks = createVisualTasks(
+    {
+      now: () => now().getTime(),
+      loadImage,
+      checkImage: (bytes, fail) => checkedImage(bytes, false, fail),
+      renderPicture,
+      renderFromImage,
+      toPng: (jpeg) => sharp(jpeg).png().toBuffer(),
+      keep: (bytes, format) => keep(bytes, "", false, format),
+    },
+    { ...DEFAULT_ASYNC_TIMING, ...options.asyncTiming },
+  );
+  stats.visualTasks = visualTasks.stats;
 
   /** One answer of an emulated API, before it is written. */
   interface Answer {
@@ -581,7 +600,7 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     const id = newRequestId();
     const query = request.query as Record<string, string>;
     const metadata = (codeN: number, code: string, message: string) => visualMetadata(query, id, codeN, code, message);
-    if (query.Action !== "CVProcess" || query.Version !== "2022-08-31") {
+    if (!["CVProcess", "CVSync2AsyncSubmitTask", "CVSync2AsyncGetResult"].includes(query.Action ?? "") || query.Version !== "2022-08-31") {
       return reply.code(404).send(metadata(100008, "InvalidActionOrVersion", `Could not find operation ${query.Action ?? ""} for version ${query.Version ?? ""}`));
     }
     const raw = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
@@ -603,7 +622,7 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     if (!auth.signedHeaders.includes("host") || !auth.signedHeaders.includes("x-date")) return mismatch();
     if (declaredHash !== undefined && declaredHash !== payloadHash) return mismatch();
     const expected = sign({
-      method: request.method, path: "/", query: { Action: query.Action, Version: query.Version }, headers: signedHeaders, payloadHash,
+      method: request.method, path: "/", query: { Action: query.Action ?? "", Version: query.Version }, headers: signedHeaders, payloadHash,
       accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey, region: auth.region, service: auth.service,
     });
     const sameSignature = expected.signature.length === auth.signature.length && timingSafeEqual(Buffer.from(expected.signature), Buffer.from(auth.signature));
@@ -613,6 +632,19 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     if (!body) return reply.code(400).send(visualErrorBody(50204, "Parse Args Error", id, "0.000100s"));
     const fault = faults.take("visual", body.prompt);
     if (fault && (await playFault(fault, request, reply, faultAnswer(id, query))) === "sent") return reply;
+    if (query.Action !== "CVProcess") {
+      const started = process.hrtime.bigint();
+      const elapsed = () => `${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(6)}s`;
+      const envelope = (data: unknown) => ({ code: 10000, data, message: "Success", request_id: id, status: 10000, time_elapsed: elapsed() });
+      try {
+        const data = query.Action === "CVSync2AsyncSubmitTask" ? await visualTasks.submit(body) : await visualTasks.result(body, host(request));
+        if (data instanceof AsyncFailure) return reply.code(data.status).send(visualErrorBody(data.code, data.message, id, elapsed()));
+        return reply.send(envelope(data));
+      } catch (error) {
+        if (!(error instanceof AsyncFailure)) throw error;
+        return reply.code(error.status).send(visualErrorBody(error.code, error.message, id, elapsed()));
+      }
+    }
     const answer = await visualProcess(body, host(request), id, fault?.spec.kind === "expired-url");
     return reply.code(answer.status).send(answer.body);
   });

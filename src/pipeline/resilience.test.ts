@@ -507,9 +507,9 @@ const ARK_TABLE: Array<[string, number, string, boolean]> = [
   ["InternalServiceError", 502, "upstream_error", true],
 ];
 const VISUAL_TABLE: Array<[number, number, string, boolean]> = [
-  [50411, 400, "invalid_request_error", false], [50511, 400, "invalid_request_error", false], [50412, 400, "invalid_request_error", false],
+  [50411, 400, "invalid_request_error", false], [50511, 400, "invalid_request_error", true], [50412, 400, "invalid_request_error", false],
   [50512, 400, "invalid_request_error", false], [50413, 400, "invalid_request_error", false], [50518, 400, "invalid_request_error", false],
-  [50519, 400, "invalid_request_error", false], [60208, 400, "invalid_request_error", false],
+  [50519, 400, "invalid_request_error", true], [60208, 400, "invalid_request_error", false],
   [50520, 502, "upstream_error", false], [50521, 502, "upstream_error", false], [50522, 502, "upstream_error", false],
   [50429, 503, "upstream_error", true], [50430, 503, "upstream_error", true],
   [50500, 502, "upstream_error", true], [50501, 502, "upstream_error", true],

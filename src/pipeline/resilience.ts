@@ -330,7 +330,13 @@ export class Resilience {
             if (kind === "request") {
               breaker.succeeded();
               this.observer?.({ provider: id, outcome: kind, code: error.code, breaker: breaker.state });
-              throw error;
+              // An output refused (not the request): another attempt makes another image, within the attempts and the deadline.
+              const again = error instanceof UpstreamError && error.retrySame && number < this.policy.maxAttempts;
+              const delayMs = this.backoff(number);
+              if (!again || this.clock.now() + delayMs >= deadline) throw error;
+              log?.warn({ provider: id, model, attempt: number, status: error.status, code: error.code, kind, retryInMs: delayMs }, `upstream refused the image it made; asking again: ${error.message}`);
+              await this.clock.sleep(delayMs, signal);
+              continue;
             }
             // An account that refuses the gateway (credentials, balance: 401, 402, 403) refuses every call: out of rotation
             // at once, until a probe after the cooldown.

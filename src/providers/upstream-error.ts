@@ -19,13 +19,19 @@ export class UpstreamError extends GatewayError {
   readonly upstreamStatus: number | undefined;
   /** `Retry-After` as the upstream sent it, in seconds: a floor for the next attempt's delay. */
   readonly upstreamRetryAfter: number | undefined;
+  /**
+   * A refusal of what the upstream made, not of what it was asked (Visual's 50511, 50519): another attempt makes
+   * another image, which may pass — retried on the same upstream as its docs say, never counted against its breaker.
+   */
+  readonly retrySame: boolean;
 
-  constructor(init: ConstructorParameters<typeof GatewayError>[0] & { kind: FailureKind; upstreamStatus?: number; upstreamRetryAfter?: number }) {
+  constructor(init: ConstructorParameters<typeof GatewayError>[0] & { kind: FailureKind; upstreamStatus?: number; upstreamRetryAfter?: number; retrySame?: boolean }) {
     super(init);
     this.name = "UpstreamError";
     this.kind = init.kind;
     this.upstreamStatus = init.upstreamStatus;
     this.upstreamRetryAfter = init.upstreamRetryAfter;
+    this.retrySame = init.retrySame ?? false;
   }
 }
 
@@ -64,6 +70,16 @@ function refusal({ upstream, code, message: upstreamMessage, status, upstreamCod
     ...(upstreamCode !== undefined ? { upstreamCode } : {}),
     message: `Content safety refusal: the upstream (${upstream}) refused the prompt or image (${upstreamCode ?? code}: ${upstreamMessage}). Change the prompt or image; retrying the same request will not help.`,
     messageCn: `${CONTENT_REFUSAL_CN}（${upstreamCode ?? code}）请修改提示词或图片后再试。`,
+  });
+}
+
+/** The upstream refused the image it made (Visual 50511 output risk, 50519 output copyright): retried, then this 400. */
+function outputRefusal({ upstream, code, message: upstreamMessage, status, upstreamCode }: Said): UpstreamError {
+  return new UpstreamError({
+    status: 400, code, type: "invalid_request_error", errCode: ErrCode.badParameter, kind: "request", upstreamStatus: status, retrySame: true,
+    ...(upstreamCode !== undefined ? { upstreamCode } : {}),
+    message: `Content safety refusal: the upstream (${upstream}) refused the image it made (${upstreamCode ?? code}: ${upstreamMessage}), also when asked again. Change the prompt, or retry later.`,
+    messageCn: `内容安全审核未通过：上游拒绝了生成的图片（${upstreamCode ?? code}），网关已重试。请修改提示词或稍后再试。`,
   });
 }
 
@@ -155,12 +171,15 @@ export function arkError(status: number, body: unknown, retryAfter?: number, ups
 
 // ---- Visual (UPSTREAMS.md §2.6) -------------------------------------------------------------------
 
-const VISUAL_REFUSALS = new Set([50411, 50511, 50412, 50512, 50413, 50518, 50519, 60208]);
+const VISUAL_REFUSALS = new Set([50411, 50412, 50512, 50413, 50518, 60208]);
+/** Refusals of the output image, which the docs say to retry (VISUAL-ASYNC.md §3): a new image may pass. */
+const VISUAL_OUTPUT_REFUSALS = new Set([50511, 50519]);
 const VISUAL_CREDENTIALS = "the operator must check VOLC_ACCESSKEY and VOLC_SECRETKEY and that the service is activated.";
 
 /** A Visual business failure `{"code": 5xxxx, "message": …}` with its HTTP status. */
 export function visualBusinessError(status: number, code: number, upstreamMessage: string, retryAfter?: number, upstream = "Visual"): UpstreamError {
   const message = scrub(upstreamMessage);
+  if (VISUAL_OUTPUT_REFUSALS.has(code)) return outputRefusal({ upstream, code: "SensitiveContentDetected", message, status, upstreamCode: code });
   if (VISUAL_REFUSALS.has(code)) return refusal({ upstream, code: "SensitiveContentDetected", message, status, upstreamCode: code });
   if (code === 50429 || code === 50430) return rateLimited({ upstream, code: "RateLimitExceeded", message, status, upstreamCode: code }, retryAfter);
   if ((code >= 50200 && code < 50300) || code === 60102) return badParameter({ upstream, code: "InvalidParameter", message, status, upstreamCode: code }, null);

@@ -100,7 +100,7 @@ test("its own field rules: sides 512–2048, scale 1–10, refused before anythi
   assert.equal(seen.length, before, "nothing reached the upstream");
 });
 
-test("through the 302.AI relay: /doubao/drawing with model_version general_v3.0; a refused prompt (50412) is the contract's refusal; 50429 once, then served", async () => {
+test("through the 302.AI relay: /doubao/drawing with model_version general_v3.0; a refused prompt (50412) is the contract's refusal; an output refusal (50511) asked again; 50429 once, then served", async () => {
   const gateway = await start("models:\n  general_v3.0:\n    providers: [302ai]\n");
   const before = seen.length;
   const answer = await draw(gateway, { prompt: "a harbour", model_version: "general_v3.0", width: 1024, height: 768, return_url: true });
@@ -119,6 +119,16 @@ test("through the 302.AI relay: /doubao/drawing with model_version general_v3.0;
   assert.equal(refused.status, 400);
   assert.equal(refused.json.code, 50412);
   assert.match(refused.json.error.message, /^Content safety refusal: the upstream \(Visual\) refused the prompt or image \(50412: .+\)\. Change the prompt or image; retrying the same request will not help\.$/);
+  // An output refusal is asked again, as the docs say (a new image may pass); refused every time, it is a 400 that says so.
+  const outputCalls = seen.length;
+  const second = await draw(visual, { prompt: "a face [[fault:visual:50511*1]]", model_version: "general_v3.0" });
+  assert.equal(second.status, 200, JSON.stringify(second.json));
+  assert.equal(seen.length - outputCalls, 2, "refused once, made again");
+  const always = await draw(visual, { prompt: "a face [[fault:visual:50511]]", model_version: "general_v3.0" });
+  assert.equal(always.status, 400);
+  assert.equal(always.json.code, 50511);
+  assert.match(always.json.error.message, /^Content safety refusal: the upstream \(Visual\) refused the image it made \(50511: .+\), also when asked again\. Change the prompt, or retry later\.$/);
+  assert.equal(always.json.error.message_cn, "内容安全审核未通过：上游拒绝了生成的图片（50511），网关已重试。请修改提示词或稍后再试。");
   const calls = seen.length;
   const limited = await draw(visual, { prompt: "busy [[fault:visual:50429*1,retry-after=0]]", model_version: "general_v3.0" });
   assert.equal(limited.status, 200, JSON.stringify(limited.json));

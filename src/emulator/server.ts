@@ -594,6 +594,20 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     }
   }
 
+  /** An asynchronous model's submit or result query, answered in Visual's envelope (also what 302.AI passes through). */
+  async function visualTask(action: "submit" | "result", body: Record<string, unknown>, base: string, id: string): Promise<Answer> {
+    const started = process.hrtime.bigint();
+    const elapsed = () => `${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(6)}s`;
+    try {
+      const data = action === "submit" ? await visualTasks.submit(body) : await visualTasks.result(body, base);
+      if (data instanceof AsyncFailure) return { status: data.status, body: visualErrorBody(data.code, data.message, id, elapsed()) };
+      return { status: 200, body: { code: 10000, data, message: "Success", request_id: id, status: 10000, time_elapsed: elapsed() } };
+    } catch (error) {
+      if (!(error instanceof AsyncFailure)) throw error;
+      return { status: error.status, body: visualErrorBody(error.code, error.message, id, elapsed()) };
+    }
+  }
+
   app.post("/", async (request, reply) => {
     stats.requests += 1;
     stats.byApi.visual += 1;
@@ -633,17 +647,8 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     const fault = faults.take("visual", body.prompt);
     if (fault && (await playFault(fault, request, reply, faultAnswer(id, query))) === "sent") return reply;
     if (query.Action !== "CVProcess") {
-      const started = process.hrtime.bigint();
-      const elapsed = () => `${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(6)}s`;
-      const envelope = (data: unknown) => ({ code: 10000, data, message: "Success", request_id: id, status: 10000, time_elapsed: elapsed() });
-      try {
-        const data = query.Action === "CVSync2AsyncSubmitTask" ? await visualTasks.submit(body) : await visualTasks.result(body, host(request));
-        if (data instanceof AsyncFailure) return reply.code(data.status).send(visualErrorBody(data.code, data.message, id, elapsed()));
-        return reply.send(envelope(data));
-      } catch (error) {
-        if (!(error instanceof AsyncFailure)) throw error;
-        return reply.code(error.status).send(visualErrorBody(error.code, error.message, id, elapsed()));
-      }
+      const answer = await visualTask(query.Action === "CVSync2AsyncSubmitTask" ? "submit" : "result", body, host(request), id);
+      return reply.code(answer.status).send(answer.body);
     }
     const answer = await visualProcess(body, host(request), id, fault?.spec.kind === "expired-url");
     return reply.code(answer.status).send(answer.body);
@@ -686,6 +691,14 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     app.post("/doubao/drawing/portrait", relay((body, request, id, expired) => {
       const { response_format: format } = request.query as { response_format?: string };
       return visualProcess({ ...body, req_key: "i2i_portrait_photo", return_url: format !== "b64_json" }, host(request), id, expired);
+    }));
+    // SeedEdit 3.0 on CV as 302.AI serves it (VISUAL-ASYNC.md §4): a submit, then its result by task id; JSON bodies only
+    // here (one of 302's clients sends multipart, which the emulator does not take).
+    app.post("/doubao/drawing/seededit_v30", relay((body, request, id) => visualTask("submit", { ...body, req_key: "seededit_v3.0" }, host(request), id)));
+    app.post("/doubao/drawing/seededit_v30_result", relay((body, request, id) => {
+      const { response_format: format } = request.query as { response_format?: string };
+      const reqJson = body.req_json ?? (format === "url" ? JSON.stringify({ return_url: true }) : undefined);
+      return visualTask("result", { ...body, req_key: "seededit_v3.0", ...(reqJson !== undefined ? { req_json: reqJson } : {}) }, host(request), id);
     }));
   }
 

@@ -8,7 +8,7 @@ import { formatXDate, sha256Hex, sign } from "../providers/visual/sign.js";
 import { testImage, type Json } from "../testing/harness.js";
 import { createEmulator, type Emulator } from "./server.js";
 
-const credentials = { arkApiKey: "ark-test-key", accessKeyId: "AKTESTASYNC", secretAccessKey: "async-test-secret" };
+const credentials = { arkApiKey: "ark-test-key", accessKeyId: "AKTESTASYNC", secretAccessKey: "async-test-secret", api302Key: "sk-302-async-test-0123456789" };
 let emulator: Emulator;
 let base = "";
 let clock = Date.now();
@@ -104,4 +104,26 @@ test("an unknown task, or one older than 12 h, is not_found; a submit refused by
   const busy = await call("CVSync2AsyncSubmitTask", { req_key: JIMENG, prompt: "busy [[fault:visual:50429]]" });
   assert.equal(busy.status, 429);
   assert.equal(emulator.stats.visualTasks.submitted, before, "a refused submit makes no task");
+});
+
+test("302.AI's SeedEdit 3.0 paths: /doubao/drawing/seededit_v30 submits, /doubao/drawing/seededit_v30_result answers the task, URLs with ?response_format=url", async () => {
+  const relay = async (path: string, body: Record<string, unknown>) => {
+    const response = await fetch(`${base}${path}`, { method: "POST", headers: { authorization: `Bearer ${credentials.api302Key}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    return { status: response.status, json: (await response.json()) as Json };
+  };
+  const photo = (await testImage(512, 768)).toString("base64");
+  const submitted = await relay("/doubao/drawing/seededit_v30", { binary_data_base64: [photo], prompt: "add a rainbow", seed: -1, scale: 0.5 });
+  assert.equal(submitted.status, 200);
+  assert.equal(submitted.json.code, 10000);
+  const taskId = submitted.json.data.task_id as string;
+  assert.equal((await relay("/doubao/drawing/seededit_v30_result?response_format=url", { task_id: taskId })).json.data.status, "in_queue");
+  clock += 3_100;
+  const done = await relay("/doubao/drawing/seededit_v30_result?response_format=url", { task_id: taskId });
+  assert.equal(done.json.data.status, "done");
+  const { width, height } = await sharp(Buffer.from(await (await fetch(done.json.data.image_urls[0] as string)).arrayBuffer())).metadata();
+  assert.equal(`${width}x${height}`, "512x768");
+  const refused = await relay("/doubao/drawing/seededit_v30", { prompt: "no image" });
+  assert.deepEqual({ status: refused.status, code: refused.json.code, message: refused.json.message }, { status: 400, code: 50201, message: "Request Missing Args: image" });
+  const wrongKey = await fetch(`${base}/doubao/drawing/seededit_v30`, { method: "POST", headers: { authorization: "Bearer sk-wrong", "content-type": "application/json" }, body: "{}" });
+  assert.equal(wrongKey.status, 401);
 });

@@ -209,8 +209,8 @@ export function createLedger(database: SqlDatabase): Ledger {
      FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::bigint[], ?::text[])
        AS r(id, key_id, key_name, model, endpoint, reserved_images, reserved_micros, reference_images, instance_id, created_at, day)`;
   const PG_SETTLE_MANY = `WITH input AS (
-       SELECT * FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::bigint[])
-         AS i(id, status, images, output_tokens, cost_micros, charged, served_model, provider, upstream_request_id, latency_ms, error_code, spent_micros)),
+       SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::bigint[])
+         AS i(status, images, output_tokens, cost_micros, charged, served_model, provider, upstream_request_id, latency_ms, error_code, id, spent_micros)),
      settled AS (UPDATE usage SET state = 'settled', status = i.status, images = i.images, output_tokens = i.output_tokens, cost_micros = i.cost_micros,
          charged = i.charged, served_model = i.served_model, provider = i.provider, upstream_request_id = i.upstream_request_id, latency_ms = i.latency_ms,
          error_code = i.error_code
@@ -234,41 +234,34 @@ export function createLedger(database: SqlDatabase): Ledger {
     }
     return Promise.allSettled(items.map(one));
   };
-  const column = <T, V>(items: readonly T[], pick: (item: T) => V) => items.map(pick) as unknown as SqlValue;
+  // The batched statements take the one-row statements' values, a row per call, turned into a column (an array) per value.
+  const columns = (rows: ReadonlyArray<readonly unknown[]>) => (rows[0] ?? []).map((_, index) => rows.map((row) => row[index]) as unknown as SqlValue);
   const reserveOne = async (reservation: Reservation) => void (await database.batch([[INSERT, insertOf(reservation, 0)]]));
   const reserveGrouped = groupCommit<Reservation, void>((items) =>
     each(items, async (rows) => {
-      await database.run(PG_INSERT_MANY, [
-        column(rows, (r) => r.id), column(rows, (r) => r.keyId), column(rows, (r) => r.keyName), column(rows, (r) => r.model), column(rows, (r) => r.endpoint),
-        column(rows, (r) => r.images), column(rows, (r) => r.costMicros), column(rows, (r) => r.referenceImages), column(rows, (r) => r.instanceId),
-        column(rows, (r) => r.createdAt), column(rows, (r) => r.day),
-      ]);
+      // INSERT's values less `held` (0 for every reservation of a key without a quota).
+      await database.run(PG_INSERT_MANY, columns(rows.map((row) => insertOf(row, 0).slice(0, -1))));
       return rows.map(() => undefined);
     }, reserveOne),
   );
   type SettleCall = { id: string; settlement: Settlement };
+  const chargedOf = (settlement: Settlement) => (settlement.images > 0 ? 1 : 0);
   const settleValues = ({ id, settlement }: SettleCall) => {
-    const charged = settlement.images > 0 ? 1 : 0;
+    const charged = chargedOf(settlement);
     return [
       settlement.status, settlement.images, settlement.outputTokens, charged ? settlement.costMicros : 0, charged, settlement.servedModel, settlement.provider,
       settlement.upstreamRequestId, settlement.latencyMs, settlement.errorCode, id,
     ];
   };
   const settleOne = async (call: SettleCall) => {
-    const charged = call.settlement.images > 0 ? 1 : 0;
-    const row = await database.get<{ n: number }>(PG_SETTLE, [...settleValues(call), call.settlement.images, call.settlement.costMicros, charged]);
+    const row = await database.get<{ n: number }>(PG_SETTLE, [...settleValues(call), call.settlement.images, call.settlement.costMicros, chargedOf(call.settlement)]);
     return (row?.n ?? 0) > 0;
   };
   const settleGrouped = groupCommit<SettleCall, boolean>(
     (calls) =>
       each(calls, async (rows) => {
-        const charged = (call: SettleCall) => (call.settlement.images > 0 ? 1 : 0);
-        const moved = await database.all<{ id: string }>(PG_SETTLE_MANY, [
-          column(rows, (c) => c.id), column(rows, (c) => c.settlement.status), column(rows, (c) => c.settlement.images), column(rows, (c) => c.settlement.outputTokens),
-          column(rows, (c) => (charged(c) ? c.settlement.costMicros : 0)), column(rows, charged), column(rows, (c) => c.settlement.servedModel),
-          column(rows, (c) => c.settlement.provider), column(rows, (c) => c.settlement.upstreamRequestId), column(rows, (c) => c.settlement.latencyMs),
-          column(rows, (c) => c.settlement.errorCode), column(rows, (c) => c.settlement.costMicros),
-        ]);
+        // SETTLE's values, then what the roll-up adds when charged (the images are among them already).
+        const moved = await database.all<{ id: string }>(PG_SETTLE_MANY, columns(rows.map((call) => [...settleValues(call), call.settlement.costMicros])));
         const ids = new Set(moved.map((row) => row.id));
         return rows.map((call) => ids.has(call.id));
       }, settleOne),
@@ -322,8 +315,7 @@ export function createLedger(database: SqlDatabase): Ledger {
       // settled), group-committed with the settles in flight beside it; on SQLite three statements in one synchronous
       // transaction, each conditioned on the row still reserved.
       if (database.dialect === "postgres") return settleGrouped({ id, settlement });
-      const charged = settlement.images > 0 ? 1 : 0;
-      const changes = await database.batch([[SQLITE_RELEASE, [id]], [ADD_DAILY, [settlement.images, settlement.costMicros, id, charged]], [SETTLE, settleValues({ id, settlement })]]);
+      const changes = await database.batch([[SQLITE_RELEASE, [id]], [ADD_DAILY, [settlement.images, settlement.costMicros, id, chargedOf(settlement)]], [SETTLE, settleValues({ id, settlement })]]);
       return changes[2] === 1;
     },
     interrupted: async () =>

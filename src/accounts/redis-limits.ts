@@ -115,7 +115,9 @@ export async function redisLimits(options: RedisLimitsOptions): Promise<SharedLi
       throw limitsUnavailable((error as Error).message.slice(0, 120));
     }
   };
-  // Leases whose removal failed (Redis away), or whose ENTER met an error after Redis may have run it (a lost reply):
+  /** A key's sorted sets: its requests window, its images window, its running calls' leases. */
+  const setsOf = (key: string) => ({ requests: `${prefix}rate:${key}`, images: `${prefix}images:${key}`, leases: `${prefix}running:${key}` });
+  // Leases whose removal failed (Redis away), or whose admission met an error after Redis may have run it (a lost reply):
   // removed when Redis is back, rather than holding a slot of their key until they expire.
   const stale = new Map<string, string>();
   let sweeping: NodeJS.Timeout | undefined;
@@ -154,11 +156,12 @@ export async function redisLimits(options: RedisLimitsOptions): Promise<SharedLi
     const args: Array<string | number> = [calls[0]?.now ?? Date.now(), WINDOW_MS];
     const carried = new Map<string, string[]>();
     for (const { key, limits, member, now } of calls) {
-      const leases = `${prefix}running:${key}`;
+      const sets = setsOf(key);
+      const leases = sets.leases;
       const mine = late.get(leases) ?? [];
       late.delete(leases);
       if (mine.length > 0) carried.set(leases, mine);
-      keys.push(`${prefix}rate:${key}`, `${prefix}images:${key}`, leases);
+      keys.push(sets.requests, sets.images, leases);
       args.push(limits.requests ?? -1, limits.images?.limit ?? -1, limits.images?.count ?? 0, limits.concurrency ?? -1, member, now + leaseMs, mine.length, ...mine);
     }
     try {
@@ -171,17 +174,17 @@ export async function redisLimits(options: RedisLimitsOptions): Promise<SharedLi
   }, { max: 100 });
   return {
     async use(key, now) {
+      const sets = setsOf(key);
       const [requests, images, running] = await run(() =>
         Promise.all([
-          redis.zcount(`${prefix}rate:${key}`, now - WINDOW_MS + 1, "+inf"), redis.zcount(`${prefix}images:${key}`, now - WINDOW_MS + 1, "+inf"),
-          redis.zcount(`${prefix}running:${key}`, now + 1, "+inf"),
+          redis.zcount(sets.requests, now - WINDOW_MS + 1, "+inf"), redis.zcount(sets.images, now - WINDOW_MS + 1, "+inf"), redis.zcount(sets.leases, now + 1, "+inf"),
         ]),
       );
       return { requests, images, running };
     },
     async admit(key, limits, now, options) {
       const member = randomUUID();
-      const leases = `${prefix}running:${key}`;
+      const leases = setsOf(key).leases;
       const counted = limits.concurrency !== undefined;
       let reply: AdmitReply;
       try {
@@ -200,7 +203,9 @@ export async function redisLimits(options: RedisLimitsOptions): Promise<SharedLi
           if (released) return;
           released = true;
           if (options?.lateRelease) {
-            late.set(leases, [...(late.get(leases) ?? []), member]);
+            const waiting = late.get(leases);
+            if (waiting) waiting.push(member);
+            else late.set(leases, [member]);
             flushing ??= setTimeout(flushLate, LATE_RELEASE_MS);
             flushing.unref();
             return;

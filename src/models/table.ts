@@ -119,10 +119,6 @@ export class ModelTable {
     return Object.fromEntries([...this.byAlias].map(([alias, entry]) => [alias, entry.id]));
   }
 
-  ofKind(...kinds: ModelKind[]): ModelEntry[] {
-    return this.entries.filter((entry) => kinds.includes(entry.kind));
-  }
-
   /** The model to name to a client of a retired or deprecated one: its replacement, else the first live model that can take its requests. */
   successor(entry: ModelEntry): string | undefined {
     if (entry.lifecycle.replacement) return entry.lifecycle.replacement;

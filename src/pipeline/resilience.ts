@@ -136,12 +136,7 @@ export class CircuitBreaker {
 
   failed(now: number): void {
     this.failures += 1;
-    if (this.state === "half-open" || this.failures >= this.settings.policy.failureThreshold) {
-      const was = this.state;
-      this.state = "open";
-      this.openedAt = now;
-      if (was !== "open") this.onChange?.({ state: "open", openedAt: now });
-    }
+    if (this.state === "half-open" || this.failures >= this.settings.policy.failureThreshold) this.open(now);
     this.probing = false;
   }
 
@@ -149,6 +144,10 @@ export class CircuitBreaker {
   trip(now: number): void {
     this.failures = 0;
     this.probing = false;
+    this.open(now);
+  }
+
+  private open(now: number): void {
     const was = this.state;
     this.state = "open";
     this.openedAt = now;

@@ -44,10 +44,11 @@ export interface BoundImagesKind {
 }
 
 function bound<Entry extends ModelEntry>(kind: ImagesKind<Entry>, entry: Entry): BoundImagesKind {
+  const edit = kind.edit;
   return {
     plan: (target, body) => kind.plan(target, entry, body),
     translate: (target, replacement, body) => kind.translate(target, entry, replacement, body),
-    edit: kind.edit ? (target, form) => (kind.edit as NonNullable<typeof kind.edit>)(target, entry, form) : undefined,
+    edit: edit ? (target, form) => edit(target, entry, form) : undefined,
   };
 }
 
